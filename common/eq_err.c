@@ -1,4 +1,5 @@
 #include "common/eq_err.h"
+#include <stddef.h>
 
 static const char *const eq_err_names[EQ_ERR_MAX] = {
     [EQ_OK] = "ok",
