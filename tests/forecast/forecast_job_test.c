@@ -1,0 +1,210 @@
+/* forecast_job_run: input validation, calendar, missing values and forecast properties. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/forecast/fc_test_util.h"
+#include "workers/forecast/forecast_job.h"
+
+/* Builds params from a JSON literal, runs the job and returns the error code ("" on success). */
+static const char *run_code(const char *json, cJSON **result, fc_job_error *err)
+{
+    cJSON *p = cJSON_Parse(json);
+    ck_assert_msg(p != NULL, "bad test JSON: %s", json);
+    eq_err rc = forecast_job_run(p, result, err);
+    cJSON_Delete(p);
+    if (rc == EQ_OK) {
+        ck_assert_ptr_nonnull(*result);
+        return "";
+    }
+    ck_assert_int_eq(rc, EQ_EINVAL);
+    ck_assert_ptr_null(*result);
+    ck_assert_msg(err->message[0] != '\0', "no message for %s", err->code);
+    return err->code;
+}
+
+static void expect_code(const char *json, const char *code)
+{
+    cJSON *r = NULL;
+    fc_job_error err;
+    const char *got = run_code(json, &r, &err);
+    ck_assert_msg(strcmp(got, code) == 0, "%s: expected %s, got '%s' (%s)", json, code, got,
+                  got[0] ? err.message : "ok");
+    cJSON_Delete(r);
+}
+
+#define Q4 "\"dates\":[\"2000-01-01\",\"2000-04-01\",\"2000-07-01\",\"2000-10-01\"]"
+
+START_TEST(test_bad_inputs)
+{
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"nope\"}",
+                "unknown_method");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"horizon\":0}", "bad_horizon");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"horizon\":1001}", "bad_horizon");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"horizon\":2.5}", "bad_horizon");
+    expect_code("{\"series\":{" Q4 ",\"values\":[5,5,5,5]},\"method\":\"naive\"}",
+                "constant_series");
+    expect_code("{\"series\":{\"dates\":[\"2000-01-01\"],\"values\":[1]}}", "series_too_short");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,\"NaN\",4]}}", "non_finite_values");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,1e999,4]}}", "non_finite_values");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,true,4]}}", "bad_series");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3]}}", "bad_series");
+    expect_code("{\"series\":{\"dates\":[\"2000-01-01\",\"1999-01-01\",\"2001-01-01\"],"
+                "\"values\":[1,2,3]}}", "unsorted_dates");
+    expect_code("{\"series\":{\"dates\":[\"2000-01-01\",\"2000-01-01\",\"2001-01-01\"],"
+                "\"values\":[1,2,3]}}", "duplicate_dates");
+    expect_code("{\"series\":{\"dates\":[\"2000-01-01\",\"2000-13-01\",\"2001-01-01\"],"
+                "\"values\":[1,2,3]}}", "bad_date");
+    expect_code("{\"series\":{\"dates\":[\"2000-01-01\",\"2000-02-01\",\"2000-04-01\","
+                "\"2000-05-01\"],\"values\":[1,2,3,4]}}", "irregular_dates");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,null,3,4]},\"missing\":\"error\"}",
+                "missing_values");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"levels\":[80,100]}", "bad_levels");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"frequency\":\"hourly\"}",
+                "bad_frequency");
+    expect_code("{\"series\":{\"dataset\":\"d1\",\"column\":\"x\"}}", "unresolved_dataset");
+    expect_code("[1,2]", "bad_params");
+}
+END_TEST
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(v != NULL, "result has no %s", key);
+    return v;
+}
+
+static double at(const cJSON *arr, int i)
+{
+    const cJSON *v = cJSON_GetArrayItem(arr, i);
+    ck_assert_msg(cJSON_IsNumber(v), "item %d is not a number", i);
+    return v->valuedouble;
+}
+
+START_TEST(test_calendar_and_missing)
+{
+    cJSON *r = NULL;
+    fc_job_error err;
+    /* Monthly, month ends, with an interior gap and trailing null: dates continue by month. */
+    ck_assert_str_eq(run_code("{\"series\":{\"dates\":[\"2019-10-31\",\"2019-11-30\","
+                              "\"2019-12-31\",\"2020-01-31\",\"2020-02-29\"],"
+                              "\"values\":[1,null,3,4,null]},\"horizon\":3,\"method\":\"naive\"}",
+                              &r, &err), "");
+    const cJSON *dates = get(r, "dates");
+    ck_assert_str_eq(cJSON_GetArrayItem(dates, 0)->valuestring, "2020-02-29");
+    ck_assert_str_eq(cJSON_GetArrayItem(dates, 1)->valuestring, "2020-03-31");
+    ck_assert_str_eq(cJSON_GetArrayItem(dates, 2)->valuestring, "2020-04-30");
+    ck_assert_str_eq(get(r, "frequency")->valuestring, "monthly");
+    ck_assert_int_eq((int)get(r, "n")->valuedouble, 4);
+    ck_assert_double_eq_tol(at(get(r, "point"), 0), 4.0, 1e-12);
+    cJSON_Delete(r);
+
+    /* Quarterly and annual calendars. */
+    ck_assert_str_eq(run_code("{\"series\":{" Q4 ",\"values\":[1,2,4,3]},\"horizon\":2,"
+                              "\"method\":\"drift\"}", &r, &err), "");
+    ck_assert_str_eq(cJSON_GetArrayItem(get(r, "dates"), 0)->valuestring, "2001-01-01");
+    ck_assert_str_eq(cJSON_GetArrayItem(get(r, "dates"), 1)->valuestring, "2001-04-01");
+    ck_assert_str_eq(get(r, "frequency")->valuestring, "quarterly");
+    cJSON_Delete(r);
+    ck_assert_str_eq(run_code("{\"series\":{\"dates\":[\"1999-01-01\",\"2000-01-01\","
+                              "\"2001-01-01\"],\"values\":[1,3,2]},\"horizon\":1,"
+                              "\"method\":\"naive\"}", &r, &err), "");
+    ck_assert_str_eq(cJSON_GetArrayItem(get(r, "dates"), 0)->valuestring, "2002-01-01");
+    ck_assert_str_eq(get(r, "frequency")->valuestring, "annual");
+    cJSON_Delete(r);
+    /* Weekly and daily. */
+    ck_assert_str_eq(run_code("{\"series\":{\"dates\":[\"2024-12-17\",\"2024-12-24\","
+                              "\"2024-12-31\"],\"values\":[1,3,2]},\"horizon\":1,"
+                              "\"method\":\"naive\"}", &r, &err), "");
+    ck_assert_str_eq(cJSON_GetArrayItem(get(r, "dates"), 0)->valuestring, "2025-01-07");
+    ck_assert_str_eq(get(r, "frequency")->valuestring, "weekly");
+    cJSON_Delete(r);
+    ck_assert_str_eq(run_code("{\"series\":{\"dates\":[\"2024-02-27\",\"2024-02-28\","
+                              "\"2024-02-29\"],\"values\":[1,3,2]},\"horizon\":1,"
+                              "\"method\":\"naive\"}", &r, &err), "");
+    ck_assert_str_eq(cJSON_GetArrayItem(get(r, "dates"), 0)->valuestring, "2024-03-01");
+    ck_assert_str_eq(get(r, "frequency")->valuestring, "daily");
+    cJSON_Delete(r);
+}
+END_TEST
+
+/* Checks the interval properties every method promises: nested levels, widening bands. */
+static void check_intervals(const cJSON *r, int h)
+{
+    const cJSON *iv = get(r, "intervals");
+    const cJSON *i80 = get(iv, "80"), *i95 = get(iv, "95");
+    const cJSON *point = get(r, "point");
+    ck_assert_int_eq(cJSON_GetArraySize(point), h);
+    for (int j = 0; j < h; j++) {
+        double p = at(point, j);
+        double l80 = at(get(i80, "lower"), j), u80 = at(get(i80, "upper"), j);
+        double l95 = at(get(i95, "lower"), j), u95 = at(get(i95, "upper"), j);
+        ck_assert(l95 <= l80 && l80 <= p && p <= u80 && u80 <= u95);
+        if (j > 0) {
+            double w = u95 - l95;
+            double wp = at(get(i95, "upper"), j - 1) - at(get(i95, "lower"), j - 1);
+            ck_assert_msg(w >= wp - 1e-9 * fabs(wp), "interval narrows at step %d", j);
+        }
+    }
+}
+
+START_TEST(test_benchmarks_properties)
+{
+    static const char *methods[] = {"naive", "snaive", "drift"};
+    fc_test_series s;
+    fc_test_load("uk_driver_deaths_monthly.csv", "deaths", &s);
+    for (size_t m = 0; m < 3; m++) {
+        cJSON *p = fc_test_params(&s, s.n);
+        cJSON_AddNumberToObject(p, "horizon", 24);
+        cJSON_AddStringToObject(p, "method", methods[m]);
+        cJSON *r = NULL;
+        fc_job_error err;
+        ck_assert_int_eq(forecast_job_run(p, &r, &err), EQ_OK);
+        check_intervals(r, 24);
+        ck_assert_str_eq(get(r, "method")->valuestring, methods[m]);
+        const cJSON *acc = get(r, "accuracy");
+        ck_assert(get(acc, "mase")->valuedouble > 0 && get(acc, "rmse")->valuedouble > 0);
+        cJSON_Delete(p);
+        cJSON_Delete(r);
+    }
+    fc_test_free(&s);
+}
+END_TEST
+
+START_TEST(test_drift_exact_on_line)
+{
+    cJSON *r = NULL;
+    fc_job_error err;
+    ck_assert_str_eq(run_code("{\"series\":{\"dates\":[\"2001-01-01\",\"2002-01-01\","
+                              "\"2003-01-01\",\"2004-01-01\",\"2005-01-01\"],"
+                              "\"values\":[3,5,7,9,11]},\"horizon\":4,\"method\":\"drift\"}",
+                              &r, &err), "");
+    for (int j = 0; j < 4; j++)
+        ck_assert_double_eq_tol(at(get(r, "point"), j), 13.0 + 2.0 * j, 1e-9);
+    cJSON_Delete(r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("forecast_job");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_calendar_and_missing);
+    tcase_add_test(tc, test_benchmarks_properties);
+    tcase_add_test(tc, test_drift_exact_on_line);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
