@@ -1,0 +1,301 @@
+/* Exact top-k cosine search over contiguous unit vectors; see vindex.h. */
+#include "workers/embed/vindex.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+struct vindex {
+    uint32_t dim;
+    size_t count, cap; /* slots in use and allocated */
+    float *vecs;       /* cap * dim floats; slot s at vecs + s * dim */
+    char **ids;        /* cap ids, owned */
+    /* id -> slot map: open addressing with linear probing, entries are slot + 1 (0 = empty);
+     * mask + 1 is a power of two kept at least twice count. */
+    uint32_t *map;
+    size_t mask;
+};
+
+static uint64_t id_hash(const char *id)
+{
+    return XXH3_64bits(id, strlen(id));
+}
+
+/* The map position holding `id`, or the empty position where it would go. */
+static size_t map_find(const vindex *vi, const char *id, bool *found)
+{
+    size_t p = (size_t)id_hash(id) & vi->mask;
+    while (vi->map[p] != 0) {
+        if (strcmp(vi->ids[vi->map[p] - 1], id) == 0) {
+            *found = true;
+            return p;
+        }
+        p = (p + 1) & vi->mask;
+    }
+    *found = false;
+    return p;
+}
+
+/* Removes the entry at map position p, shifting later entries of its probe run back. */
+static void map_remove_at(vindex *vi, size_t p)
+{
+    size_t hole = p, q = (p + 1) & vi->mask;
+    while (vi->map[q] != 0) {
+        size_t home = (size_t)id_hash(vi->ids[vi->map[q] - 1]) & vi->mask;
+        /* The entry at q may fill the hole if its home is not in (hole, q] cyclically. */
+        bool movable = (hole <= q) ? (home <= hole || home > q) : (home <= hole && home > q);
+        if (movable) {
+            vi->map[hole] = vi->map[q];
+            hole = q;
+        }
+        q = (q + 1) & vi->mask;
+    }
+    vi->map[hole] = 0;
+}
+
+static eq_err map_grow(vindex *vi)
+{
+    size_t cap = (vi->mask + 1) * 2;
+    uint32_t *map = calloc(cap, sizeof *map);
+    if (!map)
+        return EQ_ENOMEM;
+    uint32_t *old = vi->map;
+    vi->map = map, vi->mask = cap - 1;
+    for (size_t s = 0; s < vi->count; s++) {
+        bool found;
+        size_t p = map_find(vi, vi->ids[s], &found);
+        map[p] = (uint32_t)(s + 1);
+    }
+    free(old);
+    return EQ_OK;
+}
+
+eq_err vindex_new(uint32_t dim, vindex **out)
+{
+    if (!out || dim == 0 || dim > VINDEX_MAX_DIM)
+        return EQ_EINVAL;
+    vindex *vi = calloc(1, sizeof *vi);
+    if (!vi)
+        return EQ_ENOMEM;
+    vi->dim = dim;
+    vi->mask = 63;
+    vi->map = calloc(vi->mask + 1, sizeof *vi->map);
+    if (!vi->map) {
+        free(vi);
+        return EQ_ENOMEM;
+    }
+    *out = vi;
+    return EQ_OK;
+}
+
+void vindex_free(vindex *vi)
+{
+    if (!vi)
+        return;
+    for (size_t s = 0; s < vi->count; s++)
+        free(vi->ids[s]);
+    free(vi->ids);
+    free(vi->vecs);
+    free(vi->map);
+    free(vi);
+}
+
+uint32_t vindex_dim(const vindex *vi)
+{
+    return vi->dim;
+}
+
+size_t vindex_count(const vindex *vi)
+{
+    return vi->count;
+}
+
+/* Dot product with eight independent partial sums, a shape gcc vectorises at -O2 without
+ * -ffast-math (a single running sum would force strict left-to-right float order). */
+static inline float dot(const float *restrict a, const float *restrict b, size_t dim)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8)
+        for (size_t j = 0; j < 8; j++)
+            acc[j] += a[i + j] * b[i + j];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < dim; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* The L2 norm of v, or 0 if v is zero or has a non-finite component. */
+static double norm_of(const float *v, uint32_t dim)
+{
+    double n2 = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(v[i]))
+            return 0;
+        n2 += (double)v[i] * v[i];
+    }
+    return isfinite(n2) ? sqrt(n2) : 0;
+}
+
+static eq_err slots_grow(vindex *vi)
+{
+    size_t cap = vi->cap ? vi->cap * 2 : 64;
+    if (cap > VINDEX_MAX_DOCS)
+        cap = VINDEX_MAX_DOCS;
+    float *vecs = realloc(vi->vecs, cap * vi->dim * sizeof *vecs);
+    if (!vecs)
+        return EQ_ENOMEM;
+    vi->vecs = vecs;
+    char **ids = realloc(vi->ids, cap * sizeof *ids);
+    if (!ids)
+        return EQ_ENOMEM; /* vecs grew, cap did not: harmless, retried next time */
+    vi->ids = ids;
+    vi->cap = cap;
+    return EQ_OK;
+}
+
+eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced)
+{
+    if (!vi || !id || !vec)
+        return EQ_EINVAL;
+    size_t idlen = strnlen(id, VINDEX_MAX_ID_BYTES + 1);
+    if (idlen == 0 || idlen > VINDEX_MAX_ID_BYTES)
+        return EQ_EINVAL;
+    double norm = norm_of(vec, vi->dim);
+    if (norm <= 0)
+        return EQ_EINVAL;
+    bool found;
+    size_t p = map_find(vi, id, &found);
+    size_t slot;
+    if (found) {
+        slot = vi->map[p] - 1;
+    } else {
+        if (vi->count >= VINDEX_MAX_DOCS)
+            return EQ_EFULL;
+        eq_err err;
+        if (vi->count == vi->cap && (err = slots_grow(vi)) != EQ_OK)
+            return err;
+        if ((vi->count + 1) * 2 > vi->mask + 1) {
+            if ((err = map_grow(vi)) != EQ_OK)
+                return err;
+            p = map_find(vi, id, &found);
+        }
+        char *copy = malloc(idlen + 1);
+        if (!copy)
+            return EQ_ENOMEM;
+        memcpy(copy, id, idlen + 1);
+        slot = vi->count++;
+        vi->ids[slot] = copy;
+        vi->map[p] = (uint32_t)(slot + 1);
+    }
+    float *dst = vi->vecs + slot * vi->dim;
+    for (uint32_t i = 0; i < vi->dim; i++)
+        dst[i] = (float)(vec[i] / norm);
+    if (replaced)
+        *replaced = found;
+    return EQ_OK;
+}
+
+eq_err vindex_del(vindex *vi, const char *id)
+{
+    if (!vi || !id)
+        return EQ_EINVAL;
+    bool found;
+    size_t p = map_find(vi, id, &found);
+    if (!found)
+        return EQ_ENOTFOUND;
+    size_t slot = vi->map[p] - 1, last = vi->count - 1;
+    map_remove_at(vi, p);
+    free(vi->ids[slot]);
+    if (slot != last) {
+        /* Move the last document into the hole and repoint its map entry. */
+        vi->ids[slot] = vi->ids[last];
+        memcpy(vi->vecs + slot * vi->dim, vi->vecs + last * vi->dim, vi->dim * sizeof(float));
+        size_t q = map_find(vi, vi->ids[slot], &found);
+        vi->map[q] = (uint32_t)(slot + 1);
+    }
+    vi->count--;
+    return EQ_OK;
+}
+
+eq_err vindex_get(const vindex *vi, const char *id, const float **vec)
+{
+    if (!vi || !id || !vec)
+        return EQ_EINVAL;
+    bool found;
+    size_t p = map_find(vi, id, &found);
+    if (!found)
+        return EQ_ENOTFOUND;
+    *vec = vi->vecs + (size_t)(vi->map[p] - 1) * vi->dim;
+    return EQ_OK;
+}
+
+/* Whether hit a ranks below hit b: a lower score, or an equal score and a later id. */
+static bool worse(const vindex_hit *a, const vindex_hit *b)
+{
+    if (a->score != b->score)
+        return a->score < b->score;
+    return strcmp(a->id, b->id) > 0;
+}
+
+/* The heap keeps the k best hits seen so far with the worst at h[0]. */
+static void heap_sift_down(vindex_hit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(&h[l], &h[m]))
+            m = l;
+        if (r < n && worse(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        vindex_hit t = h[i];
+        h[i] = h[m], h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_sift_up(vindex_hit *h, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!worse(&h[i], &h[parent]))
+            return;
+        vindex_hit t = h[i];
+        h[i] = h[parent], h[parent] = t;
+        i = parent;
+    }
+}
+
+eq_err vindex_search(const vindex *vi, const float *query, size_t k, vindex_hit *hits,
+                     size_t *n)
+{
+    if (!vi || !query || !hits || !n || k == 0 || k > VINDEX_MAX_K)
+        return EQ_EINVAL;
+    double qnorm = norm_of(query, vi->dim);
+    if (qnorm <= 0)
+        return EQ_EINVAL;
+    float inv = (float)(1.0 / qnorm);
+    size_t h = 0;
+    const float *v = vi->vecs;
+    for (size_t s = 0; s < vi->count; s++, v += vi->dim) {
+        vindex_hit cand = {.id = vi->ids[s], .score = dot(query, v, vi->dim) * inv};
+        if (h < k) {
+            hits[h] = cand;
+            heap_sift_up(hits, h++);
+        } else if (worse(&hits[0], &cand)) {
+            hits[0] = cand;
+            heap_sift_down(hits, h, 0);
+        }
+    }
+    /* Heap sort in place: repeatedly move the worst to the end. */
+    for (size_t end = h; end > 1; end--) {
+        vindex_hit t = hits[0];
+        hits[0] = hits[end - 1], hits[end - 1] = t;
+        heap_sift_down(hits, end - 1, 0);
+    }
+    *n = h;
+    return EQ_OK;
+}
