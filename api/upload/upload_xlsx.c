@@ -268,7 +268,7 @@ typedef struct style_ctx {
 } style_ctx;
 
 /* A custom number format is a date when it has d, y, or m without h/s (minutes), outside
- * quoted text, backslash escapes and [brackets] ([Red], [$-409]). */
+ * quoted text, backslash escapes and [brackets] ([Red], [$-409]); [h]:mm is a duration. */
 static int format_is_date(const char *f)
 {
     int d = 0, m = 0, hs = 0;
@@ -278,9 +278,13 @@ static int format_is_date(const char *f)
             if (p == NULL)
                 break;
         } else if (*p == '[') {
-            p = strchr(p + 1, ']');
-            if (p == NULL)
+            const char *close = strchr(p + 1, ']');
+            if (close == NULL)
                 break;
+            /* [h], [mm], [ss]: elapsed time, so a following "mm" is minutes. */
+            if (strspn(p + 1, "hHmMsS") == (size_t)(close - p - 1) && close > p + 1)
+                hs = 1;
+            p = close;
         } else if (*p == '\\' && p[1] != '\0') {
             p++;
         } else if (*p == 'd' || *p == 'D' || *p == 'y' || *p == 'Y') {
