@@ -1,0 +1,400 @@
+/* Tests broker/webhook/wh_dispatch.c against tests/fakes/webhook_receiver.py: signed deliveries,
+ * the outcomes a receiver can cause (500, 410, hang, abrupt close), the SSRF guard, many
+ * deliveries at once, retries with the same id and closing with work in flight. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "broker/webhook/wh_dispatch.h"
+#include "broker/webhook/wh_sign.h"
+#include "tests/webhook/wh_receiver_proc.h"
+
+#define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define BODY "{\"type\":\"job.succeeded\",\"data\":{\"id\":\"j1\"}}"
+/* Most results one test collects. */
+#define MAX_RESULTS 256
+/* A test that has not finished after this long has failed. */
+#define GUARD_MS 15000
+
+typedef struct result_copy {
+    int http_status;
+    eq_err err;
+    int gone, retryable;
+    char error[160];
+    char addr[WH_ADDR_STR_SIZE];
+    char msg_id[64];
+    char response[128];
+    size_t inflight_at_done, queued_at_done;
+} result_copy;
+
+typedef struct harness {
+    uv_loop_t loop;
+    uv_timer_t guard;
+    wh_dispatcher *d;
+    size_t expected;
+    size_t n;
+    result_copy res[MAX_RESULTS];
+    int closed;
+    int retry_until_ok; /* re-dispatch a delivery from its callback until it succeeds */
+    wh_delivery retry;
+    char retry_url[128];
+} harness;
+
+static wh_rx g_rx;
+
+static void rx_teardown(void) { wh_rx_stop(&g_rx); }
+
+static void guard_cb(uv_timer_t *t) {
+    (void)t;
+    ck_abort_msg("the dispatcher did not finish in time");
+}
+
+static void closed_cb(void *arg) {
+    harness *h = arg;
+    h->closed = 1;
+    uv_close((uv_handle_t *)&h->guard, NULL);
+}
+
+static void done_cb(void *ctx, const wh_delivery *d, const wh_result *res) {
+    harness *h = ctx;
+    ck_assert_uint_lt(h->n, MAX_RESULTS);
+    result_copy *c = &h->res[h->n++];
+    c->http_status = res->http_status;
+    c->err = res->err;
+    c->gone = res->gone;
+    c->retryable = res->retryable;
+    snprintf(c->error, sizeof c->error, "%s", res->error);
+    snprintf(c->addr, sizeof c->addr, "%s", res->addr);
+    snprintf(c->msg_id, sizeof c->msg_id, "%s", d->msg_id);
+    size_t rl = res->response_len < sizeof c->response - 1 ? res->response_len
+                                                            : sizeof c->response - 1;
+    memcpy(c->response, res->response, rl);
+    c->response[rl] = '\0';
+    c->inflight_at_done = wh_dispatcher_inflight(h->d);
+    c->queued_at_done = wh_dispatcher_queued(h->d);
+    ck_assert_ptr_eq(d->secret, NULL);
+    ck_assert_uint_eq(d->body_len, strlen(BODY));
+    ck_assert_mem_eq(d->body, BODY, d->body_len);
+    if (h->retry_until_ok && res->err != EQ_OK && h->n < h->expected) {
+        ck_assert_int_eq(wh_dispatch(h->d, &h->retry), EQ_OK);
+        return;
+    }
+    if (h->n == h->expected && h->d != NULL) {
+        wh_dispatcher_close(h->d, closed_cb, h);
+        h->d = NULL;
+    }
+}
+
+static void harness_init(harness *h, const wh_config *cfg, size_t expected) {
+    memset(h, 0, sizeof *h);
+    ck_assert_int_eq(uv_loop_init(&h->loop), 0);
+    ck_assert_int_eq(uv_timer_init(&h->loop, &h->guard), 0);
+    ck_assert_int_eq(uv_timer_start(&h->guard, guard_cb, GUARD_MS, 0), 0);
+    ck_assert_int_eq(wh_dispatcher_new(&h->loop, cfg, done_cb, h, &h->d), EQ_OK);
+    h->expected = expected;
+}
+
+/* Runs the loop until the dispatcher closed and checks that no handle was left behind. */
+static void harness_run(harness *h) {
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(h->closed, 1);
+    ck_assert_uint_eq(h->n, h->expected);
+    ck_assert_int_eq(uv_loop_close(&h->loop), 0);
+}
+
+static wh_config local_config(void) {
+    wh_config cfg;
+    wh_config_default(&cfg);
+    ck_assert_int_eq(wh_allowlist_parse("127.0.0.0/8", &cfg.allow), EQ_OK);
+    return cfg;
+}
+
+static void make_url(char *buf, size_t size, const char *host, const char *path) {
+    snprintf(buf, size, "http://%s:%d%s", host, g_rx.port, path);
+}
+
+static eq_err dispatch_one(harness *h, const char *url, const char *msg_id) {
+    wh_delivery dl = {.msg_id = msg_id, .url = url, .secret = SECRET, .body = BODY,
+                      .body_len = strlen(BODY), .timestamp = 0};
+    return wh_dispatch(h->d, &dl);
+}
+
+static const cJSON *record_field(const cJSON *rec, const char *name) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(rec, name);
+    ck_assert_msg(f != NULL, "record without %s", name);
+    return f;
+}
+
+START_TEST(test_delivered_and_verified) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 2);
+    char url[128], url_name[128];
+    make_url(url, sizeof url, "127.0.0.1", "/hook");
+    /* By name: "localhost" may resolve to ::1 first, which the allowlist does not open, so the
+     * dispatcher must pin the permitted 127.0.0.1. */
+    make_url(url_name, sizeof url_name, "localhost", "/hook");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_literal"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, url_name, "msg_named"), EQ_OK);
+    harness_run(&h);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_msg(h.res[i].err == EQ_OK, "%s: %s", h.res[i].msg_id, h.res[i].error);
+        ck_assert_int_eq(h.res[i].http_status, 200);
+        ck_assert_int_eq(h.res[i].retryable, 0);
+        ck_assert_str_eq(h.res[i].addr, "127.0.0.1");
+        ck_assert(strstr(h.res[i].response, "received") != NULL);
+    }
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 2);
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs) {
+        ck_assert(cJSON_IsTrue(record_field(rec, "verified")));
+        ck_assert_str_eq(record_field(rec, "body")->valuestring, BODY);
+        ck_assert_str_eq(record_field(rec, "user_agent")->valuestring, WH_USER_AGENT);
+        ck_assert_str_eq(record_field(rec, "content_type")->valuestring, "application/json");
+        const char *id = record_field(rec, "id")->valuestring;
+        ck_assert(strcmp(id, "msg_literal") == 0 || strcmp(id, "msg_named") == 0);
+        /* Verify again here, from the raw headers, with the library a receiver would use. */
+        wh_delivery_headers hd = {.id = id,
+                                  .timestamp = record_field(rec, "timestamp")->valuestring,
+                                  .signature = record_field(rec, "signature")->valuestring,
+                                  .body = BODY,
+                                  .body_len = strlen(BODY)};
+        const char *secrets[] = {SECRET};
+        ck_assert_int_eq(wh_verify(&hd, secrets, 1, (int64_t)time(NULL), 300, NULL), EQ_OK);
+    }
+    cJSON_Delete(recs);
+}
+END_TEST
+
+START_TEST(test_status_500_is_retryable) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 1);
+    char url[128];
+    make_url(url, sizeof url, "127.0.0.1", "/status/500");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_500"), EQ_OK);
+    harness_run(&h);
+    ck_assert_int_eq(h.res[0].http_status, 500);
+    ck_assert_int_eq(h.res[0].err, EQ_EPROTO);
+    ck_assert_int_eq(h.res[0].retryable, 1);
+    ck_assert_int_eq(h.res[0].gone, 0);
+    ck_assert_str_eq(h.res[0].error, "HTTP 500");
+}
+END_TEST
+
+START_TEST(test_410_is_gone) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 1);
+    char url[128];
+    make_url(url, sizeof url, "127.0.0.1", "/status/410");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_410"), EQ_OK);
+    harness_run(&h);
+    ck_assert_int_eq(h.res[0].http_status, 410);
+    ck_assert_int_eq(h.res[0].gone, 1);
+    ck_assert_int_eq(h.res[0].retryable, 0);
+    ck_assert_int_ne(h.res[0].err, EQ_OK);
+}
+END_TEST
+
+START_TEST(test_hang_times_out) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    cfg.connect_timeout_ms = 1000;
+    cfg.total_timeout_ms = 1000;
+    harness h;
+    harness_init(&h, &cfg, 1);
+    char url[128];
+    make_url(url, sizeof url, "127.0.0.1", "/hang/30");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_hang"), EQ_OK);
+    harness_run(&h);
+    ck_assert_int_eq(h.res[0].err, EQ_ETIMEDOUT);
+    ck_assert_int_eq(h.res[0].http_status, 0);
+    ck_assert_int_eq(h.res[0].retryable, 1);
+}
+END_TEST
+
+START_TEST(test_closed_connection_is_network_error) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 1);
+    char url[128];
+    make_url(url, sizeof url, "127.0.0.1", "/close");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_close"), EQ_OK);
+    harness_run(&h);
+    ck_assert_int_eq(h.res[0].err, EQ_ENET);
+    ck_assert_int_eq(h.res[0].http_status, 0);
+    ck_assert_int_eq(h.res[0].retryable, 1);
+    ck_assert(h.res[0].error[0] != '\0');
+}
+END_TEST
+
+START_TEST(test_ssrf_refused_without_allowlist) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg;
+    wh_config_default(&cfg); /* nothing opened */
+    harness h;
+    harness_init(&h, &cfg, 3);
+    char url[128], mapped[128], named[128];
+    make_url(url, sizeof url, "127.0.0.1", "/hook");
+    make_url(mapped, sizeof mapped, "[::ffff:127.0.0.1]", "/hook");
+    make_url(named, sizeof named, "localhost", "/hook");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_a"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, mapped, "msg_b"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, named, "msg_c"), EQ_OK);
+    /* Refused before anything is queued. */
+    ck_assert_int_eq(dispatch_one(&h, "ftp://127.0.0.1/x", "msg_d"), EQ_EUNSUPPORTED);
+    ck_assert_int_eq(dispatch_one(&h, "file:///etc/passwd", "msg_e"), EQ_EUNSUPPORTED);
+    ck_assert_int_eq(dispatch_one(&h, "not a url", "msg_f"), EQ_EINVAL);
+    ck_assert_int_eq(dispatch_one(&h, url, "bad id"), EQ_EINVAL);
+    wh_delivery bad_secret = {.msg_id = "msg_g", .url = url, .secret = "whsec_!!", .body = BODY,
+                              .body_len = strlen(BODY)};
+    ck_assert_int_eq(wh_dispatch(h.d, &bad_secret), EQ_EINVAL);
+    harness_run(&h);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(h.res[i].err, EQ_EINVAL);
+        ck_assert_int_eq(h.res[i].retryable, 0);
+        ck_assert_int_eq(h.res[i].http_status, 0);
+        ck_assert_msg(strstr(h.res[i].error, "SSRF") != NULL, "%s", h.res[i].error);
+    }
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 0);
+    cJSON_Delete(recs);
+}
+END_TEST
+
+START_TEST(test_many_in_flight) {
+    enum { N = 200 };
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    cfg.max_inflight = N;
+    harness h;
+    harness_init(&h, &cfg, N);
+    char url[128];
+    /* Every answer waits a little, so all deliveries are open at the same time. */
+    make_url(url, sizeof url, "127.0.0.1", "/hang/0.5");
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "msg_many_%03d", i);
+        ck_assert_int_eq(dispatch_one(&h, url, id), EQ_OK);
+    }
+    ck_assert_uint_eq(wh_dispatcher_queued(h.d), N);
+    harness_run(&h);
+    /* All were started before the first one finished. */
+    ck_assert_uint_eq(h.res[0].inflight_at_done, N - 1);
+    ck_assert_uint_eq(h.res[0].queued_at_done, 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(h.res[i].err == EQ_OK, "%s: %s", h.res[i].msg_id, h.res[i].error);
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), N);
+    int seen[N] = {0};
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs) {
+        ck_assert(cJSON_IsTrue(record_field(rec, "verified")));
+        int k = -1;
+        ck_assert_int_eq(sscanf(record_field(rec, "id")->valuestring, "msg_many_%d", &k), 1);
+        ck_assert(k >= 0 && k < N);
+        seen[k]++;
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(seen[i], 1);
+    cJSON_Delete(recs);
+}
+END_TEST
+
+START_TEST(test_queue_beyond_cap_and_retry_same_id) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    cfg.max_inflight = 1;
+    cfg.max_queued = 2;
+    harness h;
+    harness_init(&h, &cfg, 4);
+    h.retry_until_ok = 1;
+    make_url(h.retry_url, sizeof h.retry_url, "127.0.0.1", "/flaky/2");
+    h.retry = (wh_delivery){.msg_id = "msg_flaky", .url = h.retry_url, .secret = SECRET,
+                            .body = BODY, .body_len = strlen(BODY)};
+    ck_assert_int_eq(wh_dispatch(h.d, &h.retry), EQ_OK);
+    ck_assert_int_eq(wh_dispatch(h.d, &h.retry), EQ_OK);
+    ck_assert_int_eq(wh_dispatch(h.d, &h.retry), EQ_EBUSY); /* the queue holds two */
+    harness_run(&h);
+    /* Two deliveries of one id, the receiver failing its first two attempts: 500, 500, then
+     * 200 for each remaining try, always under the same webhook-id. */
+    ck_assert_int_eq(h.res[0].http_status, 500);
+    ck_assert_int_eq(h.res[1].http_status, 500);
+    ck_assert_int_eq(h.res[2].http_status, 200);
+    ck_assert_int_eq(h.res[3].http_status, 200);
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 4);
+    int attempt = 0;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs) {
+        ck_assert_str_eq(record_field(rec, "id")->valuestring, "msg_flaky");
+        ck_assert_int_eq(record_field(rec, "attempt")->valueint, ++attempt);
+        ck_assert(cJSON_IsTrue(record_field(rec, "verified")));
+    }
+    cJSON_Delete(recs);
+}
+END_TEST
+
+static void close_soon_cb(uv_timer_t *t) {
+    harness *h = t->data;
+    wh_dispatcher_close(h->d, closed_cb, h);
+    h->d = NULL;
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+START_TEST(test_close_with_work_in_flight) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    cfg.max_inflight = 2;
+    harness h;
+    harness_init(&h, &cfg, 5);
+    char url[128], named[128];
+    make_url(url, sizeof url, "127.0.0.1", "/hang/30");
+    make_url(named, sizeof named, "localhost", "/hang/30");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_c1"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, named, "msg_c2"), EQ_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(dispatch_one(&h, url, "msg_cq"), EQ_OK);
+    uv_timer_t soon;
+    uv_timer_init(&h.loop, &soon);
+    soon.data = &h;
+    uv_timer_start(&soon, close_soon_cb, 300, 0);
+    harness_run(&h);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(h.res[i].err, EQ_ECLOSED);
+        ck_assert_int_eq(h.res[i].retryable, 1);
+    }
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("wh_dispatch");
+    TCase *tc = tcase_create("receiver");
+    tcase_add_checked_fixture(tc, NULL, rx_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_delivered_and_verified);
+    tcase_add_test(tc, test_status_500_is_retryable);
+    tcase_add_test(tc, test_410_is_gone);
+    tcase_add_test(tc, test_hang_times_out);
+    tcase_add_test(tc, test_closed_connection_is_network_error);
+    tcase_add_test(tc, test_ssrf_refused_without_allowlist);
+    tcase_add_test(tc, test_many_in_flight);
+    tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
+    tcase_add_test(tc, test_close_with_work_in_flight);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,96 @@
+#include "tests/webhook/wh_receiver_proc.h"
+
+#include <check.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+extern char **environ;
+
+/* Largest /deliveries answer the tests read. */
+#define WH_RX_MAX_ANSWER_BYTES (8 * 1024 * 1024)
+
+void wh_rx_start(wh_rx *rx, const char *secret) {
+    const char *src = getenv("ECONQ_SOURCE_DIR");
+    ck_assert_msg(src != NULL, "ECONQ_SOURCE_DIR is not set");
+    char script[PATH_MAX];
+    snprintf(script, sizeof script, "%s/tests/fakes/webhook_receiver.py", src);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    char *argv[] = {"/usr/bin/python3", script, "--secret", (char *)secret, NULL};
+    if (secret == NULL)
+        argv[2] = NULL;
+    int rc = posix_spawn(&rx->pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    ck_assert_int_eq(rc, 0);
+    FILE *f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(f);
+    rx->port = 0;
+    char line[64];
+    if (fgets(line, sizeof line, f) != NULL)
+        sscanf(line, "PORT %d", &rx->port);
+    fclose(f);
+    ck_assert_msg(rx->port > 0, "the fake receiver did not report its port");
+}
+
+void wh_rx_stop(wh_rx *rx) {
+    if (rx->pid <= 0)
+        return;
+    kill(rx->pid, SIGKILL);
+    int status;
+    waitpid(rx->pid, &status, 0);
+    rx->pid = 0;
+}
+
+typedef struct wh_rx_buf {
+    char *data;
+    size_t len;
+} wh_rx_buf;
+
+static size_t wh_rx_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    wh_rx_buf *b = userdata;
+    size_t n = size * nmemb;
+    if (b->len + n > WH_RX_MAX_ANSWER_BYTES)
+        return 0;
+    char *p = realloc(b->data, b->len + n + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, ptr, n);
+    b->data = p;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+cJSON *wh_rx_deliveries(const wh_rx *rx) {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/deliveries", rx->port);
+    wh_rx_buf b = {0};
+    CURL *e = curl_easy_init();
+    ck_assert_ptr_nonnull(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh_rx_write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(e);
+    curl_easy_cleanup(e);
+    ck_assert_msg(rc == CURLE_OK, "GET /deliveries: %s", curl_easy_strerror(rc));
+    cJSON *arr = cJSON_Parse(b.data);
+    free(b.data);
+    ck_assert(cJSON_IsArray(arr));
+    return arr;
+}

@@ -1,0 +1,24 @@
+/* Starts and stops tests/fakes/webhook_receiver.py for the dispatcher tests, and reads what it
+ * recorded. Test helper: failures abort the test through Check. */
+#ifndef ECONQ_TESTS_WEBHOOK_WH_RECEIVER_PROC_H
+#define ECONQ_TESTS_WEBHOOK_WH_RECEIVER_PROC_H
+
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+typedef struct wh_rx {
+    pid_t pid;
+    int port;
+} wh_rx;
+
+/* Starts the receiver on 127.0.0.1 with `secret` (NULL: no verification) and waits for its port. */
+void wh_rx_start(wh_rx *rx, const char *secret);
+
+/* Kills the receiver and reaps it. */
+void wh_rx_stop(wh_rx *rx);
+
+/* GET /deliveries: the parsed array (caller frees with cJSON_Delete). */
+cJSON *wh_rx_deliveries(const wh_rx *rx);
+
+#endif
