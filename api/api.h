@@ -1,0 +1,38 @@
+/* The api: econq's HTTP front door on a libuv loop. It validates requests, reads jobs straight
+ * from the store (read transactions), and sends every change to the broker over nng
+ * (common/proto.h). Long-polls wake on the broker's job events. */
+#ifndef ECONQ_API_API_H
+#define ECONQ_API_API_H
+#include <stddef.h>
+#include <uv.h>
+#include "common/eq_err.h"
+#include "store/store.h"
+
+#define API_MAX_JSON_DEPTH 32        /* nesting of a request body */
+#define API_MAX_WAIT_S 60            /* ?wait= long-poll ceiling */
+#define API_MAX_LIST_LIMIT 1000      /* GET /v1/jobs?limit= ceiling */
+#define API_MAX_IDEM_KEY 255         /* Idempotency-Key length */
+#define API_BROKER_TIMEOUT_MS 30000  /* a broker call that takes longer is answered 503 */
+
+typedef struct api api;
+
+typedef struct api_config {
+    const char *host;
+    int port;
+    store *st;                 /* borrowed, read only */
+    const char *broker_url;
+    const char *events_url;
+    size_t max_body_bytes;
+    size_t max_connections;
+    unsigned header_timeout_ms, idle_timeout_ms;
+    const char *const *job_types; /* the types this deployment accepts; NULL-terminated */
+    int max_attempts_default;
+    int64_t health_worker_window_ms; /* a worker seen within this counts as connected */
+} api_config;
+
+eq_err api_start(uv_loop_t *loop, const api_config *cfg, api **out);
+int api_port(const api *a);
+/* Stops accepting, answers what is in flight and pending long-polls, then calls done(arg). */
+void api_stop(api *a, void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,75 @@
+/* Shared by the api's files. */
+#ifndef ECONQ_API_INTERNAL_H
+#define ECONQ_API_INTERNAL_H
+#include <nng/nng.h>
+#include <pthread.h>
+#include "api/api.h"
+#include "api/http/http_server.h"
+#include "common/buf.h"
+#include "common/id.h"
+
+typedef struct api_call api_call;
+/* Called on the loop thread with the broker's reply; body is positioned after the reply
+ * header. status is EQ_ETIMEDOUT or EQ_ECLOSED when the broker did not answer. */
+typedef void (*api_call_cb)(api *a, http_request *req, eq_err status, const char *msg,
+                            eq_rd *body, void *arg);
+
+typedef struct api_waiter {
+    api *a;
+    http_request *req;
+    char id[EQ_ID_LEN + 1];
+    uv_timer_t timer;
+    struct api_waiter *next;
+} api_waiter;
+
+#define API_WAIT_BUCKETS 1024
+
+struct api {
+    api_config cfg;
+    uv_loop_t *loop;
+    http_server *http;
+    nng_socket req_sock, sub_sock;
+    nng_aio *sub_aio;
+    uv_async_t async;
+    pthread_mutex_t mu;          /* guards done_calls and events (filled by nng threads) */
+    api_call *done_calls;
+    char (*events)[EQ_ID_LEN + 1];
+    size_t nevents, cap_events;
+    api_call *free_calls;        /* loop thread only */
+    api_waiter *waiters[API_WAIT_BUCKETS];
+    size_t nwaiters;
+    void (*stop_done)(void *);
+    void *stop_arg;
+    int stopping;
+};
+
+/* Sends msg to the broker for req; cb runs on the loop thread with the reply. */
+void api_call_broker(api *a, http_request *req, const eq_buf *msg, api_call_cb cb, void *arg);
+
+/* Problem answers with the stable slugs used across the api. */
+void api_problem(http_request *r, int status, const char *slug, const char *detail);
+/* Answers JSON text with the given status. */
+void api_json(http_request *r, int status, const char *extra_headers, const char *json, size_t len);
+/* Maps a broker or store error to its HTTP answer. */
+void api_problem_from_err(http_request *r, eq_err err, const char *msg);
+
+/* Route handlers (api/jobs.c, api/health.c). */
+void api_jobs_submit(api *a, http_request *r);
+void api_jobs_get(api *a, http_request *r, const char *id);
+/* Answers the job as it is now (no long-poll). */
+void api_jobs_respond(api *a, http_request *r, const char *id);
+void api_jobs_cancel(api *a, http_request *r, const char *id);
+void api_jobs_retry(api *a, http_request *r, const char *id);
+void api_jobs_list(api *a, http_request *r);
+void api_health(api *a, http_request *r);
+
+/* Long-polls: answer req when job id finishes or after wait_s seconds. */
+void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s);
+void api_wait_wake(api *a, const char *id);
+void api_wait_cancel_all(api *a);
+
+/* Parses a JSON body with the depth and size limits; answers the problem itself and returns
+ * NULL when the body is not acceptable JSON. */
+struct cJSON *api_parse_json_body(http_request *r);
+
+#endif

@@ -1,0 +1,389 @@
+/* /v1/jobs: submit, read (with long-poll), list, cancel, retry. */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "api/api_internal.h"
+#include "common/clock.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "schemas/schemas.h"
+
+/* Rejects bodies nested deeper than API_MAX_JSON_DEPTH before cJSON sees them. */
+static int json_too_deep(const char *s, size_t n) {
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > API_MAX_JSON_DEPTH)
+                return 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+static int is_json_type(const char *ct) {
+    if (!ct)
+        return 1; /* no declared type: judged by parsing */
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && isspace((unsigned char)ct[n - 1]))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0;
+}
+
+cJSON *api_parse_json_body(http_request *r) {
+    size_t len;
+    const char *body = http_request_body(r, &len);
+    if (!is_json_type(http_request_header(r, "content-type"))) {
+        api_problem(r, 415, "unsupported-media-type", "send the body as application/json");
+        return NULL;
+    }
+    if (len == 0) {
+        api_problem(r, 400, "malformed-json", "the request body is empty");
+        return NULL;
+    }
+    if (json_too_deep(body, len)) {
+        char d[96];
+        snprintf(d, sizeof d, "the body is nested deeper than %d levels", API_MAX_JSON_DEPTH);
+        api_problem(r, 400, "malformed-json", d);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!j) {
+        char d[128];
+        size_t at = end && end >= body ? (size_t)(end - body) : 0;
+        snprintf(d, sizeof d, "the body is not valid JSON (near byte %zu)", at);
+        api_problem(r, 400, "malformed-json", d);
+        return NULL;
+    }
+    /* Only white space may follow the value. */
+    for (const char *p = end; p && p < body + len; p++) {
+        if (!isspace((unsigned char)*p)) {
+            cJSON_Delete(j);
+            api_problem(r, 400, "malformed-json", "unexpected data after the JSON value");
+            return NULL;
+        }
+    }
+    return j;
+}
+
+static void invalid(http_request *r, const char *slug, const char *field, const char *detail) {
+    cJSON *extra = cJSON_CreateObject();
+    if (extra && field) {
+        cJSON *errs = cJSON_AddArrayToObject(extra, "errors");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "field", field);
+        cJSON_AddStringToObject(e, "detail", detail);
+        cJSON_AddItemToArray(errs, e);
+        cJSON_AddStringToObject(extra, "field", field);
+    }
+    http_respond_problem(r, 422, slug, "Unprocessable Content", detail, extra);
+}
+
+static int type_known(api *a, const char *type) {
+    for (size_t i = 0; a->cfg.job_types && a->cfg.job_types[i]; i++)
+        if (strcmp(a->cfg.job_types[i], type) == 0)
+            return 1;
+    return 0;
+}
+
+static char *dup_item_string(const cJSON *o, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void submit_done(api *a, http_request *r, eq_err status, const char *msg, eq_rd *body,
+                        void *arg) {
+    (void)arg;
+    if (status != EQ_OK) {
+        api_problem_from_err(r, status, msg);
+        return;
+    }
+    uint32_t n = eq_rd_u32(body);
+    eq_err st = (eq_err)eq_rd_u32(body);
+    char *why = eq_rd_str(body, 4096);
+    size_t jl;
+    const char *json = eq_rd_bytes(body, &jl, PROTO_MAX_STR);
+    if (body->bad || n != 1) {
+        free(why);
+        api_problem(r, 500, "internal-error", "malformed broker reply");
+        return;
+    }
+    if (st == EQ_ECONFLICT) {
+        http_respond_problem(r, 422, "idempotency-key-reused", "Unprocessable Content", why, NULL);
+    } else if (st == EQ_OK || st == EQ_EEXIST) {
+        /* Location from the id at the start of the job JSON: {"id":"<26>" */
+        char hdr[160];
+        snprintf(hdr, sizeof hdr, "Location: /v1/jobs/%.*s\r\n%s", EQ_ID_LEN, json + 7,
+                 st == EQ_EEXIST ? "Idempotent-Replayed: true\r\n" : "");
+        api_json(r, 202, hdr, json, jl);
+    } else {
+        api_problem_from_err(r, st, why);
+    }
+    free(why);
+}
+
+void api_jobs_submit(api *a, http_request *r) {
+    cJSON *body = api_parse_json_body(r);
+    if (!body)
+        return;
+    js_error je;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
+    if (cJSON_IsString(type) && !type_known(a, type->valuestring)) {
+        char d[160];
+        snprintf(d, sizeof d, "unknown job type \"%.64s\"", type->valuestring);
+        invalid(r, "unknown-job-type", "/type", d);
+        goto done;
+    }
+    if (!schemas_validate_job(body, &je)) {
+        char d[600];
+        snprintf(d, sizeof d, "%s: %s", je.path[0] ? je.path : "/", je.message);
+        invalid(r, "invalid-job", je.path[0] ? je.path : "/", d);
+        goto done;
+    }
+    proto_submit_job job;
+    memset(&job, 0, sizeof job);
+    job.type = type->valuestring;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "priority");
+    job.priority = cJSON_IsNumber(v) ? (uint8_t)v->valueint : JOB_PRIORITY_DEFAULT;
+    v = cJSON_GetObjectItemCaseSensitive(body, "max_attempts");
+    job.max_attempts = cJSON_IsNumber(v) ? (uint16_t)v->valueint
+                                         : (uint16_t)a->cfg.max_attempts_default;
+    const char *run_at = dup_item_string(body, "run_at");
+    if (run_at && eq_time_parse(run_at, &job.run_at_ms) != EQ_OK) {
+        invalid(r, "invalid-job", "/run_at", "/run_at: not an RFC 3339 date-time");
+        goto done;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "delay_ms");
+    if (cJSON_IsNumber(v))
+        job.run_at_ms = eq_now_ms() + (int64_t)v->valuedouble;
+    const cJSON *wh = cJSON_GetObjectItemCaseSensitive(body, "webhook");
+    job.webhook_url = dup_item_string(wh, "url");
+    job.webhook_secret = dup_item_string(wh, "secret");
+    const char *key = http_request_header(r, "idempotency-key");
+    if (key) {
+        size_t kl = strlen(key);
+        int ok = kl > 0 && kl <= API_MAX_IDEM_KEY;
+        for (size_t i = 0; ok && i < kl; i++)
+            ok = key[i] > 0x20 && key[i] < 0x7f;
+        if (!ok) {
+            api_problem(r, 400, "invalid-idempotency-key",
+                        "Idempotency-Key must be 1-255 visible ASCII characters");
+            goto done;
+        }
+        size_t blen;
+        const char *raw = http_request_body(r, &blen);
+        job.idem_key = (char *)key;
+        job.idem_hash = XXH3_64bits(raw, blen);
+    }
+    char *params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(body, "params"));
+    if (!params) {
+        api_problem(r, 500, "internal-error", "out of memory");
+        goto done;
+    }
+    job.params = params;
+    eq_buf msg;
+    eq_buf_init(&msg);
+    proto_enc_submit(&msg, &job, 1);
+    free(params);
+    api_call_broker(a, r, &msg, submit_done, NULL);
+    eq_buf_fini(&msg);
+done:
+    cJSON_Delete(body);
+}
+
+void api_jobs_respond(api *a, http_request *r, const char *id) {
+    store_txn *t;
+    eq_job j;
+    char *result = NULL;
+    eq_err err = store_txn_begin(a->cfg.st, 0, &t);
+    if (err) {
+        api_problem(r, 503, "store-unavailable", "the store cannot be read");
+        return;
+    }
+    err = store_job_get(t, id, &j);
+    int have_job = err == EQ_OK;
+    if (have_job && j.state == JOB_SUCCEEDED) {
+        eq_err rerr = store_result_get(t, id, &result);
+        if (rerr && rerr != EQ_ENOTFOUND)
+            err = rerr;
+    }
+    store_txn_abort(t);
+    if (err) {
+        if (have_job)
+            eq_job_fini(&j);
+        free(result);
+        if (err == EQ_ENOTFOUND)
+            api_problem(r, 404, "job-not-found", "no job has this id");
+        else
+            api_problem(r, 500, "internal-error", "the job record cannot be read");
+        return;
+    }
+    eq_buf b;
+    eq_buf_init(&b);
+    eq_job_to_json(&j, result, &b);
+    eq_job_fini(&j);
+    free(result);
+    api_json(r, 200, NULL, (const char *)b.data, b.len);
+    eq_buf_fini(&b);
+}
+
+void api_jobs_get(api *a, http_request *r, const char *id) {
+    char w[16];
+    int has = http_request_query_param(r, "wait", w, sizeof w);
+    if (has == 0 || a->stopping) {
+        api_jobs_respond(a, r, id);
+        return;
+    }
+    char *end;
+    double secs = has > 0 ? strtod(w, &end) : -1;
+    if (has < 0 || end == w || *end || !(secs >= 0) || secs > API_MAX_WAIT_S) {
+        char d[96];
+        snprintf(d, sizeof d, "wait must be a number of seconds from 0 to %d", API_MAX_WAIT_S);
+        api_problem(r, 400, "invalid-query", d);
+        return;
+    }
+    /* Answer at once when the job is missing or already finished. */
+    store_txn *t;
+    eq_job j;
+    if (store_txn_begin(a->cfg.st, 0, &t) != EQ_OK) {
+        api_problem(r, 503, "store-unavailable", "the store cannot be read");
+        return;
+    }
+    eq_err err = store_job_get(t, id, &j);
+    store_txn_abort(t);
+    int pending = err == EQ_OK && !job_state_terminal(j.state);
+    if (err == EQ_OK)
+        eq_job_fini(&j);
+    if (!pending || secs < 0.001) {
+        api_jobs_respond(a, r, id);
+        return;
+    }
+    api_wait_add(a, r, id, (unsigned)ceil(secs));
+}
+
+static void change_done(api *a, http_request *r, eq_err status, const char *msg, eq_rd *body,
+                        void *arg) {
+    const char *what = arg;
+    if (status == EQ_ENOTFOUND) {
+        api_problem(r, 404, "job-not-found", "no job has this id");
+        return;
+    }
+    if (status == EQ_ECONFLICT) {
+        api_problem(r, 409, strcmp(what, "retry") == 0 ? "job-not-retryable" : "job-finished", msg);
+        return;
+    }
+    if (status != EQ_OK) {
+        api_problem_from_err(r, status, msg);
+        return;
+    }
+    size_t jl;
+    const char *json = eq_rd_bytes(body, &jl, PROTO_MAX_STR);
+    if (!json) {
+        api_problem(r, 500, "internal-error", "malformed broker reply");
+        return;
+    }
+    /* A running job being cancelled answers 202: it stops at its next heartbeat. */
+    int accepted = strcmp(what, "retry") == 0 || memmem(json, jl, "\"cancel_requested\":true", 23);
+    api_json(r, accepted ? 202 : 200, NULL, json, jl);
+}
+
+void api_jobs_cancel(api *a, http_request *r, const char *id) {
+    eq_buf msg;
+    eq_buf_init(&msg);
+    proto_enc_id(&msg, PROTO_CANCEL, id);
+    api_call_broker(a, r, &msg, change_done, "cancel");
+    eq_buf_fini(&msg);
+}
+
+void api_jobs_retry(api *a, http_request *r, const char *id) {
+    eq_buf msg;
+    eq_buf_init(&msg);
+    proto_enc_id(&msg, PROTO_RETRY, id);
+    api_call_broker(a, r, &msg, change_done, "retry");
+    eq_buf_fini(&msg);
+}
+
+typedef struct list_ctx {
+    eq_buf *b;
+    size_t n;
+} list_ctx;
+
+static int list_one(void *arg, const eq_job *j) {
+    list_ctx *c = arg;
+    if (c->n++)
+        eq_buf_u8(c->b, ',');
+    eq_job_to_json(j, NULL, c->b);
+    return 0;
+}
+
+void api_jobs_list(api *a, http_request *r) {
+    char state[32] = "", type[JOB_TYPE_MAX] = "", cursor[64] = "", lim[16] = "";
+    int st = 0;
+    long limit = 100;
+    if (http_request_query_param(r, "state", state, sizeof state) < 0 ||
+        http_request_query_param(r, "type", type, sizeof type) < 0 ||
+        http_request_query_param(r, "cursor", cursor, sizeof cursor) < 0 ||
+        http_request_query_param(r, "limit", lim, sizeof lim) < 0) {
+        api_problem(r, 400, "invalid-query", "a query parameter is malformed or too long");
+        return;
+    }
+    if (state[0] && !(st = job_state_parse(state))) {
+        api_problem(r, 400, "invalid-query",
+                    "state must be queued, running, succeeded, failed or cancelled");
+        return;
+    }
+    if (lim[0]) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (*end || limit < 1 || limit > API_MAX_LIST_LIMIT) {
+            api_problem(r, 400, "invalid-query", "limit must be from 1 to 1000");
+            return;
+        }
+    }
+    if (cursor[0] && !eq_id_valid(cursor)) {
+        api_problem(r, 400, "invalid-query", "cursor is not one this server gave");
+        return;
+    }
+    store_txn *t;
+    if (store_txn_begin(a->cfg.st, 0, &t) != EQ_OK) {
+        api_problem(r, 503, "store-unavailable", "the store cannot be read");
+        return;
+    }
+    eq_buf b;
+    eq_buf_init(&b);
+    eq_buf_puts(&b, "{\"jobs\":[");
+    list_ctx lc = {.b = &b};
+    char next[EQ_ID_LEN + 1];
+    /* Bounded work per page: a filter that matches rarely returns a short page and a cursor. */
+    eq_err err = store_jobs_list(t, st, type[0] ? type : NULL, cursor[0] ? cursor : NULL,
+                                 (size_t)limit, (size_t)limit * 20 + 1000, list_one, &lc, next);
+    store_txn_abort(t);
+    if (err) {
+        eq_buf_fini(&b);
+        api_problem(r, 500, "internal-error", "the job list cannot be read");
+        return;
+    }
+    eq_buf_puts(&b, "],\"next_cursor\":");
+    eq_buf_json_str(&b, next[0] ? next : NULL);
+    eq_buf_puts(&b, "}");
+    api_json(r, 200, NULL, (const char *)b.data, b.len);
+    eq_buf_fini(&b);
+}

@@ -1,0 +1,54 @@
+/* Job lifecycle operations. Each runs inside the broker's current write transaction and changes
+ * a job and its indexes together; nothing here talks to nng. */
+#ifndef ECONQ_BROKER_LIFECYCLE_H
+#define ECONQ_BROKER_LIFECYCLE_H
+#include <stdint.h>
+#include "common/buf.h"
+#include "common/proto.h"
+#include "store/store.h"
+
+typedef struct lc_policy {
+    int64_t lease_ms;         /* a lease lasts this long unless extended */
+    int64_t backoff_base_ms;  /* first retry delay; doubles per attempt */
+    int64_t backoff_max_ms;
+    int64_t idem_ttl_ms;      /* how long an Idempotency-Key is remembered */
+} lc_policy;
+
+/* What a group of operations did, for the caller to act on after the commit. */
+typedef struct lc_effects {
+    int queue_changed;        /* a job became queued: parked leases may be served */
+    char (*done_ids)[EQ_ID_LEN + 2]; /* id then state byte, for terminal events */
+    size_t ndone, cap_done;
+} lc_effects;
+
+typedef struct lc_ctx {
+    store_txn *txn;
+    int64_t now;
+    uint64_t *seq;            /* the submit sequence; the caller persists it */
+    const lc_policy *policy;
+    lc_effects *fx;
+} lc_ctx;
+
+/* Creates a job (or finds the one an Idempotency-Key names) and appends its JSON to out.
+ * EQ_ECONFLICT when the key was used with a different body (message in *why). */
+eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char **why);
+eq_err lc_cancel(lc_ctx *c, const char *id, eq_buf *out, const char **why);
+eq_err lc_retry(lc_ctx *c, const char *id, eq_buf *out, const char **why);
+/* Leases up to max ready jobs of the given types, appending each as a leased-job record to out;
+ * *n is how many. *next_ms is lowered to the earliest not-yet-ready job seen. */
+eq_err lc_lease(lc_ctx *c, const proto_lease_req *r, eq_buf *out, uint32_t *n, int64_t *next_ms);
+eq_err lc_heartbeat(lc_ctx *c, const char *id, uint16_t attempt, proto_hb_verdict *v);
+eq_err lc_complete(lc_ctx *c, const proto_outcome *o, const char **why);
+eq_err lc_fail(lc_ctx *c, const proto_outcome *o, const char **why);
+/* Re-queues or fails jobs whose lease ended; returns how many were handled (at most max). */
+eq_err lc_reap(lc_ctx *c, size_t max, size_t *n);
+/* Re-queues at once jobs leased by in-process workers of an earlier run (names starting with
+ * prefix): they cannot be alive after a restart. */
+eq_err lc_recover_local(lc_ctx *c, const char *prefix, size_t *n);
+/* Deletes finished jobs (and their results) that finished before `before`; at most max. */
+eq_err lc_retain(lc_ctx *c, int64_t before, size_t max, size_t *n);
+
+void lc_effects_reset(lc_effects *fx);
+void lc_effects_fini(lc_effects *fx);
+
+#endif

@@ -1,0 +1,257 @@
+/* econqd serve | server | worker: wires the store, broker, api and workers together. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "broker/broker.h"
+#include "cmd/econqd/econqd.h"
+#include "common/log.h"
+#include "schemas/schemas.h"
+#include "store/store.h"
+#include "workers/runtime.h"
+
+#define ECONQD_VERSION "0.1.0"
+
+/* The job types this build accepts at submit. */
+static const char *const job_types[] = {"noop", "forecast", NULL};
+
+typedef struct node {
+    eq_config cfg;
+    unsigned command;
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    store *st;
+    broker *br;
+    api *api;
+    worker_pool *workers;
+    int stopping;
+    int exit_code;
+} node;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "econqd " ECONQD_VERSION " — econq, a job queue for economic analysis\n\n"
+            "usage: econqd COMMAND [flags]\n\n"
+            "commands:\n"
+            "  serve    everything in one process: HTTP api, broker, LMDB store, workers\n"
+            "  server   api and broker without workers; remote workers connect over TCP\n"
+            "  worker   a worker of one kind that connects to a server\n\n"
+            "Run 'econqd COMMAND --help' for its settings. Flags override ECONQ_* environment\n"
+            "variables, which override the defaults.\n");
+}
+
+static void command_help(const char *name, unsigned cmd) {
+    printf("usage: econqd %s [flags]\n\nsettings:\n", name);
+    eq_config_help(stdout, econqd_settings, econqd_nsettings, cmd);
+}
+
+static void stop_all(node *n) {
+    if (n->workers) {
+        worker_pool_stop(n->workers, cfg_int(&n->cfg, "shutdown-grace-ms"));
+        n->workers = NULL;
+    }
+    if (n->br) {
+        broker_stop(n->br);
+        n->br = NULL;
+    }
+    if (n->st) {
+        store_close(n->st);
+        n->st = NULL;
+    }
+}
+
+static void api_stopped(void *arg) {
+    node *n = arg;
+    n->api = NULL;
+    uv_close((uv_handle_t *)&n->sigint, NULL);
+    uv_close((uv_handle_t *)&n->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    node *n = h->data;
+    if (n->stopping)
+        return;
+    n->stopping = 1;
+    eq_log(EQ_LOG_INFO, "stopping", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    api_stop(n->api, api_stopped, n);
+}
+
+static int run_node(node *n) {
+    char host[256], num[32];
+    int port;
+    eq_err err;
+    store_opts so;
+    store_opts_defaults(&so);
+    so.nosync = strcmp(cfg_str(&n->cfg, "durability"), "nosync") == 0;
+    so.map_size = (uint64_t)cfg_int(&n->cfg, "map-size-mb") << 20;
+    if ((err = store_open(cfg_str(&n->cfg, "data-dir"), &so, &n->st))) {
+        fprintf(stderr, "econqd: cannot open the store in %s: %s\n", cfg_str(&n->cfg, "data-dir"),
+                eq_strerror(err));
+        return 1;
+    }
+    broker_config bc;
+    broker_config_defaults(&bc);
+    bc.st = n->st;
+    bc.policy.lease_ms = cfg_int(&n->cfg, "lease-ms");
+    bc.policy.backoff_base_ms = cfg_int(&n->cfg, "backoff-base-ms");
+    bc.policy.backoff_max_ms = cfg_int(&n->cfg, "backoff-max-ms");
+    bc.policy.idem_ttl_ms = cfg_int(&n->cfg, "idempotency-ttl-s") * 1000;
+    bc.retention_ms = cfg_int(&n->cfg, "retention-s") * 1000;
+    bc.local_worker_prefix = "local:";
+    if (n->command == CMD_SERVER)
+        bc.urls[1] = cfg_str(&n->cfg, "broker-listen");
+    if ((err = broker_start(&bc, &n->br))) {
+        fprintf(stderr, "econqd: the broker cannot start: %s\n", eq_strerror(err));
+        stop_all(n);
+        return 1;
+    }
+    if (n->command == CMD_SERVE) {
+        worker_pool_config wc;
+        char prefix[128], hostname[64] = "host";
+        gethostname(hostname, sizeof hostname - 1);
+        snprintf(prefix, sizeof prefix, "local:%s:%d:", hostname, (int)getpid());
+        worker_pool_config_defaults(&wc);
+        wc.url = bc.urls[0];
+        for (size_t i = 0; worker_kinds[i] && i < 7; i++)
+            wc.kinds[i] = worker_kinds[i]->name;
+        wc.threads = (unsigned)cfg_int(&n->cfg, "worker-threads");
+        wc.name_prefix = prefix;
+        wc.lease_ms = bc.policy.lease_ms;
+        wc.lease_wait_ms = (uint32_t)cfg_int(&n->cfg, "lease-wait-ms");
+        if ((err = worker_pool_start(&wc, &n->workers))) {
+            fprintf(stderr, "econqd: workers cannot start: %s\n", eq_strerror(err));
+            stop_all(n);
+            return 1;
+        }
+    }
+    cfg_hostport(cfg_str(&n->cfg, "listen"), host, sizeof host, &port);
+    api_config ac = {
+        .host = host,
+        .port = port,
+        .st = n->st,
+        .broker_url = bc.urls[0],
+        .events_url = bc.events_url,
+        .max_body_bytes = (size_t)cfg_int(&n->cfg, "max-body-bytes"),
+        .max_connections = (size_t)cfg_int(&n->cfg, "max-connections"),
+        .header_timeout_ms = (unsigned)cfg_int(&n->cfg, "header-timeout-ms"),
+        .idle_timeout_ms = (unsigned)cfg_int(&n->cfg, "idle-timeout-ms"),
+        .job_types = job_types,
+        .max_attempts_default = (int)cfg_int(&n->cfg, "max-attempts"),
+        .health_worker_window_ms = bc.policy.lease_ms + 30000,
+    };
+    uv_loop_init(&n->loop);
+    if ((err = api_start(&n->loop, &ac, &n->api))) {
+        fprintf(stderr, "econqd: cannot listen on %s: %s\n", cfg_str(&n->cfg, "listen"),
+                eq_strerror(err));
+        uv_run(&n->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&n->loop);
+        stop_all(n);
+        return 1;
+    }
+    uv_signal_init(&n->loop, &n->sigint);
+    uv_signal_init(&n->loop, &n->sigterm);
+    n->sigint.data = n->sigterm.data = n;
+    uv_signal_start(&n->sigint, on_signal, SIGINT);
+    uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+    snprintf(num, sizeof num, "%d", api_port(n->api));
+    eq_log(EQ_LOG_INFO, "listening", "address", host, "port", num, "data_dir",
+           cfg_str(&n->cfg, "data-dir"), "durability", cfg_str(&n->cfg, "durability"), "mode",
+           n->command == CMD_SERVE ? "serve" : "server", NULL);
+    /* A line on stdout for scripts and tests that start econqd on port 0. */
+    printf("econqd listening on http://%s:%d\n", host, api_port(n->api));
+    fflush(stdout);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&n->loop);
+    stop_all(n);
+    eq_log(EQ_LOG_INFO, "stopped", NULL);
+    return n->exit_code;
+}
+
+static int run_worker(node *n) {
+    sigset_t set;
+    int sig;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads started below inherit the mask */
+    worker_pool_config wc;
+    char prefix[128], hostname[64] = "host";
+    gethostname(hostname, sizeof hostname - 1);
+    snprintf(prefix, sizeof prefix, "%s:%d:", hostname, (int)getpid());
+    worker_pool_config_defaults(&wc);
+    wc.url = cfg_str(&n->cfg, "connect");
+    wc.kinds[0] = cfg_str(&n->cfg, "kind");
+    wc.threads = (unsigned)cfg_int(&n->cfg, "worker-threads");
+    wc.name_prefix = prefix;
+    wc.lease_ms = cfg_int(&n->cfg, "lease-ms");
+    wc.lease_wait_ms = (uint32_t)cfg_int(&n->cfg, "lease-wait-ms");
+    if (!worker_kind_find(wc.kinds[0])) {
+        fprintf(stderr, "econqd: unknown worker kind \"%s\"; kinds:", wc.kinds[0]);
+        for (size_t i = 0; worker_kinds[i]; i++)
+            fprintf(stderr, " %s", worker_kinds[i]->name);
+        fprintf(stderr, "\n");
+        return 2;
+    }
+    eq_err err = worker_pool_start(&wc, &n->workers);
+    if (err) {
+        fprintf(stderr, "econqd: the worker cannot start: %s\n", eq_strerror(err));
+        return 1;
+    }
+    eq_log(EQ_LOG_INFO, "worker started", "kind", wc.kinds[0], "broker", wc.url, NULL);
+    printf("econqd worker %s connected to %s\n", wc.kinds[0], wc.url);
+    fflush(stdout);
+    sigwait(&set, &sig);
+    eq_log(EQ_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    worker_pool_stop(n->workers, cfg_int(&n->cfg, "shutdown-grace-ms"));
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static node n;
+    char err[512];
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("econqd %s\n", ECONQD_VERSION);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    n.command = strcmp(cmd, "serve") == 0    ? CMD_SERVE
+                : strcmp(cmd, "server") == 0 ? CMD_SERVER
+                : strcmp(cmd, "worker") == 0 ? CMD_WORKER
+                                             : 0;
+    if (!n.command) {
+        fprintf(stderr, "econqd: unknown command \"%s\"\n\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            command_help(cmd, n.command);
+            return 0;
+        }
+    }
+    if (eq_config_parse(&n.cfg, econqd_settings, econqd_nsettings, n.command, argc - 2, argv + 2,
+                        err, sizeof err) != EQ_OK) {
+        fprintf(stderr, "econqd %s: %s\n", cmd, err);
+        return 2;
+    }
+    eq_log_set_level((eq_log_level)eq_log_level_parse(cfg_str(&n.cfg, "log-level")));
+    signal(SIGPIPE, SIG_IGN);
+    if (n.command == CMD_WORKER)
+        return run_worker(&n);
+    if (schemas_init() != EQ_OK) {
+        fprintf(stderr, "econqd: the embedded schemas do not compile\n");
+        return 1;
+    }
+    int rc = run_node(&n);
+    schemas_fini();
+    return rc;
+}

@@ -1,0 +1,259 @@
+#include "common/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void enc_head(eq_buf *b, uint8_t op) {
+    eq_buf_u8(b, PROTO_VERSION);
+    eq_buf_u8(b, op);
+}
+
+void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n) {
+    enc_head(b, PROTO_SUBMIT);
+    eq_buf_u32(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const proto_submit_job *j = &jobs[i];
+        eq_buf_str(b, j->type);
+        eq_buf_str(b, j->params);
+        eq_buf_u8(b, j->priority);
+        eq_buf_u16(b, j->max_attempts);
+        eq_buf_i64(b, j->run_at_ms);
+        eq_buf_str(b, j->idem_key);
+        eq_buf_u64(b, j->idem_hash);
+        eq_buf_str(b, j->batch_id);
+        eq_buf_str(b, j->schedule);
+        eq_buf_str(b, j->webhook_url);
+        eq_buf_str(b, j->webhook_secret);
+    }
+}
+
+void proto_enc_id(eq_buf *b, uint8_t op, const char *id) {
+    enc_head(b, op);
+    eq_buf_str(b, id);
+}
+
+void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
+                     uint16_t max, uint32_t wait_ms) {
+    enc_head(b, PROTO_LEASE);
+    eq_buf_str(b, worker);
+    eq_buf_u16(b, ntypes);
+    for (uint16_t i = 0; i < ntypes; i++)
+        eq_buf_str(b, types[i]);
+    eq_buf_u16(b, max);
+    eq_buf_u32(b, wait_ms);
+}
+
+void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *items, uint32_t n) {
+    enc_head(b, PROTO_HEARTBEAT);
+    eq_buf_str(b, worker);
+    eq_buf_u32(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        eq_buf_str(b, items[i].id);
+        eq_buf_u16(b, items[i].attempt);
+    }
+}
+
+void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
+                        const char *result) {
+    enc_head(b, PROTO_COMPLETE);
+    eq_buf_str(b, worker);
+    eq_buf_str(b, id);
+    eq_buf_u16(b, attempt);
+    eq_buf_str(b, result);
+}
+
+void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
+                    const char *code, const char *message, int retryable) {
+    enc_head(b, PROTO_FAIL);
+    eq_buf_str(b, worker);
+    eq_buf_str(b, id);
+    eq_buf_u16(b, attempt);
+    eq_buf_str(b, code);
+    eq_buf_str(b, message);
+    eq_buf_u8(b, retryable ? 1 : 0);
+}
+
+void proto_enc_reply(eq_buf *b, eq_err status, const char *message) {
+    enc_head(b, PROTO_REPLY);
+    eq_buf_u32(b, (uint32_t)status);
+    eq_buf_str(b, message);
+}
+
+eq_err proto_dec_reply(eq_rd *rd, eq_err *status, char **message) {
+    *message = NULL;
+    if (eq_rd_u8(rd) != PROTO_VERSION || eq_rd_u8(rd) != PROTO_REPLY)
+        return EQ_EPROTO;
+    uint32_t st = eq_rd_u32(rd);
+    *message = eq_rd_str(rd, PROTO_MAX_STR);
+    if (rd->bad || st >= EQ_ERR_MAX) {
+        free(*message);
+        *message = NULL;
+        return EQ_EPROTO;
+    }
+    *status = (eq_err)st;
+    return EQ_OK;
+}
+
+void proto_leased_job_fini(proto_leased_job *j) {
+    free(j->id);
+    free(j->type);
+    free(j->params);
+    memset(j, 0, sizeof *j);
+}
+
+eq_err proto_dec_leased(eq_rd *rd, proto_leased_job *j) {
+    memset(j, 0, sizeof *j);
+    j->id = eq_rd_str(rd, 64);
+    j->type = eq_rd_str(rd, 64);
+    j->attempt = eq_rd_u16(rd);
+    j->lease_deadline_ms = eq_rd_i64(rd);
+    j->params = eq_rd_str(rd, PROTO_MAX_STR);
+    if (rd->bad || !j->id || !j->type || !j->params) {
+        proto_leased_job_fini(j);
+        return EQ_EPROTO;
+    }
+    return EQ_OK;
+}
+
+/* A required string: present (not NULL) and within max bytes. */
+static char *req_str(eq_rd *rd, size_t max) {
+    char *s = eq_rd_str(rd, max);
+    if (!s)
+        rd->bad = 1;
+    return s;
+}
+
+static void submit_job_fini(proto_submit_job *j) {
+    free(j->type);
+    free(j->params);
+    free(j->idem_key);
+    free(j->batch_id);
+    free(j->schedule);
+    free(j->webhook_url);
+    free(j->webhook_secret);
+}
+
+void proto_req_fini(proto_req *r) {
+    for (uint32_t i = 0; r->jobs && i < r->njobs; i++)
+        submit_job_fini(&r->jobs[i]);
+    free(r->jobs);
+    free(r->id);
+    free(r->lease.worker);
+    for (uint16_t i = 0; i < r->lease.ntypes; i++)
+        free(r->lease.types[i]);
+    free(r->worker);
+    for (uint32_t i = 0; r->hb && i < r->nhb; i++)
+        free(r->hb[i].id);
+    free(r->hb);
+    free(r->out.worker);
+    free(r->out.id);
+    free(r->out.result);
+    free(r->out.code);
+    free(r->out.message);
+    memset(r, 0, sizeof *r);
+}
+
+static void dec_submit(eq_rd *rd, proto_req *r) {
+    uint32_t n = eq_rd_u32(rd);
+    if (rd->bad || n == 0 || n > PROTO_MAX_JOBS || (size_t)(rd->end - rd->p) < (size_t)n * 8) {
+        rd->bad = 1;
+        return;
+    }
+    r->jobs = calloc(n, sizeof *r->jobs);
+    if (!r->jobs) {
+        rd->bad = 1;
+        return;
+    }
+    for (uint32_t i = 0; i < n && !rd->bad; i++) {
+        proto_submit_job *j = &r->jobs[i];
+        r->njobs = i + 1;
+        j->type = req_str(rd, 64);
+        j->params = req_str(rd, PROTO_MAX_STR);
+        j->priority = eq_rd_u8(rd);
+        j->max_attempts = eq_rd_u16(rd);
+        j->run_at_ms = eq_rd_i64(rd);
+        j->idem_key = eq_rd_str(rd, 256);
+        j->idem_hash = eq_rd_u64(rd);
+        j->batch_id = eq_rd_str(rd, 64);
+        j->schedule = eq_rd_str(rd, 128);
+        j->webhook_url = eq_rd_str(rd, 4096);
+        j->webhook_secret = eq_rd_str(rd, 512);
+        if (j->priority > 9 || j->max_attempts == 0)
+            rd->bad = 1;
+    }
+}
+
+eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
+    eq_rd rd;
+    memset(r, 0, sizeof *r);
+    if (len > PROTO_MAX_MSG_BYTES)
+        return EQ_EPROTO;
+    eq_rd_init(&rd, buf, len);
+    if (eq_rd_u8(&rd) != PROTO_VERSION)
+        return EQ_EPROTO;
+    r->op = eq_rd_u8(&rd);
+    switch (r->op) {
+    case PROTO_SUBMIT:
+        dec_submit(&rd, r);
+        break;
+    case PROTO_CANCEL:
+    case PROTO_RETRY:
+        r->id = req_str(&rd, 64);
+        break;
+    case PROTO_LEASE:
+        r->lease.worker = req_str(&rd, 256);
+        r->lease.ntypes = eq_rd_u16(&rd);
+        if (r->lease.ntypes == 0 || r->lease.ntypes > PROTO_MAX_TYPES) {
+            r->lease.ntypes = 0;
+            rd.bad = 1;
+            break;
+        }
+        for (uint16_t i = 0; i < r->lease.ntypes; i++)
+            r->lease.types[i] = req_str(&rd, 64);
+        r->lease.max = eq_rd_u16(&rd);
+        r->lease.wait_ms = eq_rd_u32(&rd);
+        if (r->lease.max == 0 || r->lease.max > PROTO_MAX_JOBS)
+            rd.bad = 1;
+        break;
+    case PROTO_HEARTBEAT: {
+        r->worker = req_str(&rd, 256);
+        uint32_t n = eq_rd_u32(&rd);
+        if (n > PROTO_MAX_JOBS || (size_t)(rd.end - rd.p) < (size_t)n * 6) {
+            rd.bad = 1;
+            break;
+        }
+        r->hb = calloc(n ? n : 1, sizeof *r->hb);
+        if (!r->hb) {
+            rd.bad = 1;
+            break;
+        }
+        for (uint32_t i = 0; i < n && !rd.bad; i++) {
+            r->nhb = i + 1;
+            r->hb[i].id = req_str(&rd, 64);
+            r->hb[i].attempt = eq_rd_u16(&rd);
+        }
+        break;
+    }
+    case PROTO_COMPLETE:
+        r->out.worker = req_str(&rd, 256);
+        r->out.id = req_str(&rd, 64);
+        r->out.attempt = eq_rd_u16(&rd);
+        r->out.result = req_str(&rd, PROTO_MAX_STR);
+        break;
+    case PROTO_FAIL:
+        r->out.worker = req_str(&rd, 256);
+        r->out.id = req_str(&rd, 64);
+        r->out.attempt = eq_rd_u16(&rd);
+        r->out.code = req_str(&rd, 64);
+        r->out.message = req_str(&rd, 4096);
+        r->out.retryable = eq_rd_u8(&rd);
+        break;
+    default:
+        rd.bad = 1;
+    }
+    if (rd.bad || rd.p != rd.end) {
+        proto_req_fini(r);
+        return EQ_EPROTO;
+    }
+    return EQ_OK;
+}

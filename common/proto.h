@@ -1,0 +1,119 @@
+/* The broker's message protocol: the one contract that the api, the broker and the workers share.
+ * Messages travel over nng req/rep. Every message starts with a version byte and an op byte;
+ * integers are little-endian, strings are length-prefixed (see common/buf.h).
+ *
+ *   request  = u8 PROTO_VERSION, u8 op, body
+ *   reply    = u8 PROTO_VERSION, u8 PROTO_REPLY, u32 status (eq_err), str message, body
+ *
+ * Decoders are pure functions over a buffer; they copy what they return (caller frees with the
+ * matching _fini) and reject anything malformed or past a limit with EQ_EPROTO. */
+#ifndef ECONQ_COMMON_PROTO_H
+#define ECONQ_COMMON_PROTO_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/buf.h"
+#include "common/eq_err.h"
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_MSG_BYTES (64u << 20)   /* one nng message: a batch of 10,000 jobs fits */
+#define PROTO_MAX_STR (16u << 20)          /* one string inside a message (params, results) */
+#define PROTO_MAX_JOBS 10000               /* jobs in one submit or lease */
+#define PROTO_MAX_TYPES 32                 /* job types in one lease request */
+
+typedef enum proto_op {
+    PROTO_SUBMIT = 1,
+    PROTO_CANCEL,
+    PROTO_RETRY,
+    PROTO_LEASE,
+    PROTO_HEARTBEAT,
+    PROTO_COMPLETE,
+    PROTO_FAIL,
+    PROTO_REPLY,
+    PROTO_OP_MAX
+} proto_op;
+
+/* One job to submit. All strings owned by the struct after decoding. */
+typedef struct proto_submit_job {
+    char *type, *params;
+    uint8_t priority;
+    uint16_t max_attempts;
+    int64_t run_at_ms;       /* 0 = now */
+    char *idem_key;          /* NULL when none */
+    uint64_t idem_hash;      /* hash of the request body, to tell a replay from a conflict */
+    char *batch_id, *schedule, *webhook_url, *webhook_secret;
+} proto_submit_job;
+
+typedef struct proto_lease_req {
+    char *worker;
+    char *types[PROTO_MAX_TYPES];
+    uint16_t ntypes;
+    uint16_t max;            /* at most this many jobs */
+    uint32_t wait_ms;        /* park the request this long when nothing is ready */
+} proto_lease_req;
+
+typedef struct proto_leased_job {
+    char *id, *type, *params;
+    uint16_t attempt;
+    int64_t lease_deadline_ms;
+} proto_leased_job;
+
+typedef struct proto_hb_item {
+    char *id;
+    uint16_t attempt;
+} proto_hb_item;
+
+typedef enum proto_hb_verdict { PROTO_HB_OK = 0, PROTO_HB_CANCEL = 1, PROTO_HB_LOST = 2 } proto_hb_verdict;
+
+typedef struct proto_outcome {
+    char *worker, *id;
+    uint16_t attempt;
+    char *result;            /* complete: the result JSON */
+    char *code, *message;    /* fail */
+    uint8_t retryable;       /* fail */
+} proto_outcome;
+
+/* A decoded request. */
+typedef struct proto_req {
+    uint8_t op;
+    /* submit */
+    proto_submit_job *jobs;
+    uint32_t njobs;
+    /* cancel, retry */
+    char *id;
+    /* lease */
+    proto_lease_req lease;
+    /* heartbeat */
+    char *worker;
+    proto_hb_item *hb;
+    uint32_t nhb;
+    /* complete, fail */
+    proto_outcome out;
+} proto_req;
+
+eq_err proto_decode_req(const void *buf, size_t len, proto_req *out);
+void proto_req_fini(proto_req *r);
+
+/* Encoders append one whole request to b. */
+void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n);
+void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry */
+void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
+                     uint16_t max, uint32_t wait_ms);
+void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *items, uint32_t n);
+void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
+                        const char *result);
+void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
+                    const char *code, const char *message, int retryable);
+
+/* Replies: a header, then a body written by the caller with eq_buf_* calls:
+ *   submit:    u32 n, then per job: u32 status, str message, str job JSON
+ *   cancel/retry: str job JSON (or NULL)
+ *   lease:     u32 n, then per job: str id, str type, u16 attempt, i64 deadline, str params
+ *   heartbeat: u32 n, then a u8 verdict per item
+ *   complete/fail: nothing */
+void proto_enc_reply(eq_buf *b, eq_err status, const char *message);
+/* Reads the reply header; *message is a new string or NULL (caller frees). Leaves rd at the body. */
+eq_err proto_dec_reply(eq_rd *rd, eq_err *status, char **message);
+void proto_leased_job_fini(proto_leased_job *j);
+eq_err proto_dec_leased(eq_rd *rd, proto_leased_job *j);
+
+#endif

@@ -1,0 +1,121 @@
+/* econq's durable state in one LMDB environment with named databases. The only code that
+ * includes <lmdb.h>. Every record starts with a format version byte; values read from LMDB are
+ * copied before the transaction ends.
+ *
+ * Tables (key → value):
+ *   meta      name → u64                      (submit sequence, format version)
+ *   jobs      id → job record
+ *   queue     type NUL prio u8 run_at be64 seq be64 → id      (ready and delayed jobs)
+ *   leases    deadline be64 id → ""                            (running jobs by lease end)
+ *   by_state  state u8 id → ""                                 (listing by state)
+ *   done      finished be64 id → ""                            (retention of finished jobs)
+ *   results   id → version, JSON text
+ *   idem      key → version, body hash, created, job id       (Idempotency-Key, kept 24 h)
+ *   workers   name → version, kinds, last seen                 (for /health)
+ *
+ * One writer at a time (the broker's writer thread); readers never block it. */
+#ifndef ECONQ_STORE_STORE_H
+#define ECONQ_STORE_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/eq_err.h"
+#include "common/job.h"
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+
+typedef struct store_opts {
+    uint64_t map_size;   /* bytes; the most the store may grow to */
+    int nosync;          /* 1: commits do not fsync (a crash may lose the last commits) */
+    unsigned max_readers;
+} store_opts;
+
+#define STORE_DEFAULT_MAP_SIZE (8ull << 30)
+
+void store_opts_defaults(store_opts *o);
+/* Opens (creating) the environment in directory dir. */
+eq_err store_open(const char *dir, const store_opts *o, store **out);
+void store_close(store *s);
+/* Flushes to disk (for nosync mode at shutdown). */
+eq_err store_sync(store *s);
+
+eq_err store_txn_begin(store *s, int write, store_txn **out);
+eq_err store_txn_commit(store_txn *t);
+void store_txn_abort(store_txn *t);
+
+typedef struct store_info {
+    uint64_t map_size, used_bytes, last_txn;
+    unsigned readers, max_readers;
+    uint64_t jobs, queued;
+} store_info;
+eq_err store_stat(store *s, store_info *out);
+/* 1 when the directory can take a write (checked by creating and removing a file). */
+int store_dir_writable(store *s);
+const char *store_path(const store *s);
+
+/* meta */
+eq_err store_meta_get(store_txn *t, const char *name, uint64_t *v);
+eq_err store_meta_put(store_txn *t, const char *name, uint64_t v);
+
+/* jobs: get fills j (caller calls eq_job_fini); EQ_ENOTFOUND when absent. */
+eq_err store_job_get(store_txn *t, const char *id, eq_job *j);
+eq_err store_job_put(store_txn *t, const eq_job *j);
+eq_err store_job_del(store_txn *t, const char *id);
+/* Encodes and decodes a job record (pure; exposed for tests and fuzzing). */
+void store_job_encode(const eq_job *j, eq_buf *out);
+eq_err store_job_decode(const void *buf, size_t len, eq_job *j);
+
+/* Indexes kept in step with a job's state by the broker. */
+eq_err store_queue_put(store_txn *t, const eq_job *j);
+eq_err store_queue_del(store_txn *t, const eq_job *j);
+/* The best ready job of `type` at `now`: *id is filled (EQ_ID_LEN + 1 bytes) and *prio set;
+ * EQ_ENOTFOUND when none is ready; *next_ms (when not NULL) is lowered to the run_at of the
+ * earliest job that is not ready yet. */
+eq_err store_queue_peek(store_txn *t, const char *type, int64_t now, char *id, int *prio,
+                        int64_t *run_at, uint64_t *seq, int64_t *next_ms);
+/* Number of queued entries of a type (ready or delayed) and the run_at of the oldest ready one. */
+eq_err store_queue_depth(store_txn *t, const char *type, uint64_t *n, int64_t *oldest_ms);
+
+eq_err store_lease_put(store_txn *t, int64_t deadline, const char *id);
+eq_err store_lease_del(store_txn *t, int64_t deadline, const char *id);
+/* Up to max ids whose lease ended before now (ids: max * (EQ_ID_LEN + 1) bytes). */
+eq_err store_lease_expired(store_txn *t, int64_t now, char *ids, size_t max, size_t *n);
+
+eq_err store_state_put(store_txn *t, int state, const char *id);
+eq_err store_state_del(store_txn *t, int state, const char *id);
+eq_err store_done_put(store_txn *t, int64_t finished, const char *id);
+eq_err store_done_del(store_txn *t, int64_t finished, const char *id);
+eq_err store_done_older(store_txn *t, int64_t before, char *ids, size_t max, size_t *n);
+
+/* results: get returns a new NUL-terminated string (caller frees). */
+eq_err store_result_put(store_txn *t, const char *id, const char *json, size_t len);
+eq_err store_result_get(store_txn *t, const char *id, char **json);
+eq_err store_result_del(store_txn *t, const char *id);
+
+typedef struct store_idem {
+    uint64_t hash;
+    int64_t created_ms;
+    char job_id[EQ_ID_LEN + 1];
+} store_idem;
+eq_err store_idem_get(store_txn *t, const char *key, store_idem *out);
+eq_err store_idem_put(store_txn *t, const char *key, const store_idem *v);
+/* Deletes up to max keys created before `before`, scanning from *cursor (a key, or "" to start);
+ * *cursor is updated ("" when the scan wrapped). Bounded work per call. */
+eq_err store_idem_sweep(store_txn *t, int64_t before, char *cursor, size_t cursor_len, size_t max,
+                        size_t *deleted);
+
+eq_err store_worker_seen(store_txn *t, const char *name, const char *kinds, int64_t now);
+/* Calls fn for each known worker. */
+eq_err store_workers_each(store_txn *t,
+                          void (*fn)(void *arg, const char *name, const char *kinds, int64_t seen),
+                          void *arg);
+
+/* Lists jobs newest first: from the by_state index when state != 0, else the whole jobs table;
+ * `type` (when not NULL) filters; `after` (an id, or NULL) continues a previous page. Calls fn
+ * for each match until it returns non-zero or `limit` matches; examines at most `scan_max`
+ * records. *next is set to the last id examined when more may follow, else "". */
+eq_err store_jobs_list(store_txn *t, int state, const char *type, const char *after, size_t limit,
+                       size_t scan_max, int (*fn)(void *arg, const eq_job *j), void *arg,
+                       char *next);
+
+#endif

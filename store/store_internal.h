@@ -1,0 +1,39 @@
+/* Shared between the store's files; not for other modules. */
+#ifndef ECONQ_STORE_INTERNAL_H
+#define ECONQ_STORE_INTERNAL_H
+#include <lmdb.h>
+#include "store/store.h"
+
+#define STORE_FORMAT 1          /* the environment's layout version, in meta "format" */
+#define STORE_REC_VERSION 1     /* the version byte at the start of each record */
+
+enum store_dbi {
+    DBI_META,
+    DBI_JOBS,
+    DBI_QUEUE,
+    DBI_LEASES,
+    DBI_BY_STATE,
+    DBI_DONE,
+    DBI_RESULTS,
+    DBI_IDEM,
+    DBI_WORKERS,
+    DBI_COUNT
+};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[DBI_COUNT];
+    char *path;
+};
+
+struct store_txn {
+    store *s;
+    MDB_txn *txn;
+    int write;
+};
+
+eq_err store__err(int rc);
+void store__put_be64(unsigned char *p, uint64_t v);
+uint64_t store__get_be64(const unsigned char *p);
+
+#endif

@@ -1,0 +1,389 @@
+#include "workers/runtime.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/id.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#define WORKER_MAX_THREADS 256
+#define WORKER_RPC_SLACK_MS 15000 /* a reply may take this long beyond the lease wait */
+
+struct worker_ctx {
+    char id[EQ_ID_LEN + 1];
+    uint16_t attempt;
+    atomic_int cancelled;  /* by a client, through a heartbeat reply */
+    atomic_int lost;       /* the broker no longer knows this lease */
+    worker_pool *pool;
+    int active;
+};
+
+typedef struct worker_thread {
+    worker_pool *pool;
+    const worker_kind *kind;
+    const char *types[PROTO_MAX_TYPES];
+    uint16_t ntypes;
+    char name[192];
+    pthread_t tid;
+    nng_ctx ctx;
+    nng_aio *aio;
+    worker_ctx job;        /* the running job; guarded by pool->mu for the heartbeat thread */
+} worker_thread;
+
+struct worker_pool {
+    worker_pool_config cfg;
+    nng_socket sock;
+    worker_thread *threads;
+    unsigned nthreads;
+    pthread_t hb_tid;
+    nng_ctx hb_ctx;
+    nng_aio *hb_aio;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int stopping;
+    atomic_uint running;
+};
+
+void worker_pool_config_defaults(worker_pool_config *c) {
+    memset(c, 0, sizeof *c);
+    c->url = "inproc://econq-broker";
+    c->lease_ms = 30000;
+    c->lease_wait_ms = 10000;
+    c->name_prefix = "";
+}
+
+int worker_ctx_cancelled(const worker_ctx *c) {
+    return atomic_load(&c->cancelled) || atomic_load(&c->lost) ||
+           atomic_load(&c->pool->stopping);
+}
+
+int worker_ctx_stopping(const worker_ctx *c) {
+    return atomic_load(&c->pool->stopping) && !atomic_load(&c->cancelled);
+}
+
+const worker_kind *worker_kind_find(const char *name) {
+    for (size_t i = 0; worker_kinds[i]; i++)
+        if (strcmp(worker_kinds[i]->name, name) == 0)
+            return worker_kinds[i];
+    return NULL;
+}
+
+unsigned worker_pool_running(worker_pool *p) {
+    return atomic_load(&p->running);
+}
+
+/* One request and its reply on a context, waiting at most timeout_ms. *reply is the message
+ * (caller frees with nng_msg_free). */
+static eq_err rpc(nng_ctx ctx, nng_aio *aio, const eq_buf *req, int64_t timeout_ms, nng_msg **reply) {
+    nng_msg *m;
+    if (req->oom || nng_msg_alloc(&m, 0) != 0)
+        return EQ_ENOMEM;
+    if (nng_msg_append(m, req->data, req->len) != 0) {
+        nng_msg_free(m);
+        return EQ_ENOMEM;
+    }
+    nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
+    nng_aio_set_msg(aio, m);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    int rv = nng_aio_result(aio);
+    if (rv != 0) {
+        nng_msg_free(m);
+        return rv == NNG_ECLOSED || rv == NNG_ECANCELED ? EQ_ECLOSED : EQ_ETIMEDOUT;
+    }
+    nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    rv = nng_aio_result(aio);
+    if (rv != 0)
+        return rv == NNG_ECLOSED || rv == NNG_ECANCELED ? EQ_ECLOSED : EQ_ETIMEDOUT;
+    *reply = nng_aio_get_msg(aio);
+    return EQ_OK;
+}
+
+/* Sends an outcome until the broker answers (the req socket resends across reconnects). */
+static void report(worker_thread *t, const eq_buf *req) {
+    for (int tries = 0; tries < 5; tries++) {
+        nng_msg *reply;
+        eq_err err = rpc(t->ctx, t->aio, req, t->pool->cfg.lease_ms + WORKER_RPC_SLACK_MS, &reply);
+        if (err == EQ_ECLOSED)
+            return;
+        if (err)
+            continue;
+        eq_rd rd;
+        eq_err st;
+        char *msg = NULL;
+        eq_rd_init(&rd, nng_msg_body(reply), nng_msg_len(reply));
+        if (proto_dec_reply(&rd, &st, &msg) == EQ_OK && st != EQ_OK)
+            eq_log(st == EQ_ESTALE ? EQ_LOG_WARN : EQ_LOG_ERROR, "outcome refused", "job_id",
+                   t->job.id, "worker", t->name, "error", eq_strerror(st), "detail", msg, NULL);
+        free(msg);
+        nng_msg_free(reply);
+        if (st != EQ_EFULL && st != EQ_ESTORE && st != EQ_EIO)
+            return;
+    }
+    eq_log(EQ_LOG_ERROR, "could not report an outcome; the lease will expire", "job_id", t->job.id,
+           NULL);
+}
+
+static void run_one(worker_thread *t, proto_leased_job *lj) {
+    worker_pool *p = t->pool;
+    worker_job job = {.id = lj->id, .type = lj->type, .params = lj->params,
+                      .attempt = lj->attempt, .lease_deadline_ms = lj->lease_deadline_ms};
+    worker_error werr;
+    char *result = NULL;
+    memset(&werr, 0, sizeof werr);
+    pthread_mutex_lock(&p->mu);
+    snprintf(t->job.id, sizeof t->job.id, "%s", lj->id);
+    t->job.attempt = lj->attempt;
+    atomic_store(&t->job.cancelled, 0);
+    atomic_store(&t->job.lost, 0);
+    t->job.active = 1;
+    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->running, 1);
+
+    eq_err err = strcmp(lj->type, "noop") == 0 ? worker_noop_run(&job, &t->job, &result, &werr)
+                                               : t->kind->run(&job, &t->job, &result, &werr);
+    eq_buf req;
+    eq_buf_init(&req);
+    if (err == EQ_OK) {
+        proto_enc_complete(&req, t->name, lj->id, lj->attempt, result);
+    } else {
+        if (!werr.code[0]) {
+            snprintf(werr.code, sizeof werr.code, "internal");
+            snprintf(werr.message, sizeof werr.message, "%s", eq_strerror(err));
+            werr.retryable = 1;
+        }
+        proto_enc_fail(&req, t->name, lj->id, lj->attempt, werr.code, werr.message, werr.retryable);
+    }
+    free(result);
+    report(t, &req);
+    eq_buf_fini(&req);
+    pthread_mutex_lock(&p->mu);
+    t->job.active = 0;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_sub(&p->running, 1);
+}
+
+static void *thread_main(void *arg) {
+    worker_thread *t = arg;
+    worker_pool *p = t->pool;
+    eq_buf req;
+    eq_buf_init(&req);
+    while (!atomic_load(&p->stopping)) {
+        nng_msg *reply;
+        eq_buf_reset(&req);
+        proto_enc_lease(&req, t->name, t->types, t->ntypes, 1, p->cfg.lease_wait_ms);
+        eq_err err = rpc(t->ctx, t->aio, &req, (int64_t)p->cfg.lease_wait_ms + WORKER_RPC_SLACK_MS,
+                         &reply);
+        if (err == EQ_ECLOSED)
+            break;
+        if (err)
+            continue; /* the broker is away; the req socket reconnects */
+        eq_rd rd;
+        eq_err st;
+        char *msg = NULL;
+        eq_rd_init(&rd, nng_msg_body(reply), nng_msg_len(reply));
+        if (proto_dec_reply(&rd, &st, &msg) == EQ_OK && st == EQ_OK) {
+            uint32_t n = eq_rd_u32(&rd);
+            for (uint32_t i = 0; i < n && !rd.bad; i++) {
+                proto_leased_job lj;
+                if (proto_dec_leased(&rd, &lj) != EQ_OK)
+                    break;
+                run_one(t, &lj);
+                proto_leased_job_fini(&lj);
+            }
+        } else if (st != EQ_OK) {
+            /* The store failed; back off briefly rather than spin. */
+            nng_msleep(200);
+        }
+        free(msg);
+        nng_msg_free(reply);
+    }
+    eq_buf_fini(&req);
+    return NULL;
+}
+
+/* Extends the leases of running jobs and carries cancellation back to them. */
+static void *heartbeat_main(void *arg) {
+    worker_pool *p = arg;
+    int64_t period = p->cfg.lease_ms / 3 > 0 ? p->cfg.lease_ms / 3 : 1;
+    proto_hb_item *items = calloc(p->nthreads, sizeof *items);
+    worker_ctx **ctxs = calloc(p->nthreads, sizeof *ctxs);
+    eq_buf req;
+    eq_buf_init(&req);
+    while (items && ctxs) {
+        pthread_mutex_lock(&p->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + period * 1000000LL;
+        ts.tv_sec += ns / 1000000000LL;
+        ts.tv_nsec = ns % 1000000000LL;
+        if (!atomic_load(&p->stopping))
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        uint32_t n = 0;
+        for (unsigned i = 0; i < p->nthreads; i++) {
+            worker_ctx *c = &p->threads[i].job;
+            if (c->active) {
+                items[n].id = c->id;
+                items[n].attempt = c->attempt;
+                ctxs[n++] = c;
+            }
+        }
+        eq_buf_reset(&req);
+        proto_enc_heartbeat(&req, "heartbeat", items, n);
+        pthread_mutex_unlock(&p->mu);
+        if (atomic_load(&p->stopping) && atomic_load(&p->running) == 0)
+            break;
+        if (n == 0)
+            continue;
+        nng_msg *reply;
+        eq_err err = rpc(p->hb_ctx, p->hb_aio, &req, period + WORKER_RPC_SLACK_MS, &reply);
+        if (err == EQ_ECLOSED)
+            break;
+        if (err)
+            continue;
+        eq_rd rd;
+        eq_err st;
+        char *msg = NULL;
+        eq_rd_init(&rd, nng_msg_body(reply), nng_msg_len(reply));
+        if (proto_dec_reply(&rd, &st, &msg) == EQ_OK && st == EQ_OK && eq_rd_u32(&rd) == n) {
+            pthread_mutex_lock(&p->mu);
+            for (uint32_t i = 0; i < n; i++) {
+                uint8_t v = eq_rd_u8(&rd);
+                /* The job may have ended meanwhile; only touch the same job. */
+                if (!ctxs[i]->active || strcmp(ctxs[i]->id, items[i].id) != 0)
+                    continue;
+                if (v == PROTO_HB_CANCEL)
+                    atomic_store(&ctxs[i]->cancelled, 1);
+                else if (v == PROTO_HB_LOST)
+                    atomic_store(&ctxs[i]->lost, 1);
+            }
+            pthread_mutex_unlock(&p->mu);
+        }
+        free(msg);
+        nng_msg_free(reply);
+    }
+    eq_buf_fini(&req);
+    free(items);
+    free(ctxs);
+    return NULL;
+}
+
+static void pool_free(worker_pool *p) {
+    for (unsigned i = 0; i < p->nthreads; i++)
+        if (p->threads[i].aio)
+            nng_aio_free(p->threads[i].aio);
+    if (p->hb_aio)
+        nng_aio_free(p->hb_aio);
+    free(p->threads);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+eq_err worker_pool_start(const worker_pool_config *cfg, worker_pool **out) {
+    worker_pool *p = calloc(1, sizeof *p);
+    const worker_kind *kinds[8];
+    unsigned nkinds = 0, total = 0;
+    int rv;
+    if (!p)
+        return EQ_ENOMEM;
+    p->cfg = *cfg;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    for (; nkinds < 7 && cfg->kinds[nkinds]; nkinds++) {
+        kinds[nkinds] = worker_kind_find(cfg->kinds[nkinds]);
+        if (!kinds[nkinds]) {
+            eq_log(EQ_LOG_ERROR, "unknown worker kind", "kind", cfg->kinds[nkinds], NULL);
+            pool_free(p);
+            return EQ_EINVAL;
+        }
+        total += cfg->threads ? cfg->threads : kinds[nkinds]->default_threads;
+    }
+    if (total == 0 || total > WORKER_MAX_THREADS) {
+        pool_free(p);
+        return EQ_EINVAL;
+    }
+    p->threads = calloc(total, sizeof *p->threads);
+    if (!p->threads) {
+        pool_free(p);
+        return EQ_ENOMEM;
+    }
+    if ((rv = nng_req0_open(&p->sock)) != 0)
+        goto fail_nng;
+    /* Requests are resent only when a connection drops, not on a timer: lease waits are long. */
+    nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50);
+    nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 2000);
+    nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG_BYTES);
+    if ((rv = nng_dial(p->sock, cfg->url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+        goto fail_nng;
+    if ((rv = nng_ctx_open(&p->hb_ctx, p->sock)) != 0 || (rv = nng_aio_alloc(&p->hb_aio, NULL, NULL)) != 0)
+        goto fail_nng;
+    for (unsigned k = 0, idx = 0; k < nkinds; k++) {
+        unsigned n = cfg->threads ? cfg->threads : kinds[k]->default_threads;
+        for (unsigned i = 0; i < n; i++, idx++) {
+            worker_thread *t = &p->threads[idx];
+            t->pool = p;
+            t->kind = kinds[k];
+            t->job.pool = p;
+            for (size_t ti = 0; kinds[k]->types[ti] && t->ntypes < PROTO_MAX_TYPES - 1; ti++)
+                t->types[t->ntypes++] = kinds[k]->types[ti];
+            t->types[t->ntypes++] = "noop";
+            snprintf(t->name, sizeof t->name, "%s%s-%u", cfg->name_prefix, kinds[k]->name, i);
+            if ((rv = nng_ctx_open(&t->ctx, p->sock)) != 0 || (rv = nng_aio_alloc(&t->aio, NULL, NULL)) != 0)
+                goto fail_nng;
+            p->nthreads = idx + 1;
+        }
+    }
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_create(&p->threads[i].tid, NULL, thread_main, &p->threads[i]);
+    pthread_create(&p->hb_tid, NULL, heartbeat_main, p);
+    *out = p;
+    return EQ_OK;
+fail_nng:
+    eq_log(EQ_LOG_ERROR, "worker cannot connect", "url", cfg->url, "error", nng_strerror(rv), NULL);
+    nng_close(p->sock);
+    pool_free(p);
+    return EQ_EIO;
+}
+
+void worker_pool_stop(worker_pool *p, int64_t grace_ms) {
+    if (!p)
+        return;
+    atomic_store(&p->stopping, 1);
+    /* Idle threads wait in a lease request: cancel those so they see the stop. */
+    pthread_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        if (!p->threads[i].job.active)
+            nng_aio_cancel(p->threads[i].aio);
+    pthread_cond_broadcast(&p->cv);
+    int64_t deadline = eq_mono_ms() + grace_ms;
+    while (atomic_load(&p->running) > 0 && eq_mono_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    nng_close(p->sock);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i].tid, NULL);
+    pthread_join(p->hb_tid, NULL);
+    pool_free(p);
+}
