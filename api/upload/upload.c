@@ -197,7 +197,7 @@ eq_err upload_clean_name(const char *in, char *out, size_t outlen, upload_error 
         if (n == 0)
             return upload__fail(err, EQ_EINVAL, 400, "invalid-name",
                                 "the name is not valid UTF-8");
-        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+        if ((cp < 0x20 && cp != '\t') || (cp >= 0x7F && cp <= 0x9F))
             return upload__fail(err, EQ_EINVAL, 400, "invalid-name",
                                 "the name contains a control character");
         i += n;

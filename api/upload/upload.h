@@ -90,7 +90,7 @@ const ds_column *ds_table_column(const ds_table *t, const char *name);
 /* Cleans a user-given dataset name into `out` (NUL-terminated, at most outlen-1 bytes and
  * never more than UPLOAD_NAME_MAX). A name is a label, never a path.
  * Refused (EQ_EINVAL, 400 "invalid-name"): NULL, input longer than UPLOAD_NAME_MAX_INPUT bytes,
- * invalid UTF-8, control characters (U+0000-U+001F, U+007F-U+009F), a result that is empty.
+ * invalid UTF-8, control characters (U+0000-U+001F except tab, U+007F-U+009F), an empty result.
  * Cleaned: everything up to the last '/' or '\\' is dropped (browsers send "C:\fakepath\x.csv");
  * runs of two or more dots become one dot (so ".." never survives); leading dots and
  * surrounding white space are removed; inner runs of white space become one space; a result

@@ -156,7 +156,7 @@ eq_err ds_table_decode(const void *buf, size_t len, ds_table **out)
     if (!get_le(&r, 8, &nrows) || !get_le(&r, 4, &ncols))
         goto fail;
     /* Each column takes at least 13 bytes plus 4 per row, so both counts are bounded by len. */
-    if (ncols > r.left / 13 || (ncols > 0 && nrows > r.left / 4) ||
+    if (ncols > r.left / 13 || (ncols == 0 && nrows != 0) || (ncols > 0 && nrows > r.left / 4) ||
         (t->date_col != -1 && (t->date_col < 0 || (uint64_t)t->date_col >= ncols)))
         goto fail;
     t->cols = calloc(ncols ? ncols : 1, sizeof *t->cols);
