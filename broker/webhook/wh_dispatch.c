@@ -18,6 +18,12 @@
 
 typedef struct wh_job wh_job;
 
+/* Buffers a delivery needs only while in flight. */
+typedef struct wh_xfer {
+    char resp[WH_RESPONSE_KEEP_BYTES];
+    char errbuf[CURL_ERROR_SIZE];
+} wh_xfer;
+
 struct wh_dispatcher {
     uv_loop_t *loop;
     wh_config cfg;
@@ -48,8 +54,7 @@ struct wh_job {
     uint64_t start_ns;
     wh_url url;
     wh_result res;
-    char resp[WH_RESPONSE_KEEP_BYTES];
-    char errbuf[CURL_ERROR_SIZE];
+    wh_xfer *xfer;             /* allocated only while in flight, so a queue stays small */
     char sig_header[WH_HEADER_LINE_SIZE + WH_SIGNATURE_SIZE];
     char data[];               /* msg_id, url, body, each NUL-terminated */
 };
@@ -120,7 +125,9 @@ static void wh__active_remove(wh_dispatcher *d, wh_job *job) {
 static void wh__set_error(wh_job *job, eq_err err, int retryable, const char *msg) {
     job->res.err = err;
     job->res.retryable = retryable;
-    snprintf(job->res.error, sizeof job->res.error, "%s", msg);
+    size_t n = strnlen(msg, sizeof job->res.error - 1); /* long causes are cut */
+    memcpy(job->res.error, msg, n);
+    job->res.error[n] = '\0';
 }
 
 /* Ends a started job: reports it and frees it. The easy handle, if any, is already gone. */
@@ -129,8 +136,9 @@ static void wh__complete(wh_job *job) {
     wh__active_remove(d, job);
     d->inflight--;
     job->res.latency_ms = job->start_ns ? (double)(uv_hrtime() - job->start_ns) / 1e6 : 0;
-    job->res.response = job->resp;
+    job->res.response = job->xfer != NULL ? job->xfer->resp : "";
     d->done(d->ctx, &job->dl, &job->res);
+    free(job->xfer);
     curl_slist_free_all(job->headers);
     curl_slist_free_all(job->connect_to);
     free(job);
@@ -143,9 +151,9 @@ static void wh__complete(wh_job *job) {
 static size_t wh__write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
     wh_job *job = userdata;
     size_t n = size * nmemb;
-    size_t room = sizeof job->resp - job->res.response_len;
+    size_t room = sizeof job->xfer->resp - job->res.response_len;
     size_t keep = n < room ? n : room;
-    memcpy(job->resp + job->res.response_len, ptr, keep);
+    memcpy(job->xfer->resp + job->res.response_len, ptr, keep);
     job->res.response_len += keep;
     return n; /* the rest is read and dropped; the total timeout bounds a receiver that streams */
 }
@@ -169,7 +177,8 @@ static void wh__transfer_result(wh_job *job, CURLcode code) {
         }
         return;
     }
-    const char *msg = job->errbuf[0] != '\0' ? job->errbuf : curl_easy_strerror(code);
+    const char *msg =
+        job->xfer->errbuf[0] != '\0' ? job->xfer->errbuf : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT)
         wh__set_error(job, EQ_ETIMEDOUT, 1, msg);
     else if (code == CURLE_OUT_OF_MEMORY)
@@ -324,7 +333,7 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, remaining_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh__write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->errbuf);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->xfer->errbuf);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         job->easy = NULL;
@@ -381,6 +390,13 @@ static void wh__start(wh_dispatcher *d, wh_job *job) {
         d->active->prev = job;
     d->active = job;
     d->inflight++;
+    job->xfer = malloc(sizeof *job->xfer);
+    if (job->xfer == NULL) {
+        wh__set_error(job, EQ_ENOMEM, 1, "out of memory starting the delivery");
+        wh__complete(job);
+        return;
+    }
+    job->xfer->errbuf[0] = '\0';
     if (job->url.host_is_ip) {
         struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
         struct addrinfo *ai = NULL;
@@ -546,7 +562,7 @@ void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
         d->queue_head = job->next;
         d->queued--;
         wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
-        job->res.response = job->resp;
+        job->res.response = "";
         d->done(d->ctx, &job->dl, &job->res);
         free(job);
     }
