@@ -12,6 +12,7 @@ typedef struct js_vctx {
     const js_schema *s;
     char path[sizeof(((js_error *)0)->path)];
     size_t plen;
+    unsigned long progress; /* subschemas passed so far: how far a failing branch got */
 } js_vctx;
 
 static int validate(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err);
@@ -404,26 +405,39 @@ static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int dept
     return 1;
 }
 
-/* How telling an error from one branch of anyOf/oneOf is: deeper is better, and at equal
- * depth an error about a value beats one about a missing or unexpected member (which
- * usually means the instance was meant for another branch). */
-static int error_score(const js_error *e)
-{
-    int depth = 0;
-    for (const char *p = e->path; *p; p++)
-        depth += *p == '/';
-    int generic = strcmp(e->keyword, "required") == 0 ||
-                  strcmp(e->keyword, "additionalProperties") == 0 ||
-                  strcmp(e->keyword, "false") == 0 || strcmp(e->keyword, "type") == 0;
-    return depth * 2 + !generic;
-}
-
 static int path_depth(const char *p)
 {
     int d = 0;
     for (; *p; p++)
         d += *p == '/';
     return d;
+}
+
+/* When no branch of anyOf/oneOf matches, the error reported is the one of the branch the
+ * instance was most likely meant for: the branch that got furthest (most subschemas passed
+ * before it failed), then the one failing deepest in the instance, then one failing on a
+ * value rather than on an unexpected or missing member. */
+typedef struct branch_score {
+    unsigned long progress;
+    int depth, specific;
+} branch_score;
+
+static int score_better(const branch_score *a, const branch_score *b)
+{
+    if (a->progress != b->progress)
+        return a->progress > b->progress;
+    if (a->depth != b->depth)
+        return a->depth > b->depth;
+    return a->specific > b->specific;
+}
+
+static branch_score score_of(const js_error *e, unsigned long progress)
+{
+    branch_score s = {.progress = progress, .depth = path_depth(e->path)};
+    s.specific = strcmp(e->keyword, "required") != 0 &&
+                 strcmp(e->keyword, "additionalProperties") != 0 &&
+                 strcmp(e->keyword, "false") != 0;
+    return s;
 }
 
 static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, int depth,
@@ -437,15 +451,23 @@ static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, in
         if (list->n == 0)
             continue;
         js_error best = {.path = ""}, cur;
-        int best_score = -1, matches = 0;
+        branch_score best_score = {0}, cur_score;
+        int matches = 0, have_best = 0;
         for (size_t i = 0; i < list->n; i++) {
+            unsigned long before = v->progress;
             if (validate(v, list->v[i], inst, depth + 1, err ? &cur : NULL)) {
                 matches++;
                 if (which == 0 || matches > 1)
                     break;
-            } else if (err && error_score(&cur) > best_score) {
+                continue;
+            }
+            if (!err)
+                continue;
+            cur_score = score_of(&cur, v->progress - before);
+            if (!have_best || score_better(&cur_score, &best_score)) {
                 best = cur;
-                best_score = error_score(&cur);
+                best_score = cur_score;
+                have_best = 1;
             }
         }
         const char *kw = which == 0 ? "anyOf" : "oneOf";
@@ -469,7 +491,18 @@ static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, in
     return 1;
 }
 
+static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int depth,
+                         js_error *err);
+
 static int validate(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err)
+{
+    int ok = validate_node(v, n, inst, depth, err);
+    v->progress += (unsigned long)ok;
+    return ok;
+}
+
+static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int depth,
+                         js_error *err)
 {
     if (depth > JS_MAX_DEPTH)
         return error(v, err, "depth", "nested deeper than %d schema levels", JS_MAX_DEPTH);
