@@ -277,6 +277,7 @@ static int on_headers_complete(http_parser *hp)
         p->want_continue = r->http_minor >= 1;
     }
 
+    p->body_expect = 0;
     size_t limit = p->lim.body_limit_fn ? p->lim.body_limit_fn(p->lim.body_limit_ctx, r) : 0;
     p->body_limit = limit ? limit : p->lim.max_body_bytes;
     if (hp->flags & F_CHUNKED) {
@@ -284,7 +285,11 @@ static int on_headers_complete(http_parser *hp)
     } else if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > 0) {
         if (hp->content_length > p->body_limit)
             return fail_body(p);
-        r->body_cap = (size_t)hp->content_length + 1;
+        /* Small bodies get their exact size at once; larger ones grow as bytes arrive, so a
+         * client that announces megabytes and sends nothing holds little memory. */
+        p->body_expect = (size_t)hp->content_length;
+        r->body_cap = (p->body_expect < HTTP_BODY_PREALLOC_BYTES ? p->body_expect
+                                                                 : HTTP_BODY_PREALLOC_BYTES) + 1;
         r->body = malloc(r->body_cap);
         if (!r->body)
             return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");
@@ -304,8 +309,9 @@ static int on_body(http_parser *hp, const char *at, size_t len)
         size_t cap = r->body_cap ? 2 * r->body_cap : 4096;
         if (cap < need)
             cap = need;
-        if (cap > p->body_limit + 1)
-            cap = p->body_limit + 1;
+        size_t most = (p->body_expect ? p->body_expect : p->body_limit) + 1;
+        if (cap > most)
+            cap = most;
         char *b = realloc(r->body, cap);
         if (!b)
             return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");

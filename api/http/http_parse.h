@@ -14,6 +14,10 @@
 
 #include "api/http/http_server.h"
 
+/* Announced bodies up to this are allocated at once; larger ones grow as they arrive (glibc
+ * moves large blocks with mremap, so growing does not copy them again). */
+#define HTTP_BODY_PREALLOC_BYTES (64 * 1024)
+
 typedef struct http_parse_limits {
     size_t max_request_line;
     size_t max_header_bytes;
@@ -49,6 +53,7 @@ typedef struct http_reqparser {
     size_t nhdr, offs_cap;
     size_t url_len, header_bytes;
     size_t body_limit;
+    size_t body_expect;       /* announced Content-Length, 0 for chunked */
     http_request *req;        /* built at headers-complete, owned until DONE */
     http_request *done;       /* handed out by the next DONE */
     bool want_continue;       /* Expect: 100-continue seen and the body limit allows it */

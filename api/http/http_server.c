@@ -4,6 +4,8 @@
 
 #include "api/http/http_internal.h"
 
+#define HTTP_LISTEN_BACKLOG 511 /* pending connections the kernel keeps for accept() */
+
 void http_server_config_defaults(http_server_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -73,7 +75,7 @@ static eq_err server_bind(http_server *s)
         return EQ_EINVAL;
     if (uv_tcp_bind(&s->listener, &addr.sa, 0) != 0)
         return EQ_EIO;
-    if (uv_listen((uv_stream_t *)&s->listener, 511, server_connection_cb) != 0)
+    if (uv_listen((uv_stream_t *)&s->listener, HTTP_LISTEN_BACKLOG, server_connection_cb) != 0)
         return EQ_EIO;
     struct sockaddr_storage ss;
     int len = sizeof ss;
