@@ -11,10 +11,11 @@ What it answers is chosen by the request path:
   /hang[/<seconds>]   sleep (default 60 s) before answering 200
   /close              close the connection without any answer
   /flaky/<n>          answer 500 to the first <n> attempts of each webhook-id, then 200
+  /redirect           answer 302 with Location: /hook (a sender must not follow it)
   anything else       the default mode (200, unless changed by POST /control)
 Control endpoints:
   GET  /deliveries    JSON array of the records so far
-  POST /control       {"mode": "ok"|"status"|"hang"|"close"|"flaky", "code": 500,
+  POST /control       {"mode": "ok"|"status"|"hang"|"close"|"flaky"|"redirect", "code": 500,
                        "seconds": 60, "n": 2} sets the default mode
   POST /reset         forgets the records and attempt counts
 With --log FILE every record is also appended to FILE as one JSON line.
@@ -86,9 +87,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # quiet: the tests read the records instead
         pass
 
-    def _answer(self, code, payload):
+    def _answer(self, code, payload, headers=()):
         data = json.dumps(payload).encode()
         self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -117,6 +120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return {"mode": "hang", "seconds": float(parts[1]) if len(parts) > 1 else 60}
             if parts == ["close"]:
                 return {"mode": "close"}
+            if parts == ["redirect"]:
+                return {"mode": "redirect"}
             if parts[:1] == ["flaky"] and len(parts) == 2:
                 return {"mode": "flaky", "n": int(parts[1])}
         except ValueError:
@@ -157,6 +162,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = int(b.get("code", 500))
         elif b["mode"] == "close":
             status = 0
+        elif b["mode"] == "redirect":
+            status = 302
         elif b["mode"] == "flaky":
             status = 500 if attempt <= int(b.get("n", 1)) else 200
         else:
@@ -178,7 +185,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        self._answer(status, {"received": msg_id, "status": status})
+        headers = [("Location", "/hook")] if status == 302 else []
+        self._answer(status, {"received": msg_id, "status": status}, headers)
 
     def finish(self):
         try:

@@ -345,6 +345,40 @@ START_TEST(test_queue_beyond_cap_and_retry_same_id) {
 }
 END_TEST
 
+START_TEST(test_no_redirect_no_proxy_control) {
+    wh_rx_start(&g_rx, SECRET);
+    /* A proxy from the environment must not be used: the pinned address is the destination. */
+    setenv("http_proxy", "http://10.255.255.1:9", 1);
+    setenv("HTTP_PROXY", "http://10.255.255.1:9", 1);
+    setenv("ALL_PROXY", "http://10.255.255.1:9", 1);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 2);
+    char url[128], hook[128];
+    make_url(url, sizeof url, "127.0.0.1", "/redirect");
+    make_url(hook, sizeof hook, "127.0.0.1", "/hook");
+    wh_rx_control(&g_rx, "{\"mode\": \"status\", \"code\": 503}");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_redirect"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, hook, "msg_control"), EQ_OK);
+    harness_run(&h);
+    for (size_t i = 0; i < 2; i++) {
+        result_copy *r = &h.res[i];
+        if (strcmp(r->msg_id, "msg_redirect") == 0) {
+            ck_assert_int_eq(r->http_status, 302);
+            ck_assert_int_eq(r->err, EQ_EPROTO);
+            ck_assert_int_eq(r->retryable, 1);
+        } else {
+            ck_assert_int_eq(r->http_status, 503); /* the mode set through /control */
+            ck_assert_int_eq(r->retryable, 1);
+        }
+    }
+    /* Two requests reached the receiver: the redirect was not followed. */
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 2);
+    cJSON_Delete(recs);
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -388,6 +422,7 @@ int main(void) {
     tcase_add_test(tc, test_hang_times_out);
     tcase_add_test(tc, test_closed_connection_is_network_error);
     tcase_add_test(tc, test_ssrf_refused_without_allowlist);
+    tcase_add_test(tc, test_no_redirect_no_proxy_control);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);

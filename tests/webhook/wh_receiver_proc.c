@@ -94,3 +94,23 @@ cJSON *wh_rx_deliveries(const wh_rx *rx) {
     ck_assert(cJSON_IsArray(arr));
     return arr;
 }
+
+void wh_rx_control(const wh_rx *rx, const char *json) {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/control", rx->port);
+    wh_rx_buf b = {0};
+    CURL *e = curl_easy_init();
+    ck_assert_ptr_nonnull(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh_rx_write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    free(b.data);
+    ck_assert_msg(rc == CURLE_OK && status == 200, "POST /control failed");
+}

@@ -18,6 +18,9 @@ void wh_rx_start(wh_rx *rx, const char *secret);
 /* Kills the receiver and reaps it. */
 void wh_rx_stop(wh_rx *rx);
 
+/* POST /control with `json` (e.g. {"mode":"status","code":503}): the default answer changes. */
+void wh_rx_control(const wh_rx *rx, const char *json);
+
 /* GET /deliveries: the parsed array (caller frees with cJSON_Delete). */
 cJSON *wh_rx_deliveries(const wh_rx *rx);
 
