@@ -24,7 +24,7 @@
 #define CHART_DEFAULT_HEIGHT 500
 #define CHART_MAX_POINTS 200000     /* per series or band; more cannot be seen anyway */
 #define CHART_MAX_LINES 16          /* series in a line chart */
-#define CHART_MAX_BANDS 4           /* interval bands on a forecast chart */
+#define CHART_MAX_BANDS 10          /* interval bands on a forecast chart (a forecast job's levels) */
 #define CHART_MAX_TEXT 200          /* bytes of a title, axis label or series name drawn */
 #define CHART_MAX_OUTPUT_BYTES (64u << 20) /* an encoded image larger than this is refused */
 

@@ -15,14 +15,14 @@ static const chart_theme chart_themes[2] = {
     {
         .background = 0xffffff, .text = 0x222222, .grid = 0xe3e3e3, .axis = 0x8a8a8a,
         .history = 0x1f5fa8, .forecast = 0xd9480f,
-        .band_alpha = {0.16, 0.32, 0.45, 0.55},
+        .band_alpha = {0.16, 0.32, 0.30, 0.28, 0.26, 0.24, 0.22, 0.20, 0.18, 0.16},
         .palette = {0x1f5fa8, 0xd9480f, 0x2b8a3e, 0x7048e8, 0xc2255c, 0x0b7285, 0xe67700,
                     0x495057},
     },
     {
         .background = 0x1b1d21, .text = 0xe6e6e6, .grid = 0x33363c, .axis = 0x80848c,
         .history = 0x5aa9ff, .forecast = 0xff8c42,
-        .band_alpha = {0.20, 0.38, 0.50, 0.60},
+        .band_alpha = {0.20, 0.38, 0.34, 0.30, 0.28, 0.26, 0.24, 0.22, 0.20, 0.18},
         .palette = {0x5aa9ff, 0xff8c42, 0x69db7c, 0xb197fc, 0xf783ac, 0x66d9e8, 0xffd43b,
                     0xced4da},
     },

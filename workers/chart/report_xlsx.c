@@ -224,6 +224,17 @@ static int report__level_cmp(const void *a, const void *b)
     return la < lb ? -1 : la > lb ? 1 : 0;
 }
 
+/* Bound lines shade from a strong orange (the narrowest level) to a pale one (the widest). */
+static lxw_color_t report__level_color(size_t k, size_t n)
+{
+    static const int from[3] = {0xF0, 0x8C, 0x5A}, to[3] = {0xF8, 0xD4, 0xBE};
+    double t = n > 1 ? (double)k / (double)(n - 1) : 0;
+    lxw_color_t c = 0;
+    for (int i = 0; i < 3; i++)
+        c = (c << 8) | (lxw_color_t)(from[i] + (to[i] - from[i]) * t + 0.5);
+    return c;
+}
+
 /* Writes one series sheet and its chart. */
 static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *sheet,
                                  const report_series *s)
@@ -289,8 +300,6 @@ static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *s
         report__check(c, LXW_ERROR_MEMORY_MALLOC_FAILED);
         return;
     }
-    static const lxw_color_t level_colors[REPORT_MAX_LEVELS] = {0xF08C5A, 0xF4B393, 0xF7CDB5,
-                                                                0xFAE0D1};
     for (lxw_col_t col = 1; col <= last_col; col++) {
         lxw_chart_series *se = chart_add_series(ch, NULL, NULL);
         if (!se) {
@@ -306,7 +315,7 @@ static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *s
         } else if (col == 2) {
             line.color = 0xD9480F;
         } else {
-            line.color = level_colors[(col - 3) / 2];
+            line.color = report__level_color((size_t)(col - 3) / 2, nl);
             line.width = 1.25f;
             line.dash_type = LXW_CHART_LINE_DASH_DASH;
         }

@@ -18,12 +18,14 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/eq_err.h"
 
 #define REPORT_MAX_SERIES 10000       /* summary rows: a batch holds at most 10,000 jobs */
 #define REPORT_MAX_DETAIL_SHEETS 500  /* series after this get a Summary row only */
 #define REPORT_MAX_ROWS 100000        /* history + forecast rows per series sheet */
-#define REPORT_MAX_LEVELS 4           /* interval levels per series */
+#define REPORT_MAX_LEVELS 10          /* interval levels per series (as a forecast job allows) */
 #define REPORT_MAX_OUTPUT_BYTES (256u << 20) /* report_xlsx_write_mem() refuses larger files */
 
 typedef struct report_interval {
@@ -55,6 +57,33 @@ eq_err report_xlsx_write_file(const report_series *series, size_t n, const char 
  * $TMPDIR (or /tmp) that is removed before returning. */
 eq_err report_xlsx_write_mem(const report_series *series, size_t n, unsigned char **out,
                              size_t *len, char *err, size_t errlen);
+
+/* A report_series read from JSON; owns its arrays and strings. */
+typedef struct report_json_series {
+    report_series s;                          /* points into the fields below */
+    report_interval iv[REPORT_MAX_LEVELS];
+    double *buf;                              /* every array, in one allocation */
+    char *name, *method, *model, *error;
+} report_json_series;
+
+/* Fills `out` from one forecast:
+ *   history: {"dates": ["YYYY-MM-DD", ...], "values": [number|null, ...]} or NULL;
+ *   result:  a forecast job's result ({"dates", "point", "intervals": {"80": {"lower",
+ *            "upper"}, ...}, "method", "model", "accuracy": {"mase", "smape", "rmse"}}) or
+ *            NULL for a failed series;
+ *   error:   the failure message, or NULL.
+ * Strings are copied. On success release with report_json_series_fini(); on failure nothing
+ * needs releasing. Errors: EQ_EINVAL (malformed, message in err), EQ_ETOOBIG, EQ_ENOMEM. */
+eq_err report_series_from_json(const char *name, const cJSON *history, const cJSON *result,
+                               const char *error, report_json_series *out, char *err,
+                               size_t errlen);
+void report_json_series_fini(report_json_series *s);
+
+/* Writes a workbook for a JSON array of items {"name": "...", "history": {...} | null,
+ * "result": {...} | null, "error": "..." | null} (the batch results endpoint's shape) into
+ * memory, as report_xlsx_write_mem(). A malformed item is refused with its index in err. */
+eq_err report_xlsx_from_json(const cJSON *items, unsigned char **out, size_t *len, char *err,
+                             size_t errlen);
 
 /* Makes the sheet name for `name` (see above) into `out` (at least 128 bytes), unique among
  * the `ntaken` names in `taken`. Exposed for tests. */
