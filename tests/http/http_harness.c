@@ -98,6 +98,14 @@ static void handler(void *ctx, http_request *r)
         http_respond(r, 200, "text/plain", NULL, "hello", 5);
     } else if (strncmp(path, "/echo", 5) == 0 || strncmp(path, "/big", 4) == 0) {
         echo(r);
+    } else if (strcmp(path, "/large") == 0) {
+        char n[16];
+        size_t len = http_request_query_param(r, "n", n, sizeof n) == 1 ? strtoul(n, NULL, 10) : 0;
+        char *b = malloc(len ? len : 1);
+        for (size_t i = 0; i < len; i++)
+            b[i] = (char)('a' + i % 26);
+        http_respond(r, 200, "application/octet-stream", NULL, b, len);
+        free(b); /* http_respond copied what the socket did not take */
     } else if (strcmp(path, "/defer") == 0) {
         char n[8];
         int want = http_request_query_param(r, "n", n, sizeof n) == 1 ? atoi(n) : 1;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/http/http_harness.h"
 #include "tests/http/http_test_client.h"
@@ -584,6 +585,90 @@ START_TEST(test_bytewise_request)
 }
 END_TEST
 
+static void check_large_body(const tc_response *r, size_t n)
+{
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->body_len, n);
+    for (size_t i = 0; i < n; i++)
+        if (r->body[i] != (char)('a' + i % 26))
+            ck_abort_msg("byte %zu differs", i);
+}
+
+START_TEST(test_large_responses_pipelined)
+{
+    start_default();
+    tc_conn c;
+    tc_response r;
+    connect_ok(&c);
+    /* bigger than the socket takes at once: the rest is copied once and written by uv_write,
+     * and the small responses behind it wait their turn */
+    ck_assert(tc_send_str(&c, "GET /large?n=6000000 HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /large?n=3000000 HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ck_assert(tc_read_response(&c, &r));
+    check_large_body(&r, 6000000);
+    tc_response_free(&r);
+    ck_assert(tc_read_response(&c, &r));
+    ck_assert_str_eq(r.body, "hello");
+    tc_response_free(&r);
+    ck_assert(tc_read_response(&c, &r));
+    check_large_body(&r, 3000000);
+    tc_response_free(&r);
+    ck_assert(tc_read_response(&c, &r));
+    ck_assert_str_eq(r.body, "hello");
+    tc_response_free(&r);
+    tc_close(&c);
+    harness_stop(&H);
+}
+END_TEST
+
+/* Polls the server until it has `n` connections (or fails after 5 s). */
+static void wait_conns(size_t n)
+{
+    for (int i = 0; i < 250; i++) {
+        harness_cmd(&H, CMD_QUERY);
+        if (H.conns == n)
+            return;
+        usleep(20000);
+    }
+    ck_abort_msg("server keeps %zu connections, want %zu", H.conns, n);
+}
+
+START_TEST(test_idle_and_stall_timeouts)
+{
+    http_server_config cfg;
+    harness_config(&cfg);
+    cfg.idle_timeout_ms = 300;
+    harness_start(&H, &cfg);
+    tc_conn c;
+    tc_response r;
+    /* an idle keep-alive connection is closed, without an answer */
+    connect_ok(&c);
+    roundtrip(&c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", 200, &r);
+    tc_response_free(&r);
+    ck_assert(tc_wait_closed(&c));
+    ck_assert_uint_eq(c.len, 0);
+    tc_close(&c);
+    /* a body that stops arriving: 408 */
+    connect_ok(&c);
+    ck_assert(tc_send_str(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
+    ck_assert(tc_read_response(&c, &r));
+    check_problem(&r, 408, "request-timeout");
+    tc_response_free(&r);
+    ck_assert(tc_wait_closed(&c));
+    tc_close(&c);
+    /* a client that never reads a large answer: the stalled write is given up */
+    ck_assert(tc_connect_rcvbuf(&c, H.port, 4096));
+    ck_assert(tc_send_str(&c, "GET /large?n=16000000 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    wait_conns(0);
+    tc_close(&c);
+    harness_cmd(&H, CMD_QUERY);
+    ck_assert_uint_ge(H.stats.timeouts, 3);
+    harness_stop(&H);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http_server");
@@ -606,6 +691,8 @@ int main(void)
     tcase_add_test(tc, test_http10_and_connection_close);
     tcase_add_test(tc, test_stop_answers_inflight);
     tcase_add_test(tc, test_bytewise_request);
+    tcase_add_test(tc, test_large_responses_pipelined);
+    tcase_add_test(tc, test_idle_and_stall_timeouts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -12,12 +12,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-bool tc_connect(tc_conn *c, int port)
+bool tc_connect(tc_conn *c, int port) { return tc_connect_rcvbuf(c, port, 0); }
+
+bool tc_connect_rcvbuf(tc_conn *c, int port, int rcvbuf)
 {
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0)
         return false;
+    if (rcvbuf > 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {

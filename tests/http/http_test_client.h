@@ -27,6 +27,8 @@ typedef struct tc_response {
 
 /* Connects to 127.0.0.1:port. Returns false on failure. */
 bool tc_connect(tc_conn *c, int port);
+/* Same with a small receive buffer (bytes), to make the server's writes stall. */
+bool tc_connect_rcvbuf(tc_conn *c, int port, int rcvbuf);
 void tc_close(tc_conn *c);
 bool tc_send(tc_conn *c, const void *data, size_t len);
 bool tc_send_str(tc_conn *c, const char *s);
