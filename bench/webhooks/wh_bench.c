@@ -49,14 +49,11 @@ static void bench_done_cb(void *ctx, const wh_delivery *d, const wh_result *res)
     bench *b = ctx;
     b->done++;
     if (res->err != EQ_OK) {
-        if (b->failed++ < 5)
-            fprintf(stderr, "delivery failed: %s\n", res->error);
+        if (b->failed++ < 5) fprintf(stderr, "delivery failed: %s\n", res->error);
     }
     b->latency_sum += res->latency_ms;
-    if (res->latency_ms > b->latency_max)
-        b->latency_max = res->latency_ms;
-    if (b->sent < b->total)
-        bench_send(b);
+    if (res->latency_ms > b->latency_max) b->latency_max = res->latency_ms;
+    if (b->sent < b->total) bench_send(b);
     if (b->done == b->total) {
         b->end_ns = uv_hrtime();
         wh_dispatcher_close(b->d, NULL, NULL);
@@ -111,8 +108,8 @@ int main(int argc, char **argv) {
                         "\"data\":{\"id\":\"job_01JDX4M2V7K3\",\"type\":\"forecast\","
                         "\"state\":\"succeeded\",\"attempts\":1,\"result\":{\"model\":\"ets\","
                         "\"horizon\":12,\"mape\":0.0431}}}");
-    b.dl = (wh_delivery){.url = b.url, .secret = BENCH_SECRET, .body = b.body,
-                         .body_len = (size_t)blen};
+    b.dl = (wh_delivery){
+        .url = b.url, .secret = BENCH_SECRET, .body = b.body, .body_len = (size_t)blen};
     b.start_ns = uv_hrtime();
     /* Timestamp 0: each delivery is stamped when dispatched. The backlog stays at `pending`. */
     for (size_t i = 0; i < pending + inflight && b.sent < total; i++)

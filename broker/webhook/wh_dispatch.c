@@ -13,7 +13,8 @@
 
 /* Size of the "CURLOPT_CONNECT_TO" entry: "::[addr]:port". */
 #define WH_CONNECT_TO_SIZE (WH_ADDR_STR_SIZE + 16)
-/* Size of a "webhook-...: value" header line we build (the id is limited to WH_MSG_ID_MAX_CHARS). */
+/* Size of a "webhook-...: value" header line we build (the id is limited to WH_MSG_ID_MAX_CHARS).
+ */
 #define WH_HEADER_LINE_SIZE (WH_MSG_ID_MAX_CHARS + 32)
 
 typedef struct wh_job wh_job;
@@ -46,7 +47,7 @@ struct wh_dispatcher {
 struct wh_job {
     wh_dispatcher *d;
     wh_job *next, *prev;
-    wh_delivery dl;            /* strings point into `data` */
+    wh_delivery dl; /* strings point into `data` */
     uv_getaddrinfo_t gai;
     CURL *easy;
     struct curl_slist *headers;
@@ -54,9 +55,9 @@ struct wh_job {
     uint64_t start_ns;
     wh_url url;
     wh_result res;
-    wh_xfer *xfer;             /* allocated only while in flight, so a queue stays small */
+    wh_xfer *xfer; /* allocated only while in flight, so a queue stays small */
     char sig_header[WH_HEADER_LINE_SIZE + WH_SIGNATURE_SIZE];
-    char data[];               /* msg_id, url, body, each NUL-terminated */
+    char data[]; /* msg_id, url, body, each NUL-terminated */
 };
 
 /* A socket curl asked us to watch; freed in its close callback. */
@@ -78,24 +79,20 @@ void wh_config_default(wh_config *cfg) {
 
 eq_err wh_config_from_env(wh_config *cfg) {
     const char *allow = getenv("ECONQ_WEBHOOK_ALLOW");
-    if (allow == NULL)
-        return EQ_OK;
+    if (allow == NULL) return EQ_OK;
     wh_allowlist list;
     eq_err err = wh_allowlist_parse(allow, &list);
-    if (err == EQ_OK)
-        cfg->allow = list;
+    if (err == EQ_OK) cfg->allow = list;
     return err;
 }
 
 static void wh__maybe_finish(wh_dispatcher *d) {
-    if (!d->closing || d->open_handles > 0 || d->resolving > 0 || d->active != NULL)
-        return;
+    if (!d->closing || d->open_handles > 0 || d->resolving > 0 || d->active != NULL) return;
     void (*closed)(void *) = d->closed;
     void *arg = d->closed_arg;
     free(d);
     curl_global_cleanup();
-    if (closed != NULL)
-        closed(arg);
+    if (closed != NULL) closed(arg);
 }
 
 static void wh__handle_closed_cb(uv_handle_t *h) {
@@ -117,8 +114,7 @@ static void wh__active_remove(wh_dispatcher *d, wh_job *job) {
         job->prev->next = job->next;
     else
         d->active = job->next;
-    if (job->next != NULL)
-        job->next->prev = job->prev;
+    if (job->next != NULL) job->next->prev = job->prev;
     job->next = job->prev = NULL;
 }
 
@@ -177,8 +173,7 @@ static void wh__transfer_result(wh_job *job, CURLcode code) {
         }
         return;
     }
-    const char *msg =
-        job->xfer->errbuf[0] != '\0' ? job->xfer->errbuf : curl_easy_strerror(code);
+    const char *msg = job->xfer->errbuf[0] != '\0' ? job->xfer->errbuf : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT)
         wh__set_error(job, EQ_ETIMEDOUT, 1, msg);
     else if (code == CURLE_OUT_OF_MEMORY)
@@ -191,8 +186,7 @@ static void wh__check_multi_info(wh_dispatcher *d) {
     CURLMsg *msg;
     int left;
     while (d->multi != NULL && (msg = curl_multi_info_read(d->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
+        if (msg->msg != CURLMSG_DONE) continue;
         CURL *easy = msg->easy_handle;
         CURLcode code = msg->data.result;
         char *priv = NULL;
@@ -213,10 +207,8 @@ static void wh__poll_cb(uv_poll_t *h, int status, int events) {
     if (status < 0) {
         flags = CURL_CSELECT_ERR;
     } else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
+        if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     }
     int running = 0;
     curl_multi_socket_action(d->multi, ws->fd, flags, &running);
@@ -235,8 +227,7 @@ static int wh__socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, voi
     }
     if (ws == NULL) {
         ws = calloc(1, sizeof *ws);
-        if (ws == NULL)
-            return -1;
+        if (ws == NULL) return -1;
         ws->d = d;
         ws->fd = s;
         if (uv_poll_init_socket(d->loop, &ws->poll, s) != 0) {
@@ -248,10 +239,8 @@ static int wh__socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, voi
         curl_multi_assign(d->multi, s, ws);
     }
     int events = 0;
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
+    if (what & CURL_POLL_IN) events |= UV_READABLE;
+    if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
     return uv_poll_start(&ws->poll, events, wh__poll_cb) == 0 ? 0 : -1;
 }
 
@@ -264,8 +253,7 @@ static void wh__timer_fired_cb(uv_timer_t *t) {
 
 static int wh__timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     wh_dispatcher *d = userp;
-    if (d->closing)
-        return 0;
+    if (d->closing) return 0;
     if (timeout_ms < 0)
         uv_timer_stop(&d->timer);
     else
@@ -276,8 +264,7 @@ static int wh__timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 /* Appends a copy of `line` to `*list`; 0 on allocation failure (the list is unchanged). */
 static int wh__slist_add(struct curl_slist **list, const char *line) {
     struct curl_slist *l = curl_slist_append(*list, line);
-    if (l == NULL)
-        return 0;
+    if (l == NULL) return 0;
     *list = l;
     return 1;
 }
@@ -304,8 +291,12 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
     char id_header[WH_HEADER_LINE_SIZE], ts_header[64];
     snprintf(id_header, sizeof id_header, "webhook-id: %s", job->dl.msg_id);
     snprintf(ts_header, sizeof ts_header, "webhook-timestamp: %" PRId64, job->dl.timestamp);
-    const char *lines[] = {"content-type: application/json", "user-agent: " WH_USER_AGENT,
-                           "Expect:", id_header, ts_header, job->sig_header};
+    const char *lines[] = {"content-type: application/json",
+                           "user-agent: " WH_USER_AGENT,
+                           "Expect:",
+                           id_header,
+                           ts_header,
+                           job->sig_header};
     int ok = 1;
     for (size_t i = 0; ok && i < sizeof lines / sizeof lines[0]; i++)
         ok = wh__slist_add(&job->headers, lines[i]);
@@ -346,15 +337,13 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
 static void wh__use_addresses(wh_job *job, const struct addrinfo *ai) {
     const char *why = NULL;
     for (; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
         const char *w = NULL;
         if (wh_ssrf_check(&job->d->cfg.allow, ai->ai_addr, &w) == EQ_OK) {
             wh__begin_transfer(job, ai->ai_addr);
             return;
         }
-        if (why == NULL)
-            why = w;
+        if (why == NULL) why = w;
     }
     char msg[sizeof job->res.error];
     snprintf(msg, sizeof msg, "refused by the SSRF guard: %s", why ? why : "no usable address");
@@ -386,8 +375,7 @@ static void wh__start(wh_dispatcher *d, wh_job *job) {
     job->start_ns = uv_hrtime();
     job->next = d->active;
     job->prev = NULL;
-    if (d->active != NULL)
-        d->active->prev = job;
+    if (d->active != NULL) d->active->prev = job;
     d->active = job;
     d->inflight++;
     job->xfer = malloc(sizeof *job->xfer);
@@ -428,8 +416,7 @@ static void wh__kick_cb(uv_timer_t *t) {
     while (!d->closing && d->queue_head != NULL && d->inflight < d->cfg.max_inflight) {
         wh_job *job = d->queue_head;
         d->queue_head = job->next;
-        if (d->queue_head == NULL)
-            d->queue_tail = NULL;
+        if (d->queue_head == NULL) d->queue_tail = NULL;
         d->queued--;
         wh__start(d, job);
     }
@@ -454,8 +441,7 @@ eq_err wh_dispatcher_new(uv_loop_t *loop, const wh_config *cfg, wh_done_fn done,
         c.total_timeout_ms <= 0 || c.total_timeout_ms > WH_TIMEOUT_MAX_MS ||
         c.allow.n > WH_ALLOW_MAX_ENTRIES)
         return EQ_EINVAL;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return EQ_EIO;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return EQ_EIO;
     wh_dispatcher *d = calloc(1, sizeof *d);
     if (d == NULL) {
         curl_global_cleanup();
@@ -490,33 +476,25 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     if (d == NULL || in == NULL || in->msg_id == NULL || in->url == NULL || in->secret == NULL ||
         (in->body == NULL && in->body_len > 0))
         return EQ_EINVAL;
-    if (d->closing)
-        return EQ_ECLOSED;
-    if (d->queued >= d->cfg.max_queued)
-        return EQ_EBUSY;
-    if (in->body_len > WH_BODY_MAX_BYTES)
-        return EQ_ETOOBIG;
+    if (d->closing) return EQ_ECLOSED;
+    if (d->queued >= d->cfg.max_queued) return EQ_EBUSY;
+    if (in->body_len > WH_BODY_MAX_BYTES) return EQ_ETOOBIG;
     size_t id_len = strnlen(in->msg_id, WH_MSG_ID_MAX_CHARS + 1);
-    if (id_len > WH_MSG_ID_MAX_CHARS)
-        return EQ_ETOOBIG;
+    if (id_len > WH_MSG_ID_MAX_CHARS) return EQ_ETOOBIG;
     /* Header injection: an id is one header value and must be printable ASCII. */
     for (size_t i = 0; i < id_len; i++)
-        if (in->msg_id[i] <= ' ' || in->msg_id[i] == 0x7f)
-            return EQ_EINVAL;
+        if (in->msg_id[i] <= ' ' || in->msg_id[i] == 0x7f) return EQ_EINVAL;
     wh_url url;
     eq_err err = wh_url_parse(in->url, &url);
-    if (err != EQ_OK)
-        return err;
+    if (err != EQ_OK) return err;
     size_t url_len = strlen(in->url);
     wh_job *job = calloc(1, sizeof *job + id_len + 1 + url_len + 1 + in->body_len + 1);
-    if (job == NULL)
-        return EQ_ENOMEM;
+    if (job == NULL) return EQ_ENOMEM;
     job->d = d;
     job->url = url;
     job->dl = *in;
     job->dl.secret = NULL; /* not kept once the body is signed */
-    if (job->dl.timestamp <= 0)
-        job->dl.timestamp = (int64_t)time(NULL);
+    if (job->dl.timestamp <= 0) job->dl.timestamp = (int64_t)time(NULL);
     char *p = job->data;
     memcpy(p, in->msg_id, id_len + 1);
     job->dl.msg_id = p;
@@ -524,8 +502,7 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     memcpy(p, in->url, url_len + 1);
     job->dl.url = p;
     p += url_len + 1;
-    if (in->body_len > 0)
-        memcpy(p, in->body, in->body_len);
+    if (in->body_len > 0) memcpy(p, in->body, in->body_len);
     p[in->body_len] = '\0';
     job->dl.body = p;
     char sig[WH_SIGNATURE_SIZE];
@@ -546,13 +523,16 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     return EQ_OK;
 }
 
-size_t wh_dispatcher_inflight(const wh_dispatcher *d) { return d->inflight; }
+size_t wh_dispatcher_inflight(const wh_dispatcher *d) {
+    return d->inflight;
+}
 
-size_t wh_dispatcher_queued(const wh_dispatcher *d) { return d->queued; }
+size_t wh_dispatcher_queued(const wh_dispatcher *d) {
+    return d->queued;
+}
 
 void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
-    if (d == NULL || d->closing)
-        return;
+    if (d == NULL || d->closing) return;
     d->closing = 1;
     d->closed = closed;
     d->closed_arg = arg;

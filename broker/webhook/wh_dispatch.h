@@ -53,25 +53,25 @@ eq_err wh_config_from_env(wh_config *cfg);
 
 /* One delivery. Strings are NUL-terminated; wh_dispatch() copies all of them. */
 typedef struct wh_delivery {
-    const char *msg_id;  /* webhook-id, the same on every retry */
-    const char *url;     /* http:// or https:// */
-    const char *secret;  /* whsec_... or raw; signs the body */
-    const char *body;    /* JSON */
+    const char *msg_id; /* webhook-id, the same on every retry */
+    const char *url;    /* http:// or https:// */
+    const char *secret; /* whsec_... or raw; signs the body */
+    const char *body;   /* JSON */
     size_t body_len;
-    int64_t timestamp;   /* webhook-timestamp, Unix seconds (the attempt's time) */
-    void *userdata;      /* returned as is */
+    int64_t timestamp; /* webhook-timestamp, Unix seconds (the attempt's time) */
+    void *userdata;    /* returned as is */
 } wh_delivery;
 
 typedef struct wh_result {
-    int http_status;         /* 0 if no answer was received */
-    eq_err err;              /* EQ_OK for a 2xx answer; see below */
-    char error[160];         /* human-readable cause when err != EQ_OK */
-    double latency_ms;       /* from leaving the queue to completion, resolution included */
-    int gone;                /* 1 for 410 Gone: stop retrying this message */
-    int retryable;           /* 1 if a later attempt may succeed */
+    int http_status;             /* 0 if no answer was received */
+    eq_err err;                  /* EQ_OK for a 2xx answer; see below */
+    char error[160];             /* human-readable cause when err != EQ_OK */
+    double latency_ms;           /* from leaving the queue to completion, resolution included */
+    int gone;                    /* 1 for 410 Gone: stop retrying this message */
+    int retryable;               /* 1 if a later attempt may succeed */
     char addr[WH_ADDR_STR_SIZE]; /* the address connected to, "" if none was chosen */
-    const char *response;    /* first WH_RESPONSE_KEEP_BYTES of the answer's body; never NULL,
-                                not NUL-terminated, borrowed for the duration of the callback */
+    const char *response;        /* first WH_RESPONSE_KEEP_BYTES of the answer's body; never NULL,
+                                    not NUL-terminated, borrowed for the duration of the callback */
     size_t response_len;
 } wh_result;
 /* err values: EQ_OK (2xx); EQ_EPROTO (another status, retryable unless 410); EQ_ETIMEDOUT

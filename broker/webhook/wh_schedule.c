@@ -9,8 +9,7 @@ uint64_t wh_rng_default(void *ctx) {
     (void)ctx;
     uint64_t v = 0;
     /* On the (practically impossible) failure of RAND_bytes the jitter is simply zero-centred. */
-    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
-        v = UINT64_MAX / 2;
+    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1) v = UINT64_MAX / 2;
     return v;
 }
 
@@ -23,10 +22,8 @@ void wh_schedule_default(wh_schedule *out) {
 }
 
 eq_err wh_schedule_parse(const char *s, size_t len, wh_schedule *out) {
-    if (s == NULL || out == NULL)
-        return EQ_EINVAL;
-    if (len > WH_SCHEDULE_MAX_CHARS)
-        return EQ_ETOOBIG;
+    if (s == NULL || out == NULL) return EQ_EINVAL;
+    if (len > WH_SCHEDULE_MAX_CHARS) return EQ_ETOOBIG;
     wh_schedule sch;
     memset(&sch, 0, sizeof sch);
     sch.jitter = WH_SCHEDULE_JITTER_DEFAULT;
@@ -38,20 +35,15 @@ eq_err wh_schedule_parse(const char *s, size_t len, wh_schedule *out) {
         size_t digits = 0;
         for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
             v = v * 10 + (uint64_t)(s[i] - '0');
-            if (v > WH_SCHEDULE_MAX_DELAY_S)
-                return EQ_ETOOBIG;
+            if (v > WH_SCHEDULE_MAX_DELAY_S) return EQ_ETOOBIG;
         }
-        if (digits == 0)
-            return EQ_EINVAL;
-        if (sch.n == WH_SCHEDULE_MAX_ENTRIES)
-            return EQ_ETOOBIG;
+        if (digits == 0) return EQ_EINVAL;
+        if (sch.n == WH_SCHEDULE_MAX_ENTRIES) return EQ_ETOOBIG;
         sch.delay_s[sch.n++] = (uint32_t)v;
         while (i < len && s[i] == ' ')
             i++;
-        if (i == len)
-            break;
-        if (s[i] != ',')
-            return EQ_EINVAL;
+        if (i == len) break;
+        if (s[i] != ',') return EQ_EINVAL;
         i++;
     }
     *out = sch;
@@ -63,8 +55,7 @@ eq_err wh_schedule_next(const wh_schedule *s, size_t attempts_made, int64_t now_
     if (s == NULL || next_ms == NULL || s->n > WH_SCHEDULE_MAX_ENTRIES || !(s->jitter >= 0) ||
         s->jitter > WH_SCHEDULE_JITTER_MAX)
         return EQ_EINVAL;
-    if (attempts_made >= s->n)
-        return EQ_ENOTFOUND;
+    if (attempts_made >= s->n) return EQ_ENOTFOUND;
     double base_ms = (double)s->delay_s[attempts_made] * 1000.0;
     double delay_ms = base_ms;
     if (base_ms > 0 && s->jitter > 0) {

@@ -27,10 +27,8 @@ static void wh_b64_encode(const unsigned char *in, size_t len, char *out) {
     size_t o = 0;
     for (size_t i = 0; i < len; i += 3) {
         uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
+        if (i + 1 < len) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len) v |= in[i + 2];
         out[o++] = wh_b64_alphabet[(v >> 18) & 63];
         out[o++] = wh_b64_alphabet[(v >> 12) & 63];
         out[o++] = i + 1 < len ? wh_b64_alphabet[(v >> 6) & 63] : '=';
@@ -40,16 +38,11 @@ static void wh_b64_encode(const unsigned char *in, size_t len, char *out) {
 }
 
 static int wh_b64_value(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
     return -1;
 }
 
@@ -59,18 +52,15 @@ static eq_err wh_b64_decode(const char *in, size_t len, unsigned char *out, size
                             size_t *out_len) {
     while (len > 0 && in[len - 1] == '=')
         len--;
-    if (len % 4 == 1)
-        return EQ_EINVAL;
+    if (len % 4 == 1) return EQ_EINVAL;
     size_t need = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (need > cap)
-        return EQ_ETOOBIG;
+    if (need > cap) return EQ_ETOOBIG;
     uint32_t acc = 0;
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int v = wh_b64_value(in[i]);
-        if (v < 0)
-            return EQ_EINVAL;
+        if (v < 0) return EQ_EINVAL;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
@@ -84,20 +74,16 @@ static eq_err wh_b64_decode(const char *in, size_t len, unsigned char *out, size
 }
 
 eq_err wh_key_parse(const char *secret, wh_key *out) {
-    if (secret == NULL || out == NULL)
-        return EQ_EINVAL;
+    if (secret == NULL || out == NULL) return EQ_EINVAL;
     size_t len = strnlen(secret, WH_SECRET_MAX_CHARS + 1);
-    if (len > WH_SECRET_MAX_CHARS)
-        return EQ_ETOOBIG;
+    if (len > WH_SECRET_MAX_CHARS) return EQ_ETOOBIG;
     size_t plen = strlen(WH_SECRET_PREFIX);
     if (len >= plen && memcmp(secret, WH_SECRET_PREFIX, plen) == 0) {
-        eq_err err = wh_b64_decode(secret + plen, len - plen, out->bytes, sizeof out->bytes,
-                                   &out->len);
-        if (err != EQ_OK)
-            return err;
+        eq_err err =
+            wh_b64_decode(secret + plen, len - plen, out->bytes, sizeof out->bytes, &out->len);
+        if (err != EQ_OK) return err;
     } else {
-        if (len > sizeof out->bytes)
-            return EQ_ETOOBIG;
+        if (len > sizeof out->bytes) return EQ_ETOOBIG;
         memcpy(out->bytes, secret, len);
         out->len = len;
     }
@@ -105,13 +91,12 @@ eq_err wh_key_parse(const char *secret, wh_key *out) {
 }
 
 /* HMAC-SHA256 over "{id}.{timestamp}.{body}" without building the concatenation. */
-static eq_err wh_hmac(const wh_key *key, const char *msg_id, int64_t timestamp,
-                      const void *body, size_t body_len, unsigned char mac[WH_HMAC_BYTES]) {
+static eq_err wh_hmac(const wh_key *key, const char *msg_id, int64_t timestamp, const void *body,
+                      size_t body_len, unsigned char mac[WH_HMAC_BYTES]) {
     eq_err err = EQ_ENOMEM;
     EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-    if (ctx == NULL)
-        goto fail;
+    if (ctx == NULL) goto fail;
     char digest[] = "SHA256";
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
@@ -140,19 +125,17 @@ eq_err wh_sign(const wh_key *key, const char *msg_id, int64_t timestamp, const v
         return EQ_EINVAL;
     unsigned char mac[WH_HMAC_BYTES];
     eq_err err = wh_hmac(key, msg_id, timestamp, body, body_len, mac);
-    if (err != EQ_OK)
-        return err;
+    if (err != EQ_OK) return err;
     memcpy(out, "v1,", 3);
     wh_b64_encode(mac, sizeof mac, out + 3);
     return EQ_OK;
 }
 
-eq_err wh_sign_secret(const char *secret, const char *msg_id, int64_t timestamp,
-                      const void *body, size_t body_len, char *out, size_t out_size) {
+eq_err wh_sign_secret(const char *secret, const char *msg_id, int64_t timestamp, const void *body,
+                      size_t body_len, char *out, size_t out_size) {
     wh_key key;
     eq_err err = wh_key_parse(secret, &key);
-    if (err == EQ_OK)
-        err = wh_sign(&key, msg_id, timestamp, body, body_len, out, out_size);
+    if (err == EQ_OK) err = wh_sign(&key, msg_id, timestamp, body, body_len, out, out_size);
     OPENSSL_cleanse(&key, sizeof key);
     return err;
 }
@@ -163,18 +146,17 @@ static int wh_parse_timestamp(const char *s, int64_t *out) {
     int64_t v = 0;
     for (; s[n] >= '0' && s[n] <= '9'; n++) {
         int d = s[n] - '0';
-        if (n >= WH_TIMESTAMP_MAX_DIGITS || v > (INT64_MAX - d) / 10)
-            return -1;
+        if (n >= WH_TIMESTAMP_MAX_DIGITS || v > (INT64_MAX - d) / 10) return -1;
         v = v * 10 + d;
     }
-    if (n == 0 || s[n] != '\0')
-        return -1;
+    if (n == 0 || s[n] != '\0') return -1;
     *out = v;
     return 0;
 }
 
-static wh_verify_reason wh_verify_reason_of(const wh_delivery_headers *h, const char *const *secrets,
-                                            size_t n_secrets, int64_t now, int64_t tolerance_s) {
+static wh_verify_reason wh_verify_reason_of(const wh_delivery_headers *h,
+                                            const char *const *secrets, size_t n_secrets,
+                                            int64_t now, int64_t tolerance_s) {
     if (h->id == NULL || h->timestamp == NULL || h->signature == NULL ||
         (h->body == NULL && h->body_len > 0))
         return WH_VERIFY_MALFORMED;
@@ -184,14 +166,10 @@ static wh_verify_reason wh_verify_reason_of(const wh_delivery_headers *h, const 
         sig_len > WH_SIGNATURE_HEADER_MAX_CHARS)
         return WH_VERIFY_MALFORMED;
     int64_t ts;
-    if (wh_parse_timestamp(h->timestamp, &ts) != 0)
-        return WH_VERIFY_MALFORMED;
-    if (tolerance_s < 0)
-        tolerance_s = 0;
-    if (ts < now - tolerance_s)
-        return WH_VERIFY_TOO_OLD;
-    if (ts > now + tolerance_s)
-        return WH_VERIFY_TOO_NEW;
+    if (wh_parse_timestamp(h->timestamp, &ts) != 0) return WH_VERIFY_MALFORMED;
+    if (tolerance_s < 0) tolerance_s = 0;
+    if (ts < now - tolerance_s) return WH_VERIFY_TOO_OLD;
+    if (ts > now + tolerance_s) return WH_VERIFY_TOO_NEW;
 
     /* Every secret must parse: a misconfigured receiver should hear about it. */
     unsigned char expected[WH_HMAC_BYTES];
@@ -231,10 +209,8 @@ static wh_verify_reason wh_verify_reason_of(const wh_delivery_headers *h, const 
             p = end;
         }
     }
-    if (n_secrets == 0)
-        reason = WH_VERIFY_BAD_SECRET;
-    if (reason == WH_VERIFY_NO_MATCH && !any_v1)
-        reason = WH_VERIFY_MALFORMED;
+    if (n_secrets == 0) reason = WH_VERIFY_BAD_SECRET;
+    if (reason == WH_VERIFY_NO_MATCH && !any_v1) reason = WH_VERIFY_MALFORMED;
     OPENSSL_cleanse(expected, sizeof expected);
     return reason;
 }
@@ -244,8 +220,7 @@ eq_err wh_verify(const wh_delivery_headers *h, const char *const *secrets, size_
     wh_verify_reason r = WH_VERIFY_MALFORMED;
     if (h != NULL && (secrets != NULL || n_secrets == 0))
         r = wh_verify_reason_of(h, secrets, n_secrets, now, tolerance_s);
-    if (reason != NULL)
-        *reason = r;
+    if (reason != NULL) *reason = r;
     switch (r) {
     case WH_VERIFY_OK:
         return EQ_OK;
@@ -282,10 +257,8 @@ const char *wh_verify_reason_str(wh_verify_reason reason) {
 eq_err wh_msg_id_new(char *out, size_t out_size) {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
     unsigned char rnd[WH_MSG_ID_RANDOM_BYTES];
-    if (out == NULL || out_size < WH_MSG_ID_SIZE)
-        return EQ_EINVAL;
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
-        return EQ_EIO;
+    if (out == NULL || out_size < WH_MSG_ID_SIZE) return EQ_EINVAL;
+    if (RAND_bytes(rnd, sizeof rnd) != 1) return EQ_EIO;
     size_t o = strlen(WH_MSG_ID_PREFIX);
     memcpy(out, WH_MSG_ID_PREFIX, o);
     uint32_t acc = 0;
@@ -299,18 +272,15 @@ eq_err wh_msg_id_new(char *out, size_t out_size) {
         }
         acc &= (1u << bits) - 1;
     }
-    if (bits > 0)
-        out[o++] = alphabet[(acc << (5 - bits)) & 31];
+    if (bits > 0) out[o++] = alphabet[(acc << (5 - bits)) & 31];
     out[o] = '\0';
     return EQ_OK;
 }
 
 eq_err wh_secret_new(char *out, size_t out_size) {
     unsigned char rnd[WH_SECRET_RANDOM_BYTES];
-    if (out == NULL || out_size < WH_SECRET_SIZE)
-        return EQ_EINVAL;
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
-        return EQ_EIO;
+    if (out == NULL || out_size < WH_SECRET_SIZE) return EQ_EINVAL;
+    if (RAND_bytes(rnd, sizeof rnd) != 1) return EQ_EIO;
     size_t plen = strlen(WH_SECRET_PREFIX);
     memcpy(out, WH_SECRET_PREFIX, plen);
     wh_b64_encode(rnd, sizeof rnd, out + plen);

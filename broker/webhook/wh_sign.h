@@ -51,17 +51,17 @@ eq_err wh_sign(const wh_key *key, const char *msg_id, int64_t timestamp, const v
                size_t body_len, char *out, size_t out_size);
 
 /* wh_key_parse() followed by wh_sign(). */
-eq_err wh_sign_secret(const char *secret, const char *msg_id, int64_t timestamp,
-                      const void *body, size_t body_len, char *out, size_t out_size);
+eq_err wh_sign_secret(const char *secret, const char *msg_id, int64_t timestamp, const void *body,
+                      size_t body_len, char *out, size_t out_size);
 
 /* Why a verification failed; WH_VERIFY_OK when it did not. */
 typedef enum wh_verify_reason {
     WH_VERIFY_OK = 0,
-    WH_VERIFY_BAD_SECRET,     /* a secret did not parse */
-    WH_VERIFY_MALFORMED,      /* a header is missing, too long or not in the expected form */
-    WH_VERIFY_TOO_OLD,        /* timestamp older than now - tolerance */
-    WH_VERIFY_TOO_NEW,        /* timestamp later than now + tolerance */
-    WH_VERIFY_NO_MATCH,       /* no v1 signature matched any secret */
+    WH_VERIFY_BAD_SECRET, /* a secret did not parse */
+    WH_VERIFY_MALFORMED,  /* a header is missing, too long or not in the expected form */
+    WH_VERIFY_TOO_OLD,    /* timestamp older than now - tolerance */
+    WH_VERIFY_TOO_NEW,    /* timestamp later than now + tolerance */
+    WH_VERIFY_NO_MATCH,   /* no v1 signature matched any secret */
 } wh_verify_reason;
 
 /* What a receiver got: the three headers (NUL-terminated, as received) and the raw body. */

@@ -48,10 +48,8 @@ static const struct {
 
 static int wh_prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix) {
     unsigned bytes = prefix / 8, bits = prefix % 8;
-    if (memcmp(a, net, bytes) != 0)
-        return 0;
-    if (bits == 0)
-        return 1;
+    if (memcmp(a, net, bytes) != 0) return 0;
+    if (bits == 0) return 1;
     uint8_t mask = (uint8_t)(0xff << (8 - bits));
     return (a[bytes] & mask) == (net[bytes] & mask);
 }
@@ -66,8 +64,7 @@ static void wh_mapped(uint32_t v4_host_order, uint8_t out[16]) {
 static const char *wh_refused_v4(uint32_t v4) {
     for (size_t i = 0; i < sizeof wh_refused4 / sizeof wh_refused4[0]; i++) {
         uint32_t mask = wh_refused4[i].prefix == 0 ? 0 : ~0u << (32 - wh_refused4[i].prefix);
-        if ((v4 & mask) == wh_refused4[i].net)
-            return wh_refused4[i].why;
+        if ((v4 & mask) == wh_refused4[i].net) return wh_refused4[i].why;
     }
     return NULL;
 }
@@ -92,11 +89,9 @@ static const char *wh_refused_v6(const uint8_t a[16]) {
 }
 
 static int wh_allowed(const wh_allowlist *allow, const uint8_t a[16]) {
-    if (allow == NULL)
-        return 0;
+    if (allow == NULL) return 0;
     for (size_t i = 0; i < allow->n; i++)
-        if (wh_prefix_match(a, allow->cidr[i].addr, allow->cidr[i].prefix))
-            return 1;
+        if (wh_prefix_match(a, allow->cidr[i].addr, allow->cidr[i].prefix)) return 1;
     return 0;
 }
 
@@ -118,20 +113,17 @@ eq_err wh_ssrf_check(const wh_allowlist *allow, const struct sockaddr *sa, const
         sa = NULL;
     }
     if (refused == NULL || (sa != NULL && wh_allowed(allow, a))) {
-        if (why != NULL)
-            *why = NULL;
+        if (why != NULL) *why = NULL;
         return EQ_OK;
     }
-    if (why != NULL)
-        *why = refused;
+    if (why != NULL) *why = refused;
     return EQ_EINVAL;
 }
 
 /* Parses one "addr[/prefix]" entry of `len` bytes. */
 static eq_err wh_cidr_parse(const char *s, size_t len, wh_cidr *out) {
     char buf[WH_ADDR_STR_SIZE + 8];
-    if (len == 0 || len >= sizeof buf)
-        return EQ_EINVAL;
+    if (len == 0 || len >= sizeof buf) return EQ_EINVAL;
     memcpy(buf, s, len);
     buf[len] = '\0';
     char *slash = strchr(buf, '/');
@@ -139,23 +131,19 @@ static eq_err wh_cidr_parse(const char *s, size_t len, wh_cidr *out) {
     if (slash != NULL) {
         *slash = '\0';
         char *end;
-        if (slash[1] < '0' || slash[1] > '9')
-            return EQ_EINVAL;
+        if (slash[1] < '0' || slash[1] > '9') return EQ_EINVAL;
         prefix = strtol(slash + 1, &end, 10);
-        if (*end != '\0')
-            return EQ_EINVAL;
+        if (*end != '\0') return EQ_EINVAL;
     }
     struct in_addr v4;
     if (inet_pton(AF_INET, buf, &v4) == 1) {
-        if (prefix > 32)
-            return EQ_EINVAL;
+        if (prefix > 32) return EQ_EINVAL;
         wh_mapped(ntohl(v4.s_addr), out->addr);
         out->prefix = (unsigned)(prefix < 0 ? 32 : prefix) + 96;
         return EQ_OK;
     }
     if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        if (prefix > 128)
-            return EQ_EINVAL;
+        if (prefix > 128) return EQ_EINVAL;
         out->prefix = (unsigned)(prefix < 0 ? 128 : prefix);
         return EQ_OK;
     }
@@ -163,11 +151,9 @@ static eq_err wh_cidr_parse(const char *s, size_t len, wh_cidr *out) {
 }
 
 eq_err wh_allowlist_parse(const char *s, wh_allowlist *out) {
-    if (s == NULL || out == NULL)
-        return EQ_EINVAL;
+    if (s == NULL || out == NULL) return EQ_EINVAL;
     size_t len = strnlen(s, WH_ALLOW_MAX_CHARS + 1);
-    if (len > WH_ALLOW_MAX_CHARS)
-        return EQ_ETOOBIG;
+    if (len > WH_ALLOW_MAX_CHARS) return EQ_ETOOBIG;
     wh_allowlist list;
     list.n = 0;
     size_t i = 0;
@@ -180,36 +166,29 @@ eq_err wh_allowlist_parse(const char *s, wh_allowlist *out) {
         size_t end = i;
         while (i < len && s[i] == ' ')
             i++;
-        if (i < len && s[i] != ',')
-            return EQ_EINVAL;
+        if (i < len && s[i] != ',') return EQ_EINVAL;
         if (end == start) {
             if (i < len) /* an empty entry between commas */
                 return EQ_EINVAL;
             break;
         }
-        if (list.n == WH_ALLOW_MAX_ENTRIES)
-            return EQ_ETOOBIG;
+        if (list.n == WH_ALLOW_MAX_ENTRIES) return EQ_ETOOBIG;
         eq_err err = wh_cidr_parse(s + start, end - start, &list.cidr[list.n]);
-        if (err != EQ_OK)
-            return err;
+        if (err != EQ_OK) return err;
         list.n++;
-        if (i < len)
-            i++; /* the comma */
+        if (i < len) i++; /* the comma */
     }
     *out = list;
     return EQ_OK;
 }
 
 eq_err wh_url_parse(const char *url, wh_url *out) {
-    if (url == NULL || out == NULL)
-        return EQ_EINVAL;
-    if (strnlen(url, WH_URL_MAX_CHARS + 1) > WH_URL_MAX_CHARS)
-        return EQ_ETOOBIG;
+    if (url == NULL || out == NULL) return EQ_EINVAL;
+    if (strnlen(url, WH_URL_MAX_CHARS + 1) > WH_URL_MAX_CHARS) return EQ_ETOOBIG;
     eq_err err = EQ_EINVAL;
     char *scheme = NULL, *host = NULL, *port = NULL;
     CURLU *u = curl_url();
-    if (u == NULL)
-        return EQ_ENOMEM;
+    if (u == NULL) return EQ_ENOMEM;
     /* No CURLU_GUESS_SCHEME and no default scheme: a URL must say http:// or https://. */
     if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
@@ -243,8 +222,7 @@ eq_err wh_url_parse(const char *url, wh_url *out) {
     memcpy(out->host, host, hlen + 1);
     char *end;
     long p = strtol(port, &end, 10);
-    if (*end != '\0' || p <= 0 || p > 65535)
-        goto fail;
+    if (*end != '\0' || p <= 0 || p > 65535) goto fail;
     out->port = (unsigned)p;
     unsigned char tmp[16];
     out->host_is_ip =
@@ -260,15 +238,13 @@ fail:
 
 eq_err wh_addr_str(const struct sockaddr *sa, char *out, size_t out_size) {
     const void *src;
-    if (sa == NULL || out == NULL)
-        return EQ_EINVAL;
+    if (sa == NULL || out == NULL) return EQ_EINVAL;
     if (sa->sa_family == AF_INET)
         src = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
     else if (sa->sa_family == AF_INET6)
         src = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
     else
         return EQ_EINVAL;
-    if (inet_ntop(sa->sa_family, src, out, (socklen_t)out_size) == NULL)
-        return EQ_ETOOBIG;
+    if (inet_ntop(sa->sa_family, src, out, (socklen_t)out_size) == NULL) return EQ_ETOOBIG;
     return EQ_OK;
 }

@@ -46,10 +46,10 @@ eq_err wh_allowlist_parse(const char *s, wh_allowlist *out);
 
 /* The parts of a webhook URL the dispatcher needs. */
 typedef struct wh_url {
-    int https;                        /* 1 for https, 0 for http */
-    char host[WH_HOST_MAX_CHARS];     /* without the brackets of an IPv6 literal */
-    int host_is_ip;                   /* 1 if `host` is a numeric IPv4 or IPv6 address */
-    unsigned port;                    /* explicit or the scheme's default */
+    int https;                    /* 1 for https, 0 for http */
+    char host[WH_HOST_MAX_CHARS]; /* without the brackets of an IPv6 literal */
+    int host_is_ip;               /* 1 if `host` is a numeric IPv4 or IPv6 address */
+    unsigned port;                /* explicit or the scheme's default */
 } wh_url;
 
 /* Parses `url` with curl_url(). EQ_EINVAL if malformed or without host; EQ_EUNSUPPORTED for a

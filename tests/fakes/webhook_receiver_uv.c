@@ -54,16 +54,14 @@ static void rx_append(char *dst, size_t *len, size_t max, const char *at, size_t
 
 static void rx_copy(char *dst, size_t size, const char *src) {
     size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
+    if (n >= size) n = size - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
 
 /* Files the header collected so far under the webhook header it names, if any. */
 static void rx_commit_header(rx_conn *c) {
-    if (!c->in_value)
-        return;
+    if (!c->in_value) return;
     if (strcasecmp(c->field, "webhook-id") == 0)
         rx_copy(c->id, sizeof c->id, c->value);
     else if (strcasecmp(c->field, "webhook-timestamp") == 0)
@@ -105,15 +103,13 @@ static int rx_on_headers_complete(http_parser *p) {
 
 static int rx_on_body(http_parser *p, const char *at, size_t n) {
     rx_conn *c = p->data;
-    if (c->body_len + n > FAKE_WHRX_MAX_BODY)
-        return -1;
+    if (c->body_len + n > FAKE_WHRX_MAX_BODY) return -1;
     if (c->body_len + n > c->body_cap) {
         size_t cap = c->body_cap ? c->body_cap * 2 : 1024;
         while (cap < c->body_len + n)
             cap *= 2;
         char *b = realloc(c->body, cap);
-        if (b == NULL)
-            return -1;
+        if (b == NULL) return -1;
         c->body = b;
         c->body_cap = cap;
     }
@@ -132,8 +128,11 @@ static int rx_on_message_complete(http_parser *p) {
     fake_whrx *rx = c->rx;
     if (rx->secret != NULL) {
         const char *secrets[] = {rx->secret};
-        wh_delivery_headers h = {.id = c->id, .timestamp = c->ts, .signature = c->sig,
-                                 .body = c->body, .body_len = c->body_len};
+        wh_delivery_headers h = {.id = c->id,
+                                 .timestamp = c->ts,
+                                 .signature = c->sig,
+                                 .body = c->body,
+                                 .body_len = c->body_len};
         if (wh_verify(&h, secrets, 1, (int64_t)time(NULL), WH_TOLERANCE_DEFAULT_S, NULL) == EQ_OK)
             atomic_fetch_add(&rx->verified, 1);
         else
@@ -141,8 +140,7 @@ static int rx_on_message_complete(http_parser *p) {
     }
     atomic_fetch_add(&rx->requests, 1);
     uv_write_t *req = malloc(sizeof *req);
-    if (req == NULL)
-        return -1;
+    if (req == NULL) return -1;
     uv_buf_t buf = uv_buf_init((char *)rx_answer, sizeof rx_answer - 1);
     if (uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, rx_write_cb) != 0) {
         free(req);
@@ -176,8 +174,7 @@ static void rx_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     rx_conn *c = s->data;
     if (nread > 0) {
         size_t used = http_parser_execute(&c->parser, &rx_settings, buf->base, (size_t)nread);
-        if (used != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK)
-            nread = UV_EPROTO;
+        if (used != (size_t)nread || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) nread = UV_EPROTO;
     }
     free(buf->base);
     if (nread < 0 && !uv_is_closing((uv_handle_t *)s))
@@ -186,11 +183,9 @@ static void rx_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void rx_connection_cb(uv_stream_t *server, int status) {
     fake_whrx *rx = server->data;
-    if (status < 0)
-        return;
+    if (status < 0) return;
     rx_conn *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     c->rx = rx;
     uv_tcp_init(&rx->loop, &c->tcp);
     c->tcp.data = c;
@@ -206,8 +201,7 @@ static void rx_connection_cb(uv_stream_t *server, int status) {
 
 static void rx_close_walk_cb(uv_handle_t *h, void *arg) {
     /* The server and the async handle carry the receiver; connections carry their rx_conn. */
-    if (!uv_is_closing(h))
-        uv_close(h, h->data != arg ? rx_conn_closed_cb : NULL);
+    if (!uv_is_closing(h)) uv_close(h, h->data != arg ? rx_conn_closed_cb : NULL);
 }
 
 static void rx_stop_cb(uv_async_t *a) {
@@ -222,8 +216,7 @@ static void rx_thread(void *arg) {
 
 eq_err fake_whrx_start(const char *secret, fake_whrx **out, int *port) {
     fake_whrx *rx = calloc(1, sizeof *rx);
-    if (rx == NULL)
-        return EQ_ENOMEM;
+    if (rx == NULL) return EQ_ENOMEM;
     if (secret != NULL && (rx->secret = strdup(secret)) == NULL) {
         free(rx);
         return EQ_ENOMEM;

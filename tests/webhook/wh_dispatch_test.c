@@ -46,7 +46,9 @@ typedef struct harness {
 
 static wh_rx g_rx;
 
-static void rx_teardown(void) { wh_rx_stop(&g_rx); }
+static void rx_teardown(void) {
+    wh_rx_stop(&g_rx);
+}
 
 static void guard_cb(uv_timer_t *t) {
     (void)t;
@@ -70,8 +72,8 @@ static void done_cb(void *ctx, const wh_delivery *d, const wh_result *res) {
     snprintf(c->error, sizeof c->error, "%s", res->error);
     snprintf(c->addr, sizeof c->addr, "%s", res->addr);
     snprintf(c->msg_id, sizeof c->msg_id, "%s", d->msg_id);
-    size_t rl = res->response_len < sizeof c->response - 1 ? res->response_len
-                                                            : sizeof c->response - 1;
+    size_t rl =
+        res->response_len < sizeof c->response - 1 ? res->response_len : sizeof c->response - 1;
     memcpy(c->response, res->response, rl);
     c->response[rl] = '\0';
     c->inflight_at_done = wh_dispatcher_inflight(h->d);
@@ -118,8 +120,12 @@ static void make_url(char *buf, size_t size, const char *host, const char *path)
 }
 
 static eq_err dispatch_one(harness *h, const char *url, const char *msg_id) {
-    wh_delivery dl = {.msg_id = msg_id, .url = url, .secret = SECRET, .body = BODY,
-                      .body_len = strlen(BODY), .timestamp = 0};
+    wh_delivery dl = {.msg_id = msg_id,
+                      .url = url,
+                      .secret = SECRET,
+                      .body = BODY,
+                      .body_len = strlen(BODY),
+                      .timestamp = 0};
     return wh_dispatch(h->d, &dl);
 }
 
@@ -256,7 +262,10 @@ START_TEST(test_ssrf_refused_without_allowlist) {
     ck_assert_int_eq(dispatch_one(&h, "file:///etc/passwd", "msg_e"), EQ_EUNSUPPORTED);
     ck_assert_int_eq(dispatch_one(&h, "not a url", "msg_f"), EQ_EINVAL);
     ck_assert_int_eq(dispatch_one(&h, url, "bad id"), EQ_EINVAL);
-    wh_delivery bad_secret = {.msg_id = "msg_g", .url = url, .secret = "whsec_!!", .body = BODY,
+    wh_delivery bad_secret = {.msg_id = "msg_g",
+                              .url = url,
+                              .secret = "whsec_!!",
+                              .body = BODY,
                               .body_len = strlen(BODY)};
     ck_assert_int_eq(wh_dispatch(h.d, &bad_secret), EQ_EINVAL);
     harness_run(&h);
@@ -320,8 +329,11 @@ START_TEST(test_queue_beyond_cap_and_retry_same_id) {
     harness_init(&h, &cfg, 4);
     h.retry_until_ok = 1;
     make_url(h.retry_url, sizeof h.retry_url, "127.0.0.1", "/flaky/2");
-    h.retry = (wh_delivery){.msg_id = "msg_flaky", .url = h.retry_url, .secret = SECRET,
-                            .body = BODY, .body_len = strlen(BODY)};
+    h.retry = (wh_delivery){.msg_id = "msg_flaky",
+                            .url = h.retry_url,
+                            .secret = SECRET,
+                            .body = BODY,
+                            .body_len = strlen(BODY)};
     ck_assert_int_eq(wh_dispatch(h.d, &h.retry), EQ_OK);
     ck_assert_int_eq(wh_dispatch(h.d, &h.retry), EQ_OK);
     ck_assert_int_eq(wh_dispatch(h.d, &h.retry), EQ_EBUSY); /* the queue holds two */

@@ -30,8 +30,7 @@ void wh_rx_start(wh_rx *rx, const char *secret) {
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
     char *argv[] = {"/usr/bin/python3", script, "--secret", (char *)secret, NULL};
-    if (secret == NULL)
-        argv[2] = NULL;
+    if (secret == NULL) argv[2] = NULL;
     int rc = posix_spawn(&rx->pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
@@ -40,15 +39,13 @@ void wh_rx_start(wh_rx *rx, const char *secret) {
     ck_assert_ptr_nonnull(f);
     rx->port = 0;
     char line[64];
-    if (fgets(line, sizeof line, f) != NULL)
-        sscanf(line, "PORT %d", &rx->port);
+    if (fgets(line, sizeof line, f) != NULL) sscanf(line, "PORT %d", &rx->port);
     fclose(f);
     ck_assert_msg(rx->port > 0, "the fake receiver did not report its port");
 }
 
 void wh_rx_stop(wh_rx *rx) {
-    if (rx->pid <= 0)
-        return;
+    if (rx->pid <= 0) return;
     kill(rx->pid, SIGKILL);
     int status;
     waitpid(rx->pid, &status, 0);
@@ -63,11 +60,9 @@ typedef struct wh_rx_buf {
 static size_t wh_rx_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
     wh_rx_buf *b = userdata;
     size_t n = size * nmemb;
-    if (b->len + n > WH_RX_MAX_ANSWER_BYTES)
-        return 0;
+    if (b->len + n > WH_RX_MAX_ANSWER_BYTES) return 0;
     char *p = realloc(b->data, b->len + n + 1);
-    if (p == NULL)
-        return 0;
+    if (p == NULL) return 0;
     memcpy(p + b->len, ptr, n);
     b->data = p;
     b->len += n;

@@ -7,7 +7,9 @@
 
 #include "broker/webhook/wh_schedule.h"
 
-static uint64_t fixed_rng(void *ctx) { return *(const uint64_t *)ctx; }
+static uint64_t fixed_rng(void *ctx) {
+    return *(const uint64_t *)ctx;
+}
 
 /* A small deterministic generator (splitmix64) so the jitter spread can be examined. */
 static uint64_t splitmix_rng(void *ctx) {
@@ -44,8 +46,8 @@ START_TEST(test_parse_cases) {
     ck_assert_int_eq(wh_schedule_parse("5,300", 1, &s), EQ_OK);
     ck_assert_uint_eq(s.n, 1);
     ck_assert_uint_eq(s.delay_s[0], 5);
-    static const char *invalid[] = {"", " ", ",", "1,", ",1", "1,,2", "a", "1;2", "-1", "1.5",
-                                    "1 2"};
+    static const char *invalid[] = {"",  " ",   ",",  "1,",  ",1", "1,,2",
+                                    "a", "1;2", "-1", "1.5", "1 2"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
         ck_assert_msg(wh_schedule_parse(invalid[i], strlen(invalid[i]), &s) == EQ_EINVAL,
                       "accepted \"%s\"", invalid[i]);

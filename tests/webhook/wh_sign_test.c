@@ -27,9 +27,9 @@ static wh_delivery_headers ref_headers(const char *sig) {
 
 START_TEST(test_reference_vector) {
     char sig[WH_SIGNATURE_SIZE];
-    ck_assert_int_eq(wh_sign_secret(REF_SECRET, REF_ID, REF_TS, REF_BODY, strlen(REF_BODY), sig,
-                                    sizeof sig),
-                     EQ_OK);
+    ck_assert_int_eq(
+        wh_sign_secret(REF_SECRET, REF_ID, REF_TS, REF_BODY, strlen(REF_BODY), sig, sizeof sig),
+        EQ_OK);
     ck_assert_str_eq(sig, REF_SIG);
 }
 END_TEST
@@ -119,8 +119,8 @@ START_TEST(test_verify_rotated_secrets) {
     char old_sig[WH_SIGNATURE_SIZE];
     char header[3 * WH_SIGNATURE_SIZE];
     ck_assert_int_eq(wh_secret_new(old_secret, sizeof old_secret), EQ_OK);
-    ck_assert_int_eq(wh_sign_secret(old_secret, REF_ID, REF_TS, REF_BODY, strlen(REF_BODY),
-                                    old_sig, sizeof old_sig),
+    ck_assert_int_eq(wh_sign_secret(old_secret, REF_ID, REF_TS, REF_BODY, strlen(REF_BODY), old_sig,
+                                    sizeof old_sig),
                      EQ_OK);
     /* The sender signs with the old and the new secret; the receiver holds only the new one,
      * so the second signature in the list is the one that matches. */
@@ -143,7 +143,8 @@ END_TEST
 START_TEST(test_verify_malformed) {
     const char *secrets[] = {REF_SECRET};
     wh_verify_reason why;
-    static const char *bad_sigs[] = {"", "v1", "v2,abc", "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="};
+    static const char *bad_sigs[] = {"", "v1", "v2,abc",
+                                     "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="};
     for (size_t i = 0; i < sizeof bad_sigs / sizeof bad_sigs[0]; i++) {
         wh_delivery_headers h = ref_headers(bad_sigs[i]);
         ck_assert_int_eq(wh_verify(&h, secrets, 1, REF_TS, 300, &why), EQ_EPROTO);
@@ -156,8 +157,8 @@ START_TEST(test_verify_malformed) {
     h = ref_headers("v1,AAAA");
     ck_assert_int_eq(wh_verify(&h, secrets, 1, REF_TS, 300, &why), EQ_EPROTO);
     ck_assert_int_eq(why, WH_VERIFY_NO_MATCH);
-    static const char *bad_ts[] = {"", "-1614265330", "1614265330.5", " 1614265330",
-                                   "99999999999999999999", "abc"};
+    static const char *bad_ts[] = {
+        "", "-1614265330", "1614265330.5", " 1614265330", "99999999999999999999", "abc"};
     for (size_t i = 0; i < sizeof bad_ts / sizeof bad_ts[0]; i++) {
         h = ref_headers(REF_SIG);
         h.timestamp = bad_ts[i];
@@ -204,8 +205,11 @@ START_TEST(test_generated_ids_and_secrets) {
     char sig[WH_SIGNATURE_SIZE];
     ck_assert_int_eq(wh_sign(&key, a, 1700000000, body, sizeof body, sig, sizeof sig), EQ_OK);
     const char *secrets[] = {s};
-    wh_delivery_headers h = {.id = a, .timestamp = "1700000000", .signature = sig,
-                             .body = body, .body_len = sizeof body};
+    wh_delivery_headers h = {.id = a,
+                             .timestamp = "1700000000",
+                             .signature = sig,
+                             .body = body,
+                             .body_len = sizeof body};
     ck_assert_int_eq(wh_verify(&h, secrets, 1, 1700000000, 300, NULL), EQ_OK);
     h.body_len = 2;
     ck_assert_int_eq(wh_verify(&h, secrets, 1, 1700000000, 300, NULL), EQ_EPROTO);

@@ -24,20 +24,48 @@ static eq_err check_text(const wh_allowlist *allow, const char *text, const char
 }
 
 static const char *refused[] = {
-    "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-    "169.254.169.254", "169.254.1.1", "100.64.0.1", "100.127.255.254", "0.0.0.0", "0.1.2.3",
-    "224.0.0.1", "239.255.255.250", "255.255.255.255", "240.0.0.1", "192.0.0.170",
-    "198.18.0.1", "::", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1",
+    "127.0.0.1",
+    "127.255.0.9",
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",
+    "169.254.1.1",
+    "100.64.0.1",
+    "100.127.255.254",
+    "0.0.0.0",
+    "0.1.2.3",
+    "224.0.0.1",
+    "239.255.255.250",
+    "255.255.255.255",
+    "240.0.0.1",
+    "192.0.0.170",
+    "198.18.0.1",
+    "::",
+    "::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "fe80::1",
+    "febf::1",
+    "fec0::1",
     "ff02::1",
     /* IPv4 inside IPv6. */
-    "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:192.168.0.1",
-    "::127.0.0.1", "64:ff9b::10.0.0.1", "2002:7f00:1::1", "2002:a9fe:a9fe::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "::ffff:192.168.0.1",
+    "::127.0.0.1",
+    "64:ff9b::10.0.0.1",
+    "2002:7f00:1::1",
+    "2002:a9fe:a9fe::1",
 };
 
 static const char *accepted[] = {
-    "93.184.216.34", "8.8.8.8", "1.1.1.1", "172.15.255.255", "172.32.0.1", "100.63.255.255",
-    "100.128.0.0", "169.255.0.1", "192.169.0.1", "11.0.0.1", "2606:4700::1111",
-    "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "2002:0808:0808::1",
+    "93.184.216.34",  "8.8.8.8",          "1.1.1.1",           "172.15.255.255",
+    "172.32.0.1",     "100.63.255.255",   "100.128.0.0",       "169.255.0.1",
+    "192.169.0.1",    "11.0.0.1",         "2606:4700::1111",   "2001:4860:4860::8888",
+    "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "2002:0808:0808::1",
 };
 
 START_TEST(test_refused_without_allowlist) {
@@ -92,9 +120,9 @@ END_TEST
 
 START_TEST(test_allowlist_parse_errors) {
     wh_allowlist allow;
-    static const char *bad[] = {"127.0.0.0/33", "::1/129", "127.0.0.1/", "127.0.0.1/x",
-                                "localhost", "1.2.3.4,,5.6.7.8", ",", "1.2.3.4/8 x",
-                                "1.2.3.4/-1", "300.1.1.1/8"};
+    static const char *bad[] = {"127.0.0.0/33", "::1/129",          "127.0.0.1/", "127.0.0.1/x",
+                                "localhost",    "1.2.3.4,,5.6.7.8", ",",          "1.2.3.4/8 x",
+                                "1.2.3.4/-1",   "300.1.1.1/8"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(wh_allowlist_parse(bad[i], &allow) == EQ_EINVAL, "accepted %s", bad[i]);
     char many[1024] = "";
@@ -133,8 +161,8 @@ START_TEST(test_url_parse) {
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
         ck_assert_msg(wh_url_parse(unsupported[i], &u) == EQ_EUNSUPPORTED, "accepted %s",
                       unsupported[i]);
-    static const char *invalid[] = {"", "example.com/hook", "http://",
-                                    "not a url", "http://exa mple.com/"};
+    static const char *invalid[] = {"", "example.com/hook", "http://", "not a url",
+                                    "http://exa mple.com/"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
         ck_assert_msg(wh_url_parse(invalid[i], &u) == EQ_EINVAL, "accepted \"%s\"", invalid[i]);
     char *huge = malloc(WH_URL_MAX_CHARS + 2);
