@@ -11,9 +11,9 @@
 #define CRON_FIELD_MAX CRON_EXPR_MAX_LEN
 
 typedef struct cron_field_def {
-    const char *name;          /* for messages: "minute field" */
-    int min, max;              /* accepted numeric range (day-of-week accepts 7) */
-    const char *const *names;  /* optional names, index 0 = `min` */
+    const char *name;         /* for messages: "minute field" */
+    int min, max;             /* accepted numeric range (day-of-week accepts 7) */
+    const char *const *names; /* optional names, index 0 = `min` */
     int nnames;
 } cron_field_def;
 
@@ -33,15 +33,13 @@ static const struct {
     const char *macro;
     const char *expansion;
 } cron_macros[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
 
-static void cron__errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
+static void cron__errf(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -50,8 +48,7 @@ static void cron__errf(char *err, size_t errlen, const char *fmt, ...)
 
 /* Reads one value (a number or a name) at *p; advances *p past it. */
 static eq_err cron__value(const cron_field_def *f, const char **p, int *out, char *err,
-                          size_t errlen)
-{
+                          size_t errlen) {
     const char *s = *p;
     if (isdigit((unsigned char)*s)) {
         long v = 0;
@@ -97,8 +94,7 @@ static eq_err cron__value(const cron_field_def *f, const char **p, int *out, cha
 
 /* Parses one comma-separated field into a bit mask; *star set if it starts with '*'. */
 static eq_err cron__field(const cron_field_def *f, const char *text, uint64_t *mask, int *star,
-                          char *err, size_t errlen)
-{
+                          char *err, size_t errlen) {
     uint64_t m = 0;
     const char *p = text;
     *star = (*p == '*');
@@ -112,13 +108,11 @@ static eq_err cron__field(const cron_field_def *f, const char *text, uint64_t *m
             has_range = 1;
             p++;
         } else {
-            if ((rc = cron__value(f, &p, &lo, err, errlen)) != EQ_OK)
-                return rc;
+            if ((rc = cron__value(f, &p, &lo, err, errlen)) != EQ_OK) return rc;
             hi = lo;
             if (*p == '-') {
                 p++;
-                if ((rc = cron__value(f, &p, &hi, err, errlen)) != EQ_OK)
-                    return rc;
+                if ((rc = cron__value(f, &p, &hi, err, errlen)) != EQ_OK) return rc;
                 if (hi < lo) {
                     cron__errf(err, errlen, "%s field: range %d-%d runs backwards", f->name, lo,
                                hi);
@@ -147,8 +141,7 @@ static eq_err cron__field(const cron_field_def *f, const char *text, uint64_t *m
                 return EQ_EINVAL;
             }
             step = (int)s;
-            if (!has_range)
-                hi = f->max; /* "N/S" means N to the maximum in steps of S */
+            if (!has_range) hi = f->max; /* "N/S" means N to the maximum in steps of S */
         }
         for (int v = lo; v <= hi; v += step)
             m |= UINT64_C(1) << v;
@@ -167,10 +160,8 @@ static eq_err cron__field(const cron_field_def *f, const char *text, uint64_t *m
     return EQ_OK;
 }
 
-eq_err cron_parse(const char *expr, cron_expr *out, char *err, size_t errlen)
-{
-    if (err && errlen)
-        err[0] = '\0';
+eq_err cron_parse(const char *expr, cron_expr *out, char *err, size_t errlen) {
+    if (err && errlen) err[0] = '\0';
     if (!expr || !out) {
         cron__errf(err, errlen, "no expression");
         return EQ_EINVAL;
@@ -193,7 +184,8 @@ eq_err cron_parse(const char *expr, cron_expr *out, char *err, size_t errlen)
             return EQ_EINVAL;
         }
         for (size_t i = 0; i < sizeof cron_macros / sizeof cron_macros[0]; i++) {
-            if (strlen(cron_macros[i].macro) == n && strncasecmp(expr, cron_macros[i].macro, n) == 0)
+            if (strlen(cron_macros[i].macro) == n &&
+                strncasecmp(expr, cron_macros[i].macro, n) == 0)
                 return cron_parse(cron_macros[i].expansion, out, err, errlen);
         }
         cron__errf(err, errlen, "unknown macro '%.*s'", (int)(n > 16 ? 16 : n), expr);
@@ -207,30 +199,30 @@ eq_err cron_parse(const char *expr, cron_expr *out, char *err, size_t errlen)
     int nf = 0;
     for (;;) {
         p += strspn(p, " \t");
-        if (*p == '\0')
-            break;
+        if (*p == '\0') break;
         size_t n = strcspn(p, " \t");
         if (nf == 5) {
-            cron__errf(err, errlen, "too many fields: expected 5 (minute hour day-of-month "
-                                    "month day-of-week)");
+            cron__errf(err, errlen,
+                       "too many fields: expected 5 (minute hour day-of-month "
+                       "month day-of-week)");
             return EQ_EINVAL;
         }
         memcpy(field, p, n);
         field[n] = '\0';
         eq_err rc = cron__field(&cron_fields[nf], field, &masks[nf], &stars[nf], err, errlen);
-        if (rc != EQ_OK)
-            return rc;
+        if (rc != EQ_OK) return rc;
         nf++;
         p += n;
     }
     if (nf != 5) {
-        cron__errf(err, errlen, "%d field%s: expected 5 (minute hour day-of-month month "
-                   "day-of-week)", nf, nf == 1 ? "" : "s");
+        cron__errf(err, errlen,
+                   "%d field%s: expected 5 (minute hour day-of-month month "
+                   "day-of-week)",
+                   nf, nf == 1 ? "" : "s");
         return EQ_EINVAL;
     }
     uint8_t wdays = (uint8_t)(masks[4] & 0x7f);
-    if (masks[4] & (UINT64_C(1) << 7))
-        wdays |= 1; /* 7 is Sunday */
+    if (masks[4] & (UINT64_C(1) << 7)) wdays |= 1; /* 7 is Sunday */
     out->minutes = masks[0];
     out->hours = (uint32_t)masks[1];
     out->mdays = (uint32_t)masks[2];
@@ -242,8 +234,7 @@ eq_err cron_parse(const char *expr, cron_expr *out, char *err, size_t errlen)
 }
 
 /* Calendar arithmetic on the proleptic Gregorian calendar (H. Hinnant's algorithms). */
-static int64_t cron__days_from_civil(int64_t y, int m, int d)
-{
+static int64_t cron__days_from_civil(int64_t y, int m, int d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
@@ -257,8 +248,7 @@ typedef struct cron_tm {
     int month, mday, hour, minute, wday;
 } cron_tm;
 
-static void cron__split(int64_t t, cron_tm *tm)
-{
+static void cron__split(int64_t t, cron_tm *tm) {
     int64_t days = t / 86400; /* t >= 0 here */
     int64_t secs = t % 86400;
     tm->hour = (int)(secs / 3600);
@@ -275,29 +265,23 @@ static void cron__split(int64_t t, cron_tm *tm)
     tm->year = yoe + era * 400 + (tm->month <= 2);
 }
 
-static int cron__day_ok(const cron_expr *c, const cron_tm *tm)
-{
+static int cron__day_ok(const cron_expr *c, const cron_tm *tm) {
     int dom = (c->mdays >> tm->mday) & 1;
     int dow = (c->wdays >> tm->wday) & 1;
-    if (c->dom_star || c->dow_star)
-        return dom && dow;
+    if (c->dom_star || c->dow_star) return dom && dow;
     return dom || dow;
 }
 
-int cron_matches(const cron_expr *c, int64_t t)
-{
-    if (!c || t < 0 || t > CRON_MAX_UNIX)
-        return 0;
+int cron_matches(const cron_expr *c, int64_t t) {
+    if (!c || t < 0 || t > CRON_MAX_UNIX) return 0;
     cron_tm tm;
     cron__split(t, &tm);
     return ((c->months >> tm.month) & 1) && cron__day_ok(c, &tm) && ((c->hours >> tm.hour) & 1) &&
            ((c->minutes >> tm.minute) & 1);
 }
 
-int64_t cron_next(const cron_expr *c, int64_t after)
-{
-    if (!c || after < 0 || after > CRON_MAX_UNIX)
-        return -1;
+int64_t cron_next(const cron_expr *c, int64_t after) {
+    if (!c || after < 0 || after > CRON_MAX_UNIX) return -1;
     int64_t t = after - after % 60 + 60;
     cron_tm tm;
     cron__split(t, &tm);
@@ -305,8 +289,7 @@ int64_t cron_next(const cron_expr *c, int64_t after)
     /* Each step jumps to the start of the next candidate month, day, hour or minute. */
     while (t <= CRON_MAX_UNIX) {
         cron__split(t, &tm);
-        if (tm.year > limit_year)
-            return -1;
+        if (tm.year > limit_year) return -1;
         if (!((c->months >> tm.month) & 1)) {
             int64_t y = tm.year + (tm.month == 12);
             int m = tm.month == 12 ? 1 : tm.month + 1;
@@ -324,10 +307,8 @@ int64_t cron_next(const cron_expr *c, int64_t after)
     return -1;
 }
 
-int64_t cron_prev(const cron_expr *c, int64_t before)
-{
-    if (!c || before <= 0 || before > CRON_MAX_UNIX + 1)
-        return -1;
+int64_t cron_prev(const cron_expr *c, int64_t before) {
+    if (!c || before <= 0 || before > CRON_MAX_UNIX + 1) return -1;
     int64_t t = (before - 1) - (before - 1) % 60;
     cron_tm tm;
     cron__split(t, &tm);
@@ -335,8 +316,7 @@ int64_t cron_prev(const cron_expr *c, int64_t before)
     /* Each step jumps to the last minute of the previous candidate month, day or hour. */
     while (t >= 0) {
         cron__split(t, &tm);
-        if (tm.year < limit_year)
-            return -1;
+        if (tm.year < limit_year) return -1;
         if (!((c->months >> tm.month) & 1)) {
             t = cron__days_from_civil(tm.year, tm.month, 1) * 86400 - 60;
         } else if (!cron__day_ok(c, &tm)) {

@@ -34,13 +34,13 @@
 
 /* A parsed expression: bit i of each mask set when value i matches. */
 typedef struct cron_expr {
-    uint64_t minutes;  /* bits 0..59 */
-    uint32_t hours;    /* bits 0..23 */
-    uint32_t mdays;    /* bits 1..31 */
-    uint16_t months;   /* bits 1..12 */
-    uint8_t wdays;     /* bits 0..6, 0 = Sunday */
-    uint8_t dom_star;  /* day-of-month field started with '*' */
-    uint8_t dow_star;  /* day-of-week field started with '*' */
+    uint64_t minutes; /* bits 0..59 */
+    uint32_t hours;   /* bits 0..23 */
+    uint32_t mdays;   /* bits 1..31 */
+    uint16_t months;  /* bits 1..12 */
+    uint8_t wdays;    /* bits 0..6, 0 = Sunday */
+    uint8_t dom_star; /* day-of-month field started with '*' */
+    uint8_t dow_star; /* day-of-week field started with '*' */
 } cron_expr;
 
 /* Parses `expr` (NUL-terminated) into `*out`. On failure returns EQ_EINVAL (or EQ_ETOOBIG for

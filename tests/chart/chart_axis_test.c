@@ -6,8 +6,7 @@
 
 #include "workers/chart/chart_axis.h"
 
-START_TEST(nice_ticks_round_numbers)
-{
+START_TEST(nice_ticks_round_numbers) {
     chart_tick t[CHART_AXIS_MAX_TICKS];
     double lo = 0.3, hi = 9.7;
     size_t n = chart__nice_ticks(&lo, &hi, 6, t, CHART_AXIS_MAX_TICKS);
@@ -53,8 +52,7 @@ START_TEST(nice_ticks_round_numbers)
 }
 END_TEST
 
-START_TEST(format_numbers)
-{
+START_TEST(format_numbers) {
     char b[32];
     chart__format_number(1234567.891, 2, b, sizeof b);
     ck_assert_str_eq(b, "1,234,567.89");
@@ -69,10 +67,11 @@ START_TEST(format_numbers)
 }
 END_TEST
 
-static double day(int y, int m, int d) { return (double)chart__days_from_civil(y, m, d); }
+static double day(int y, int m, int d) {
+    return (double)chart__days_from_civil(y, m, d);
+}
 
-START_TEST(date_ticks_by_span)
-{
+START_TEST(date_ticks_by_span) {
     chart_tick t[CHART_AXIS_MAX_TICKS];
     /* Forty years: every five years. */
     size_t n = chart__date_ticks(day(1959, 1, 1), day(1998, 12, 1), 12, t, CHART_AXIS_MAX_TICKS);
@@ -119,8 +118,7 @@ START_TEST(date_ticks_by_span)
 }
 END_TEST
 
-START_TEST(civil_round_trip)
-{
+START_TEST(civil_round_trip) {
     for (int64_t d = -800000; d < 800000; d += 97) {
         int64_t y;
         int m, dd;
@@ -132,8 +130,7 @@ START_TEST(civil_round_trip)
 }
 END_TEST
 
-static Suite *axis_suite(void)
-{
+static Suite *axis_suite(void) {
     Suite *s = suite_create("chart_axis");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, nice_ticks_round_numbers);
@@ -144,8 +141,7 @@ static Suite *axis_suite(void)
     return s;
 }
 
-int main(void)
-{
+int main(void) {
     SRunner *sr = srunner_create(axis_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

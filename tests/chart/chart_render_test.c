@@ -21,8 +21,7 @@ typedef struct fixture {
 
 static fixture fx_data;
 
-static void fixture_build(fixture *f, int dark, const char *format)
-{
+static void fixture_build(fixture *f, int dark, const char *format) {
     test_load_column("co2_monthly.csv", 1, &f->co2);
     ck_assert_uint_gt(f->co2.n, 200);
     size_t start = f->co2.n - 120;
@@ -41,17 +40,21 @@ static void fixture_build(fixture *f, int dark, const char *format)
     }
     f->history = (chart_series){.name = "CO2 (ppm)", .x_days = f->hx, .y = f->hy, .n = f->hn};
     f->forecast = (chart_series){.name = "Forecast", .x_days = f->fx, .y = f->fy, .n = HORIZON};
-    f->bands[0] = (chart_band){.x_days = f->fx, .lower = f->lo95, .upper = f->hi95,
-                               .n = HORIZON, .label = "95% interval"};
-    f->bands[1] = (chart_band){.x_days = f->fx, .lower = f->lo80, .upper = f->hi80,
-                               .n = HORIZON, .label = "80% interval"};
-    f->spec = (chart_spec){.title = "Mauna Loa CO2, monthly", .y_label = "ppm", .dark = dark,
-                           .format = format, .history = &f->history, .forecast = &f->forecast,
-                           .bands = f->bands, .nbands = 2};
+    f->bands[0] = (chart_band){
+        .x_days = f->fx, .lower = f->lo95, .upper = f->hi95, .n = HORIZON, .label = "95% interval"};
+    f->bands[1] = (chart_band){
+        .x_days = f->fx, .lower = f->lo80, .upper = f->hi80, .n = HORIZON, .label = "80% interval"};
+    f->spec = (chart_spec){.title = "Mauna Loa CO2, monthly",
+                           .y_label = "ppm",
+                           .dark = dark,
+                           .format = format,
+                           .history = &f->history,
+                           .forecast = &f->forecast,
+                           .bands = f->bands,
+                           .nbands = 2};
 }
 
-static size_t distinct_colours(cairo_surface_t *s)
-{
+static size_t distinct_colours(cairo_surface_t *s) {
     /* A coarse histogram (4 bits per channel) keeps antialiasing from inflating the count. */
     static unsigned char seen[4096];
     memset(seen, 0, sizeof seen);
@@ -67,8 +70,7 @@ static size_t distinct_colours(cairo_surface_t *s)
     return n;
 }
 
-START_TEST(forecast_png_light)
-{
+START_TEST(forecast_png_light) {
     fixture_build(&fx_data, 0, NULL);
     unsigned char *png = NULL;
     size_t len = 0;
@@ -97,8 +99,7 @@ START_TEST(forecast_png_light)
 }
 END_TEST
 
-START_TEST(forecast_png_dark)
-{
+START_TEST(forecast_png_dark) {
     fixture_build(&fx_data, 1, "png");
     fx_data.spec.width = 800;
     fx_data.spec.height = 400;
@@ -132,24 +133,19 @@ typedef struct xml_state {
     char root[16];
 } xml_state;
 
-static void xml_start(void *ud, const XML_Char *name, const XML_Char **atts)
-{
+static void xml_start(void *ud, const XML_Char *name, const XML_Char **atts) {
     (void)atts;
     xml_state *st = ud;
-    if (st->elements++ == 0)
-        snprintf(st->root, sizeof st->root, "%s", name);
-    if (++st->depth > st->max_depth)
-        st->max_depth = st->depth;
+    if (st->elements++ == 0) snprintf(st->root, sizeof st->root, "%s", name);
+    if (++st->depth > st->max_depth) st->max_depth = st->depth;
 }
 
-static void xml_end(void *ud, const XML_Char *name)
-{
+static void xml_end(void *ud, const XML_Char *name) {
     (void)name;
     ((xml_state *)ud)->depth--;
 }
 
-static void check_svg(const unsigned char *svg, size_t len)
-{
+static void check_svg(const unsigned char *svg, size_t len) {
     XML_Parser p = XML_ParserCreate(NULL);
     xml_state st = {0};
     XML_SetUserData(p, &st);
@@ -163,8 +159,7 @@ static void check_svg(const unsigned char *svg, size_t len)
     ck_assert_int_gt(st.elements, 20);
 }
 
-START_TEST(forecast_svg_well_formed)
-{
+START_TEST(forecast_svg_well_formed) {
     fixture_build(&fx_data, 0, "svg");
     unsigned char *svg = NULL;
     size_t len = 0;
@@ -176,18 +171,19 @@ START_TEST(forecast_svg_well_formed)
 }
 END_TEST
 
-START_TEST(line_chart_of_several_columns)
-{
+START_TEST(line_chart_of_several_columns) {
     static test_column cols[3];
     chart_series lines[3];
     const char *names[3] = {"realgdp", "realcons", "realinv"};
     for (int i = 0; i < 3; i++) {
         test_load_column("us_macro_quarterly.csv", i + 1, &cols[i]);
-        lines[i] = (chart_series){.name = names[i], .x_days = cols[i].x, .y = cols[i].y,
-                                  .n = cols[i].n};
+        lines[i] =
+            (chart_series){.name = names[i], .x_days = cols[i].x, .y = cols[i].y, .n = cols[i].n};
     }
-    chart_spec spec = {.title = "US macro, quarterly", .y_label = "billions of 2005 dollars",
-                       .lines = lines, .nlines = 3};
+    chart_spec spec = {.title = "US macro, quarterly",
+                       .y_label = "billions of 2005 dollars",
+                       .lines = lines,
+                       .nlines = 3};
     unsigned char *png = NULL;
     size_t len = 0;
     ck_assert_int_eq(chart_render(&spec, &png, &len, NULL, 0), EQ_OK);
@@ -206,8 +202,7 @@ START_TEST(line_chart_of_several_columns)
 }
 END_TEST
 
-static void render_ok(const chart_spec *spec)
-{
+static void render_ok(const chart_spec *spec) {
     unsigned char *img = NULL;
     size_t len = 0;
     char err[128];
@@ -219,8 +214,7 @@ static void render_ok(const chart_spec *spec)
     free(img);
 }
 
-START_TEST(degenerate_inputs)
-{
+START_TEST(degenerate_inputs) {
     double x1[1] = {20000}, y1[1] = {5};
     chart_series one = {.x_days = x1, .y = y1, .n = 1};
     chart_spec spec = {.history = &one};
@@ -259,8 +253,7 @@ START_TEST(degenerate_inputs)
 }
 END_TEST
 
-START_TEST(nothing_to_draw_and_limits)
-{
+START_TEST(nothing_to_draw_and_limits) {
     unsigned char *img = (unsigned char *)"untouched";
     size_t len = 0;
     char err[128];
@@ -300,8 +293,7 @@ static const char *forecast_json =
     "\"intervals\":{\"80\":{\"lower\":[9.5,9.8,9.7,9],\"upper\":[11.5,12.2,12.7,13]},"
     "\"95\":{\"lower\":[9,9.1,8.9,8],\"upper\":[12,12.9,13.5,14]}}}";
 
-START_TEST(forecast_from_json)
-{
+START_TEST(forecast_from_json) {
     cJSON *hist = cJSON_CreateObject();
     cJSON *dates = cJSON_AddArrayToObject(hist, "dates");
     cJSON *vals = cJSON_AddArrayToObject(hist, "values");
@@ -323,15 +315,14 @@ START_TEST(forecast_from_json)
     cairo_surface_t *s = test_decode_png(png, len);
     const chart_theme *th = chart_theme_get(0);
     ck_assert_uint_gt(test_count_near(s, th->history, 8), 100);
-    ck_assert_uint_gt(test_count_near(s, test_blend(th->forecast, th->background,
-                                                    th->band_alpha[0]), 3), 100);
+    ck_assert_uint_gt(
+        test_count_near(s, test_blend(th->forecast, th->background, th->band_alpha[0]), 3), 100);
     cairo_surface_destroy(s);
     free(png);
 
     /* Without history, SVG. */
     opts.format = "svg";
-    ck_assert_int_eq(chart_forecast_from_json(NULL, fc, &opts, &png, &len, err, sizeof err),
-                     EQ_OK);
+    ck_assert_int_eq(chart_forecast_from_json(NULL, fc, &opts, &png, &len, err, sizeof err), EQ_OK);
     check_svg(png, len);
     free(png);
 
@@ -368,8 +359,7 @@ START_TEST(forecast_from_json)
 }
 END_TEST
 
-START_TEST(parse_dates)
-{
+START_TEST(parse_dates) {
     double d;
     ck_assert_int_eq(chart_parse_date("1970-01-01", &d), EQ_OK);
     ck_assert_double_eq(d, 0);
@@ -388,8 +378,7 @@ START_TEST(parse_dates)
 }
 END_TEST
 
-static Suite *chart_suite(void)
-{
+static Suite *chart_suite(void) {
     Suite *s = suite_create("chart_render");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -405,8 +394,7 @@ static Suite *chart_suite(void)
     return s;
 }
 
-int main(void)
-{
+int main(void) {
     SRunner *sr = srunner_create(chart_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

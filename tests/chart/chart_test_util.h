@@ -20,8 +20,7 @@ typedef struct test_column {
 } test_column;
 
 /* Loads column `col` (1-based, after the date) of tests/fixtures/data/<name>. */
-static inline void test_load_column(const char *name, int col, test_column *out)
-{
+static inline void test_load_column(const char *name, int col, test_column *out) {
     const char *root = getenv("ECONQ_SOURCE_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/fixtures/data/%s", root ? root : ".", name);
@@ -32,8 +31,7 @@ static inline void test_load_column(const char *name, int col, test_column *out)
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
     while (fgets(line, sizeof line, f) && out->n < TEST_MAX_ROWS) {
         char *save = NULL, *tok = strtok_r(line, ",\r\n", &save);
-        if (!tok)
-            continue;
+        if (!tok) continue;
         ck_assert_int_eq(chart_parse_date(tok, &out->x[out->n]), EQ_OK);
         snprintf(out->dates[out->n], sizeof out->dates[0], "%.10s", tok);
         for (int c = 0; c < col && tok; c++)
@@ -49,19 +47,16 @@ typedef struct test_reader {
     size_t len, off;
 } test_reader;
 
-static inline cairo_status_t test_read_cb(void *closure, unsigned char *data, unsigned int n)
-{
+static inline cairo_status_t test_read_cb(void *closure, unsigned char *data, unsigned int n) {
     test_reader *r = closure;
-    if (r->off + n > r->len)
-        return CAIRO_STATUS_READ_ERROR;
+    if (r->off + n > r->len) return CAIRO_STATUS_READ_ERROR;
     memcpy(data, r->p + r->off, n);
     r->off += n;
     return CAIRO_STATUS_SUCCESS;
 }
 
 /* Decodes PNG bytes; the caller destroys the surface. */
-static inline cairo_surface_t *test_decode_png(const unsigned char *p, size_t len)
-{
+static inline cairo_surface_t *test_decode_png(const unsigned char *p, size_t len) {
     test_reader r = {.p = p, .len = len};
     cairo_surface_t *s = cairo_image_surface_create_from_png_stream(test_read_cb, &r);
     ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
@@ -69,8 +64,7 @@ static inline cairo_surface_t *test_decode_png(const unsigned char *p, size_t le
     return s;
 }
 
-static inline uint32_t test_pixel(cairo_surface_t *s, int x, int y)
-{
+static inline uint32_t test_pixel(cairo_surface_t *s, int x, int y) {
     const unsigned char *d = cairo_image_surface_get_data(s);
     int stride = cairo_image_surface_get_stride(s);
     uint32_t v;
@@ -79,8 +73,7 @@ static inline uint32_t test_pixel(cairo_surface_t *s, int x, int y)
 }
 
 /* Counts pixels within `tol` per channel of colour `rgb`. */
-static inline size_t test_count_near(cairo_surface_t *s, uint32_t rgb, int tol)
-{
+static inline size_t test_count_near(cairo_surface_t *s, uint32_t rgb, int tol) {
     int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
     size_t n = 0;
     for (int y = 0; y < h; y++) {
@@ -96,8 +89,7 @@ static inline size_t test_count_near(cairo_surface_t *s, uint32_t rgb, int tol)
 }
 
 /* `fg` composited at `alpha` over `bg`, as cairo's OVER does. */
-static inline uint32_t test_blend(uint32_t fg, uint32_t bg, double alpha)
-{
+static inline uint32_t test_blend(uint32_t fg, uint32_t bg, double alpha) {
     uint32_t out = 0;
     for (int sh = 0; sh <= 16; sh += 8) {
         double f = (fg >> sh) & 0xff, b = (bg >> sh) & 0xff;
@@ -107,8 +99,7 @@ static inline uint32_t test_blend(uint32_t fg, uint32_t bg, double alpha)
 }
 
 /* Writes bytes to $ECONQ_BUILD_DIR/<name> so a person can look at them. */
-static inline void test_save(const char *name, const unsigned char *p, size_t len)
-{
+static inline void test_save(const char *name, const unsigned char *p, size_t len) {
     const char *dir = getenv("ECONQ_BUILD_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", name);

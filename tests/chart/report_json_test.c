@@ -24,8 +24,7 @@ static const char *history_json =
     "{\"dates\":[\"2023-09-01\",\"2023-10-01\",\"2023-11-01\",\"2023-12-01\"],"
     "\"values\":[9.1,null,9.8,10.2]}";
 
-START_TEST(series_from_json)
-{
+START_TEST(series_from_json) {
     cJSON *res = cJSON_Parse(result_json), *hist = cJSON_Parse(history_json);
     ck_assert_ptr_nonnull(res);
     ck_assert_ptr_nonnull(hist);
@@ -64,8 +63,7 @@ START_TEST(series_from_json)
 }
 END_TEST
 
-static void expect_bad(const char *hist, const char *res, eq_err want, const char *needle)
-{
+static void expect_bad(const char *hist, const char *res, eq_err want, const char *needle) {
     cJSON *h = hist ? cJSON_Parse(hist) : NULL, *r = res ? cJSON_Parse(res) : NULL;
     report_json_series js;
     char err[160];
@@ -76,8 +74,7 @@ static void expect_bad(const char *hist, const char *res, eq_err want, const cha
     cJSON_Delete(r);
 }
 
-START_TEST(malformed_json)
-{
+START_TEST(malformed_json) {
     expect_bad("{\"dates\":[\"2024-01-01\"],\"values\":[1,2]}", NULL, EQ_EINVAL,
                "history has 1 dates but 2 values");
     expect_bad("{\"dates\":[\"01/02/2024\"],\"values\":[1]}", NULL, EQ_EINVAL,
@@ -105,8 +102,7 @@ START_TEST(malformed_json)
 }
 END_TEST
 
-START_TEST(workbook_from_items)
-{
+START_TEST(workbook_from_items) {
     char items_text[4096];
     snprintf(items_text, sizeof items_text,
              "[{\"name\":\"sales\",\"history\":%s,\"result\":%s},"
@@ -163,8 +159,7 @@ START_TEST(workbook_from_items)
 }
 END_TEST
 
-static Suite *report_json_suite(void)
-{
+static Suite *report_json_suite(void) {
     Suite *s = suite_create("report_json");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -175,8 +170,7 @@ static Suite *report_json_suite(void)
     return s;
 }
 
-int main(void)
-{
+int main(void) {
     SRunner *sr = srunner_create(report_json_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/chart/chart_test_util.h"
 #include "workers/chart/chart.h"
 #include "workers/chart/chart_axis.h"
 #include "workers/chart/report_xlsx.h"
-#include "tests/chart/chart_test_util.h"
 
 #define MAX_SERIES 10
 
@@ -29,12 +29,15 @@ static double gdp_hx[80], gdp_hy[80], gdp_fx[8], gdp_pt[8], gdp_lo[8], gdp_hi[8]
 static double old_x[5], old_y[5];
 static report_interval co2_iv[2], gdp_iv[1];
 
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+static cJSON *num_or_null(double v) {
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
 
-static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
+static cJSON *str_or_null(const char *s) {
+    return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
 
-static void iso(double days, char *buf)
-{
+static void iso(double days, char *buf) {
     int64_t y;
     int m, d;
     chart__civil_from_days((int64_t)floor(days), &y, &m, &d);
@@ -42,8 +45,7 @@ static void iso(double days, char *buf)
 }
 
 /* Adds the expectations for series `s` whose sheet is `sheet` (NULL: no sheet). */
-static void expect(report_case *rc, const report_series *s, const char *sheet, int dates)
-{
+static void expect(report_case *rc, const report_series *s, const char *sheet, int dates) {
     cJSON *row = cJSON_CreateArray();
     cJSON_AddItemToArray(row, cJSON_CreateString(s->name));
     cJSON_AddItemToArray(row, str_or_null(s->method));
@@ -54,8 +56,7 @@ static void expect(report_case *rc, const report_series *s, const char *sheet, i
     cJSON_AddItemToArray(row, str_or_null(s->error));
     cJSON_AddItemToArray(row, str_or_null(sheet));
     cJSON_AddItemToArray(rc->summary, row);
-    if (!sheet)
-        return;
+    if (!sheet) return;
     cJSON_AddItemToArray(rc->sheets, cJSON_CreateString(sheet));
     cJSON *sh = cJSON_AddObjectToObject(rc->series, sheet);
     cJSON *head = cJSON_AddArrayToObject(sh, "header");
@@ -101,8 +102,7 @@ static void expect(report_case *rc, const report_series *s, const char *sheet, i
     }
 }
 
-static void case_init(report_case *rc)
-{
+static void case_init(report_case *rc) {
     memset(rc, 0, sizeof *rc);
     rc->exp = cJSON_CreateObject();
     rc->sheets = cJSON_AddArrayToObject(rc->exp, "sheets");
@@ -111,8 +111,7 @@ static void case_init(report_case *rc)
     rc->series = cJSON_AddObjectToObject(rc->exp, "series");
 }
 
-static report_series *add(report_case *rc, const char *name)
-{
+static report_series *add(report_case *rc, const char *name) {
     ck_assert_uint_lt(rc->n, MAX_SERIES);
     report_series *s = &rc->s[rc->n++];
     *s = (report_series){.name = name, .mase = NAN, .smape = NAN, .rmse = NAN};
@@ -120,8 +119,7 @@ static report_series *add(report_case *rc, const char *name)
 }
 
 /* Builds the main test case: real series from the fixtures, awkward names, a failure. */
-static void build_case(report_case *rc)
-{
+static void build_case(report_case *rc) {
     case_init(rc);
     test_load_column("co2_monthly.csv", 1, &co2);
     test_load_column("us_macro_quarterly.csv", 1, &gdp);
@@ -189,8 +187,8 @@ static void build_case(report_case *rc)
     expect(rc, s, "History (2)", 1);
 
     /* Annual data from the 1820s cannot be Excel dates: ISO text instead. */
-    static const char *const old_dates[5] = {"1821-01-01", "1822-01-01", "1823-01-01",
-                                             "1824-01-01", "1825-01-01"};
+    static const char *const old_dates[5] = {"1821-01-01", "1822-01-01", "1823-01-01", "1824-01-01",
+                                             "1825-01-01"};
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(chart_parse_date(old_dates[i], &old_x[i]), EQ_OK);
         old_y[i] = 269 + 50 * i;
@@ -201,8 +199,7 @@ static void build_case(report_case *rc)
 }
 
 /* Writes the expectations next to the workbook and runs the openpyxl checker on both. */
-static void run_checker(const char *xlsx, cJSON *exp)
-{
+static void run_checker(const char *xlsx, cJSON *exp) {
     char json_path[600], cmd[2048];
     snprintf(json_path, sizeof json_path, "%s.expected.json", xlsx);
     char *text = cJSON_Print(exp);
@@ -220,14 +217,12 @@ static void run_checker(const char *xlsx, cJSON *exp)
     unlink(json_path);
 }
 
-static void out_path(const char *name, char *buf, size_t len)
-{
+static void out_path(const char *name, char *buf, size_t len) {
     const char *dir = getenv("ECONQ_BUILD_DIR");
     snprintf(buf, len, "%s/%s", dir ? dir : ".", name);
 }
 
-START_TEST(workbook_file_checked_with_openpyxl)
-{
+START_TEST(workbook_file_checked_with_openpyxl) {
     static report_case rc;
     build_case(&rc);
     char path[512], err[160];
@@ -239,8 +234,7 @@ START_TEST(workbook_file_checked_with_openpyxl)
 }
 END_TEST
 
-START_TEST(workbook_in_memory)
-{
+START_TEST(workbook_in_memory) {
     static report_case rc;
     build_case(&rc);
     unsigned char *buf = NULL;
@@ -262,8 +256,7 @@ START_TEST(workbook_in_memory)
 }
 END_TEST
 
-START_TEST(empty_report_has_only_summary)
-{
+START_TEST(empty_report_has_only_summary) {
     static report_case rc;
     case_init(&rc);
     char path[512];
@@ -274,8 +267,7 @@ START_TEST(empty_report_has_only_summary)
 }
 END_TEST
 
-START_TEST(sheet_names)
-{
+START_TEST(sheet_names) {
     char out[128];
     const char *taken[3] = {"Sales", "sales (2)", NULL};
     report_sheet_name("sales", taken, 2, out, sizeof out);
@@ -310,8 +302,7 @@ START_TEST(sheet_names)
 }
 END_TEST
 
-START_TEST(limits_and_errors)
-{
+START_TEST(limits_and_errors) {
     char err[160];
     report_series s = {.name = "x", .mase = NAN, .smape = NAN, .rmse = NAN, .nhist = 3};
     ck_assert_int_eq(report_xlsx_write_file(&s, 1, "/tmp/never.xlsx", err, sizeof err),
@@ -320,16 +311,14 @@ START_TEST(limits_and_errors)
     double x[3] = {19000, 19001, 19002}, y[3] = {1, 2, 3};
     s.hist_days = x, s.hist_values = y;
     s.nhist = REPORT_MAX_ROWS + 1;
-    ck_assert_int_eq(report_xlsx_write_file(&s, 1, "/tmp/never.xlsx", err, sizeof err),
-                     EQ_ETOOBIG);
+    ck_assert_int_eq(report_xlsx_write_file(&s, 1, "/tmp/never.xlsx", err, sizeof err), EQ_ETOOBIG);
     s.nhist = 3;
     s.nintervals = REPORT_MAX_LEVELS + 1;
-    ck_assert_int_eq(report_xlsx_write_file(&s, 1, "/tmp/never.xlsx", err, sizeof err),
-                     EQ_ETOOBIG);
+    ck_assert_int_eq(report_xlsx_write_file(&s, 1, "/tmp/never.xlsx", err, sizeof err), EQ_ETOOBIG);
     s.nintervals = 0;
-    ck_assert_int_eq(report_xlsx_write_file(&s, REPORT_MAX_SERIES + 1, "/tmp/never.xlsx", err,
-                                            sizeof err),
-                     EQ_ETOOBIG);
+    ck_assert_int_eq(
+        report_xlsx_write_file(&s, REPORT_MAX_SERIES + 1, "/tmp/never.xlsx", err, sizeof err),
+        EQ_ETOOBIG);
     ck_assert_int_eq(report_xlsx_write_file(&s, 1, "", err, sizeof err), EQ_EINVAL);
     ck_assert_int_eq(access("/tmp/never.xlsx", F_OK), -1);
     /* An unwritable path is an I/O error. */
@@ -339,8 +328,7 @@ START_TEST(limits_and_errors)
 }
 END_TEST
 
-static Suite *report_suite(void)
-{
+static Suite *report_suite(void) {
     Suite *s = suite_create("report_xlsx");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -353,8 +341,7 @@ static Suite *report_suite(void)
     return s;
 }
 
-int main(void)
-{
+int main(void) {
     SRunner *sr = srunner_create(report_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -10,8 +10,7 @@
 /* 2026-11-29T04:23:10Z, a Sunday. */
 #define T_NOW INT64_C(1795926190)
 
-static cron_expr parse_ok(const char *s)
-{
+static cron_expr parse_ok(const char *s) {
     cron_expr c;
     char err[128];
     eq_err rc = cron_parse(s, &c, err, sizeof err);
@@ -19,14 +18,12 @@ static cron_expr parse_ok(const char *s)
     return c;
 }
 
-static int64_t next_of(const char *s, int64_t after)
-{
+static int64_t next_of(const char *s, int64_t after) {
     cron_expr c = parse_ok(s);
     return cron_next(&c, after);
 }
 
-START_TEST(every_quarter_hour)
-{
+START_TEST(every_quarter_hour) {
     ck_assert_int_eq(next_of("*/15 * * * *", T_NOW), INT64_C(1795926600)); /* 04:30 */
     /* Strictly after: an exact tick is not returned again. */
     ck_assert_int_eq(next_of("*/15 * * * *", INT64_C(1795926600)), INT64_C(1795926600) + 900);
@@ -36,12 +33,11 @@ START_TEST(every_quarter_hour)
 }
 END_TEST
 
-START_TEST(range_with_step)
-{
+START_TEST(range_with_step) {
     cron_expr c = parse_ok("1-30/7 * * * *");
     for (int m = 0; m < 60; m++)
-        ck_assert_int_eq((int)((c.minutes >> m) & 1), m == 1 || m == 8 || m == 15 || m == 22 ||
-                                                           m == 29);
+        ck_assert_int_eq((int)((c.minutes >> m) & 1),
+                         m == 1 || m == 8 || m == 15 || m == 22 || m == 29);
     ck_assert_int_eq(cron_next(&c, INT64_C(1795926180)), INT64_C(1795926540)); /* 04:23 -> 04:29 */
     ck_assert_int_eq(cron_next(&c, INT64_C(1795926540)), INT64_C(1795928460)); /* 04:29 -> 05:01 */
     /* N/S runs from N to the maximum. */
@@ -50,8 +46,7 @@ START_TEST(range_with_step)
 }
 END_TEST
 
-START_TEST(lists_and_weekday_ranges)
-{
+START_TEST(lists_and_weekday_ranges) {
     /* Friday 2026-11-27 17:00 -> Monday 2026-11-30 09:00. */
     ck_assert_int_eq(next_of("0 9,17 * * MON-FRI", INT64_C(1795798800)), INT64_C(1796029200));
     cron_expr c = parse_ok("0,10-12,30 */6 * * *");
@@ -60,8 +55,7 @@ START_TEST(lists_and_weekday_ranges)
 }
 END_TEST
 
-START_TEST(names_case_insensitive_and_seven_is_sunday)
-{
+START_TEST(names_case_insensitive_and_seven_is_sunday) {
     /* Noon on Sundays in January or July: next after 2026-11-29 is Sunday 2027-01-03 12:00. */
     ck_assert_int_eq(next_of("0 12 * jan,Jul sun", T_NOW), INT64_C(1798977600));
     ck_assert_int_eq(next_of("0 12 * 1,7 7", T_NOW), INT64_C(1798977600));
@@ -78,18 +72,17 @@ START_TEST(names_case_insensitive_and_seven_is_sunday)
 }
 END_TEST
 
-START_TEST(feb_29_waits_for_leap_year)
-{
+START_TEST(feb_29_waits_for_leap_year) {
     /* 2026-03-01 -> 2028-02-29; 2096-03-01 -> 2104-02-29 (2100 is not a leap year). */
     ck_assert_int_eq(next_of("0 0 29 2 *", INT64_C(1772323200)), INT64_C(1835395200));
     ck_assert_int_eq(next_of("0 0 29 2 *", INT64_C(3981398400)), INT64_C(4233686400));
     cron_expr c = parse_ok("0 0 29 2 *");
-    ck_assert_int_eq(cron_prev(&c, INT64_C(4233686400)), INT64_C(3981312000)); /* 2100 skipped: 2096-02-29 */
+    ck_assert_int_eq(cron_prev(&c, INT64_C(4233686400)),
+                     INT64_C(3981312000)); /* 2100 skipped: 2096-02-29 */
 }
 END_TEST
 
-START_TEST(dom_dow_or_rule)
-{
+START_TEST(dom_dow_or_rule) {
     /* Both restricted: the 13th OR a Friday. From 2026-11-01: Fri 6th, then Fri 13th, then 20th. */
     ck_assert_int_eq(next_of("0 0 13 * FRI", INT64_C(1793491200)), INT64_C(1793923200));
     ck_assert_int_eq(next_of("0 0 13 * FRI", INT64_C(1793923200)), INT64_C(1794528000));
@@ -102,8 +95,7 @@ START_TEST(dom_dow_or_rule)
 }
 END_TEST
 
-START_TEST(month_and_year_rollovers)
-{
+START_TEST(month_and_year_rollovers) {
     /* 2026-12-31 23:59:30 -> 2027-01-01 00:00. */
     ck_assert_int_eq(next_of("0 0 1 * *", INT64_C(1798761570)), INT64_C(1798761600));
     /* Last minute of the year, once a year. */
@@ -116,8 +108,7 @@ START_TEST(month_and_year_rollovers)
 }
 END_TEST
 
-START_TEST(prev_is_strictly_before)
-{
+START_TEST(prev_is_strictly_before) {
     cron_expr c = parse_ok("*/15 * * * *");
     ck_assert_int_eq(cron_prev(&c, INT64_C(1795926600)), INT64_C(1795925700)); /* 04:30 -> 04:15 */
     ck_assert_int_eq(cron_prev(&c, INT64_C(1795926601)), INT64_C(1795926600));
@@ -126,8 +117,7 @@ START_TEST(prev_is_strictly_before)
 }
 END_TEST
 
-static void same_expr(const cron_expr *a, const cron_expr *b)
-{
+static void same_expr(const cron_expr *a, const cron_expr *b) {
     ck_assert_uint_eq(a->minutes, b->minutes);
     ck_assert_uint_eq(a->hours, b->hours);
     ck_assert_uint_eq(a->mdays, b->mdays);
@@ -137,8 +127,7 @@ static void same_expr(const cron_expr *a, const cron_expr *b)
     ck_assert_uint_eq(a->dow_star, b->dow_star);
 }
 
-START_TEST(macros)
-{
+START_TEST(macros) {
     cron_expr a = parse_ok("@hourly"), b = parse_ok("0 * * * *");
     same_expr(&a, &b);
     a = parse_ok("  @DAILY "), b = parse_ok("0 0 * * *");
@@ -153,8 +142,7 @@ START_TEST(macros)
 }
 END_TEST
 
-START_TEST(impossible_expressions_give_minus_one)
-{
+START_TEST(impossible_expressions_give_minus_one) {
     ck_assert_int_eq(next_of("0 0 30 2 *", T_NOW), -1);
     ck_assert_int_eq(next_of("0 0 31 4,6,9,11 *", T_NOW), -1);
     cron_expr c = parse_ok("0 0 30 2 *");
@@ -167,8 +155,7 @@ START_TEST(impossible_expressions_give_minus_one)
 }
 END_TEST
 
-static void expect_invalid(const char *expr, const char *needle)
-{
+static void expect_invalid(const char *expr, const char *needle) {
     cron_expr c;
     char err[160];
     eq_err rc = cron_parse(expr, &c, err, sizeof err);
@@ -176,8 +163,7 @@ static void expect_invalid(const char *expr, const char *needle)
     ck_assert_msg(strstr(err, needle) != NULL, "'%s': message '%s' lacks '%s'", expr, err, needle);
 }
 
-START_TEST(invalid_expressions)
-{
+START_TEST(invalid_expressions) {
     expect_invalid("61 * * * *", "minute field: 61 is out of range 0-59");
     expect_invalid("60 * * * *", "minute field");
     expect_invalid("* 24 * * *", "hour field");
@@ -217,10 +203,9 @@ START_TEST(invalid_expressions)
 END_TEST
 
 /* Cross-checks the skipping search against a minute-by-minute scan over a few days. */
-START_TEST(next_and_prev_agree_with_scan)
-{
-    static const char *const exprs[] = {"*/7 3-5 * * *", "15 */5 1,15 * MON", "0 0 * * SAT,SUN",
-                                        "30 12 28-31 * *", "0,30 * * 2 *", "@hourly"};
+START_TEST(next_and_prev_agree_with_scan) {
+    static const char *const exprs[] = {"*/7 3-5 * * *",   "15 */5 1,15 * MON", "0 0 * * SAT,SUN",
+                                        "30 12 28-31 * *", "0,30 * * 2 *",      "@hourly"};
     const int64_t start = INT64_C(1798502400) - 3 * 86400; /* late December 2026 */
     for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
         cron_expr c = parse_ok(exprs[i]);
@@ -245,8 +230,7 @@ START_TEST(next_and_prev_agree_with_scan)
 }
 END_TEST
 
-static Suite *cron_suite(void)
-{
+static Suite *cron_suite(void) {
     Suite *s = suite_create("cron");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, every_quarter_hour);
@@ -265,8 +249,7 @@ static Suite *cron_suite(void)
     return s;
 }
 
-int main(void)
-{
+int main(void) {
     SRunner *sr = srunner_create(cron_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -16,21 +16,21 @@
 #include "common/eq_err.h"
 
 /* Limits on what a job may ask to draw. */
-#define CHART_MIN_WIDTH 300         /* narrower leaves no room for the axes */
-#define CHART_MAX_WIDTH 4000        /* 4000x3000 ARGB is 48 MB, the most we allocate */
+#define CHART_MIN_WIDTH 300  /* narrower leaves no room for the axes */
+#define CHART_MAX_WIDTH 4000 /* 4000x3000 ARGB is 48 MB, the most we allocate */
 #define CHART_MIN_HEIGHT 200
 #define CHART_MAX_HEIGHT 3000
 #define CHART_DEFAULT_WIDTH 1000
 #define CHART_DEFAULT_HEIGHT 500
-#define CHART_MAX_POINTS 200000     /* per series or band; more cannot be seen anyway */
-#define CHART_MAX_LINES 16          /* series in a line chart */
-#define CHART_MAX_BANDS 10          /* interval bands on a forecast chart (a forecast job's levels) */
-#define CHART_MAX_TEXT 200          /* bytes of a title, axis label or series name drawn */
+#define CHART_MAX_POINTS 200000 /* per series or band; more cannot be seen anyway */
+#define CHART_MAX_LINES 16      /* series in a line chart */
+#define CHART_MAX_BANDS 10      /* interval bands on a forecast chart (a forecast job's levels) */
+#define CHART_MAX_TEXT 200      /* bytes of a title, axis label or series name drawn */
 #define CHART_MAX_OUTPUT_BYTES (64u << 20) /* an encoded image larger than this is refused */
 
 typedef struct chart_series {
-    const char *name;      /* legend label; NULL for none */
-    const double *x_days;  /* days since 1970-01-01 */
+    const char *name;     /* legend label; NULL for none */
+    const double *x_days; /* days since 1970-01-01 */
     const double *y;
     size_t n;
 } chart_series;
@@ -38,17 +38,17 @@ typedef struct chart_series {
 typedef struct chart_band {
     const double *x_days, *lower, *upper;
     size_t n;
-    const char *label;     /* legend label, e.g. "95% interval" */
+    const char *label; /* legend label, e.g. "95% interval" */
 } chart_band;
 
 /* What to draw. A forecast chart sets history and/or forecast (and bands, widest first: they
  * are drawn in order, so the narrower band lies on top); a line chart sets lines. Both may be
  * combined. All pointers are borrowed for the duration of chart_render(). */
 typedef struct chart_spec {
-    const char *title, *y_label;  /* optional */
-    int width, height;            /* 0 = default */
-    int dark;                     /* dark theme */
-    const char *format;           /* "png" (default when NULL) or "svg" */
+    const char *title, *y_label; /* optional */
+    int width, height;           /* 0 = default */
+    int dark;                    /* dark theme */
+    const char *format;          /* "png" (default when NULL) or "svg" */
     const chart_series *history;
     const chart_series *forecast;
     const chart_band *bands;
@@ -63,7 +63,7 @@ typedef struct chart_theme {
     uint32_t background, text, grid, axis;
     uint32_t history, forecast;
     double band_alpha[CHART_MAX_BANDS];
-    uint32_t palette[8];          /* line-chart series colours, cycled */
+    uint32_t palette[8]; /* line-chart series colours, cycled */
 } chart_theme;
 
 /* Returns the static theme for `dark` (0 or 1). */
@@ -80,7 +80,7 @@ typedef struct chart_opts {
     const char *title, *y_label;
     int width, height;
     int dark;
-    const char *format;  /* "png" | "svg" */
+    const char *format; /* "png" | "svg" */
 } chart_opts;
 
 /* Draws a forecast chart from JSON as the forecast worker produces it:
@@ -89,9 +89,8 @@ typedef struct chart_opts {
  *              "intervals": {"80": {"lower": [...], "upper": [...]}, "95": {...}}}
  * Dates may carry a time ("YYYY-MM-DDTHH:MM[:SS][Z]"). Interval levels are drawn widest first
  * and labelled "80% interval" etc.; at most CHART_MAX_BANDS. Output as for chart_render(). */
-eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast,
-                                const chart_opts *opts, unsigned char **out, size_t *len,
-                                char *err, size_t errlen);
+eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast, const chart_opts *opts,
+                                unsigned char **out, size_t *len, char *err, size_t errlen);
 
 /* Parses "YYYY-MM-DD" with an optional "THH:MM[:SS[.fff]][Z]" (or a space for T) into days
  * since 1970-01-01. Returns EQ_EINVAL for anything else, including impossible dates. */

@@ -9,7 +9,7 @@
 #define CHART_AXIS_MAX_TICKS 32 /* more ticks than this never fit on an axis */
 
 typedef struct chart_tick {
-    double v;        /* position in data units (days for a date axis) */
+    double v; /* position in data units (days for a date axis) */
     char label[32];
 } chart_tick;
 

@@ -9,10 +9,8 @@
 #include "workers/chart/chart.h"
 #include "workers/chart/chart_axis.h"
 
-static void chart__jerrf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
+static void chart__jerrf(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -20,12 +18,10 @@ static void chart__jerrf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Reads exactly `n` digits at *p into *v. */
-static int chart__digits(const char **p, int n, int *v)
-{
+static int chart__digits(const char **p, int n, int *v) {
     int x = 0;
     for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return 0;
+        if (!isdigit((unsigned char)(*p)[i])) return 0;
         x = x * 10 + ((*p)[i] - '0');
     }
     *p += n;
@@ -33,52 +29,41 @@ static int chart__digits(const char **p, int n, int *v)
     return 1;
 }
 
-eq_err chart_parse_date(const char *s, double *days)
-{
+eq_err chart_parse_date(const char *s, double *days) {
     int y, m, d, hh = 0, mm = 0, ss = 0;
-    if (!s || !days)
-        return EQ_EINVAL;
+    if (!s || !days) return EQ_EINVAL;
     const char *p = s;
     if (!chart__digits(&p, 4, &y) || *p++ != '-' || !chart__digits(&p, 2, &m) || *p++ != '-' ||
         !chart__digits(&p, 2, &d))
         return EQ_EINVAL;
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-        return EQ_EINVAL;
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return EQ_EINVAL;
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (m == 2 && d == 29 && !leap)
-        return EQ_EINVAL;
+    if (m == 2 && d == 29 && !leap) return EQ_EINVAL;
     if (*p == 'T' || *p == ' ') {
         p++;
         if (!chart__digits(&p, 2, &hh) || *p++ != ':' || !chart__digits(&p, 2, &mm))
             return EQ_EINVAL;
         if (*p == ':') {
             p++;
-            if (!chart__digits(&p, 2, &ss))
-                return EQ_EINVAL;
+            if (!chart__digits(&p, 2, &ss)) return EQ_EINVAL;
             if (*p == '.') {
                 p++;
-                if (!isdigit((unsigned char)*p))
-                    return EQ_EINVAL;
+                if (!isdigit((unsigned char)*p)) return EQ_EINVAL;
                 while (isdigit((unsigned char)*p))
                     p++;
             }
         }
-        if (*p == 'Z')
-            p++;
-        if (hh > 23 || mm > 59 || ss > 60)
-            return EQ_EINVAL;
+        if (*p == 'Z') p++;
+        if (hh > 23 || mm > 59 || ss > 60) return EQ_EINVAL;
     }
-    if (*p != '\0')
-        return EQ_EINVAL;
+    if (*p != '\0') return EQ_EINVAL;
     *days = (double)chart__days_from_civil(y, m, d) + (hh * 3600 + mm * 60 + ss) / 86400.0;
     return EQ_OK;
 }
 
 /* Checks that `item` is an array of at most CHART_MAX_POINTS entries; returns its size or -1. */
-static int chart__array(const cJSON *item, const char *what, char *err, size_t errlen,
-                        eq_err *rc)
-{
+static int chart__array(const cJSON *item, const char *what, char *err, size_t errlen, eq_err *rc) {
     if (!cJSON_IsArray(item)) {
         chart__jerrf(err, errlen, "%s must be an array", what);
         *rc = EQ_EINVAL;
@@ -86,8 +71,7 @@ static int chart__array(const cJSON *item, const char *what, char *err, size_t e
     }
     int n = cJSON_GetArraySize(item);
     if (n > CHART_MAX_POINTS) {
-        chart__jerrf(err, errlen, "%s has %d entries; the limit is %d", what, n,
-                     CHART_MAX_POINTS);
+        chart__jerrf(err, errlen, "%s has %d entries; the limit is %d", what, n, CHART_MAX_POINTS);
         *rc = EQ_ETOOBIG;
         return -1;
     }
@@ -96,14 +80,11 @@ static int chart__array(const cJSON *item, const char *what, char *err, size_t e
 
 /* Fills `out` (n entries) from an array of dates. */
 static eq_err chart__dates(const cJSON *arr, double *out, int n, const char *what, char *err,
-                           size_t errlen)
-{
+                           size_t errlen) {
     int i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
-        if (i >= n)
-            break;
+    cJSON_ArrayForEach(it, arr) {
+        if (i >= n) break;
         if (!cJSON_IsString(it) || chart_parse_date(it->valuestring, &out[i]) != EQ_OK) {
             chart__jerrf(err, errlen, "%s[%d] is not a date (YYYY-MM-DD)", what, i);
             return EQ_EINVAL;
@@ -115,14 +96,11 @@ static eq_err chart__dates(const cJSON *arr, double *out, int n, const char *wha
 
 /* Fills `out` (n entries) from an array of numbers; null becomes NaN (a gap). */
 static eq_err chart__numbers(const cJSON *arr, double *out, int n, const char *what, char *err,
-                             size_t errlen)
-{
+                             size_t errlen) {
     int i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
-        if (i >= n)
-            break;
+    cJSON_ArrayForEach(it, arr) {
+        if (i >= n) break;
         if (cJSON_IsNumber(it))
             out[i] = it->valuedouble;
         else if (cJSON_IsNull(it))
@@ -138,20 +116,17 @@ static eq_err chart__numbers(const cJSON *arr, double *out, int n, const char *w
 
 /* Reads one {dates, <values_key>} pair of equal-length arrays into malloc'd x and y. */
 static eq_err chart__read_pair(const cJSON *obj, const char *name, const char *values_key,
-                               double **x, double **y, size_t *n, char *err, size_t errlen)
-{
+                               double **x, double **y, size_t *n, char *err, size_t errlen) {
     eq_err rc = EQ_OK;
     char what[64];
     const cJSON *dates = cJSON_GetObjectItemCaseSensitive(obj, "dates");
     const cJSON *vals = cJSON_GetObjectItemCaseSensitive(obj, values_key);
     snprintf(what, sizeof what, "%s.dates", name);
     int nd = chart__array(dates, what, err, errlen, &rc);
-    if (nd < 0)
-        return rc;
+    if (nd < 0) return rc;
     snprintf(what, sizeof what, "%s.%s", name, values_key);
     int nv = chart__array(vals, what, err, errlen, &rc);
-    if (nv < 0)
-        return rc;
+    if (nv < 0) return rc;
     if (nd != nv) {
         chart__jerrf(err, errlen, "%s.dates has %d entries but %s has %d", name, nd, what, nv);
         return EQ_EINVAL;
@@ -162,11 +137,9 @@ static eq_err chart__read_pair(const cJSON *obj, const char *name, const char *v
         rc = EQ_ENOMEM;
         goto fail;
     }
-    if ((rc = chart__numbers(vals, *y, nv, what, err, errlen)) != EQ_OK)
-        goto fail;
+    if ((rc = chart__numbers(vals, *y, nv, what, err, errlen)) != EQ_OK) goto fail;
     snprintf(what, sizeof what, "%s.dates", name);
-    if ((rc = chart__dates(dates, *x, nd, what, err, errlen)) != EQ_OK)
-        goto fail;
+    if ((rc = chart__dates(dates, *x, nd, what, err, errlen)) != EQ_OK) goto fail;
     *n = (size_t)nd;
     return EQ_OK;
 fail:
@@ -182,16 +155,13 @@ typedef struct chart_level {
     char label[32];
 } chart_level;
 
-static int chart__level_cmp(const void *a, const void *b)
-{
+static int chart__level_cmp(const void *a, const void *b) {
     double la = ((const chart_level *)a)->level, lb = ((const chart_level *)b)->level;
     return la < lb ? 1 : la > lb ? -1 : 0; /* widest (highest level) first */
 }
 
-eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast,
-                                const chart_opts *opts, unsigned char **out, size_t *len,
-                                char *err, size_t errlen)
-{
+eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast, const chart_opts *opts,
+                                unsigned char **out, size_t *len, char *err, size_t errlen) {
     eq_err rc = EQ_OK;
     double *hx = NULL, *hy = NULL, *fx = NULL, *fy = NULL;
     double *lower[CHART_MAX_BANDS] = {0}, *upper[CHART_MAX_BANDS] = {0};
@@ -199,8 +169,7 @@ eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast,
     chart_level levels[CHART_MAX_BANDS];
     chart_band bands[CHART_MAX_BANDS];
 
-    if (err && errlen)
-        err[0] = '\0';
+    if (err && errlen) err[0] = '\0';
     if (!cJSON_IsObject(forecast)) {
         chart__jerrf(err, errlen, "forecast result must be an object");
         return EQ_EINVAL;
@@ -224,8 +193,7 @@ eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast,
             goto done;
         }
         const cJSON *lv;
-        cJSON_ArrayForEach(lv, intervals)
-        {
+        cJSON_ArrayForEach(lv, intervals) {
             char *end = NULL;
             double level = strtod(lv->string ? lv->string : "", &end);
             if (!lv->string || end == lv->string || *end != '\0' || !(level > 0 && level < 100) ||
@@ -253,15 +221,15 @@ eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast,
         const cJSON *hi = cJSON_GetObjectItemCaseSensitive(levels[i].obj, "upper");
         snprintf(what, sizeof what, "intervals.%g.lower", levels[i].level);
         int nl = chart__array(lo, what, err, errlen, &rc);
-        if (nl < 0)
-            goto done;
+        if (nl < 0) goto done;
         snprintf(what, sizeof what, "intervals.%g.upper", levels[i].level);
         int nu = chart__array(hi, what, err, errlen, &rc);
-        if (nu < 0)
-            goto done;
+        if (nu < 0) goto done;
         if ((size_t)nl != fn || (size_t)nu != fn) {
-            chart__jerrf(err, errlen, "intervals.%g: lower and upper need %zu entries like "
-                         "forecast.dates", levels[i].level, fn);
+            chart__jerrf(err, errlen,
+                         "intervals.%g: lower and upper need %zu entries like "
+                         "forecast.dates",
+                         levels[i].level, fn);
             rc = EQ_EINVAL;
             goto done;
         }
@@ -274,8 +242,8 @@ eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast,
         if ((rc = chart__numbers(lo, lower[i], nl, "lower", err, errlen)) != EQ_OK ||
             (rc = chart__numbers(hi, upper[i], nu, "upper", err, errlen)) != EQ_OK)
             goto done;
-        bands[i] = (chart_band){.x_days = fx, .lower = lower[i], .upper = upper[i], .n = fn,
-                                .label = levels[i].label};
+        bands[i] = (chart_band){
+            .x_days = fx, .lower = lower[i], .upper = upper[i], .n = fn, .label = levels[i].label};
     }
 
     chart_series hs = {.name = "History", .x_days = hx, .y = hy, .n = hn};

@@ -13,22 +13,30 @@
 
 static const chart_theme chart_themes[2] = {
     {
-        .background = 0xffffff, .text = 0x222222, .grid = 0xe3e3e3, .axis = 0x8a8a8a,
-        .history = 0x1f5fa8, .forecast = 0xd9480f,
+        .background = 0xffffff,
+        .text = 0x222222,
+        .grid = 0xe3e3e3,
+        .axis = 0x8a8a8a,
+        .history = 0x1f5fa8,
+        .forecast = 0xd9480f,
         .band_alpha = {0.16, 0.32, 0.30, 0.28, 0.26, 0.24, 0.22, 0.20, 0.18, 0.16},
-        .palette = {0x1f5fa8, 0xd9480f, 0x2b8a3e, 0x7048e8, 0xc2255c, 0x0b7285, 0xe67700,
-                    0x495057},
+        .palette = {0x1f5fa8, 0xd9480f, 0x2b8a3e, 0x7048e8, 0xc2255c, 0x0b7285, 0xe67700, 0x495057},
     },
     {
-        .background = 0x1b1d21, .text = 0xe6e6e6, .grid = 0x33363c, .axis = 0x80848c,
-        .history = 0x5aa9ff, .forecast = 0xff8c42,
+        .background = 0x1b1d21,
+        .text = 0xe6e6e6,
+        .grid = 0x33363c,
+        .axis = 0x80848c,
+        .history = 0x5aa9ff,
+        .forecast = 0xff8c42,
         .band_alpha = {0.20, 0.38, 0.34, 0.30, 0.28, 0.26, 0.24, 0.22, 0.20, 0.18},
-        .palette = {0x5aa9ff, 0xff8c42, 0x69db7c, 0xb197fc, 0xf783ac, 0x66d9e8, 0xffd43b,
-                    0xced4da},
+        .palette = {0x5aa9ff, 0xff8c42, 0x69db7c, 0xb197fc, 0xf783ac, 0x66d9e8, 0xffd43b, 0xced4da},
     },
 };
 
-const chart_theme *chart_theme_get(int dark) { return &chart_themes[dark ? 1 : 0]; }
+const chart_theme *chart_theme_get(int dark) {
+    return &chart_themes[dark ? 1 : 0];
+}
 
 /* Growable output buffer fed by cairo's stream writers. */
 typedef struct chart_buf {
@@ -37,8 +45,7 @@ typedef struct chart_buf {
     int too_big, oom;
 } chart_buf;
 
-static cairo_status_t chart__write_cb(void *closure, const unsigned char *data, unsigned int n)
-{
+static cairo_status_t chart__write_cb(void *closure, const unsigned char *data, unsigned int n) {
     chart_buf *b = closure;
     if (b->len + n > CHART_MAX_OUTPUT_BYTES) {
         b->too_big = 1;
@@ -61,10 +68,8 @@ static cairo_status_t chart__write_cb(void *closure, const unsigned char *data, 
     return CAIRO_STATUS_SUCCESS;
 }
 
-static void chart__errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
+static void chart__errf(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -73,8 +78,7 @@ static void chart__errf(char *err, size_t errlen, const char *fmt, ...)
 
 /* Copies at most CHART_MAX_TEXT bytes of valid UTF-8 from `src`, replacing invalid bytes and
  * control characters with '?', so cairo never rejects a label. */
-static void chart__clean_text(const char *src, char *dst, size_t cap)
-{
+static void chart__clean_text(const char *src, char *dst, size_t cap) {
     size_t o = 0;
     const unsigned char *s = (const unsigned char *)(src ? src : "");
     while (*s && o + 5 < cap && o < CHART_MAX_TEXT) {
@@ -83,8 +87,7 @@ static void chart__clean_text(const char *src, char *dst, size_t cap)
         int ok = n > 0;
         for (size_t i = 1; ok && i < n; i++)
             ok = (s[i] & 0xc0) == 0x80;
-        if (ok && n == 2 && c < 0xc2)
-            ok = 0; /* overlong */
+        if (ok && n == 2 && c < 0xc2) ok = 0; /* overlong */
         if (!ok || (n == 1 && c < 0x20)) {
             dst[o++] = '?';
             s++;
@@ -101,40 +104,32 @@ typedef struct chart_ctx {
     const chart_spec *spec;
     const chart_theme *th;
     cairo_t *cr;
-    double w, h, fs;          /* image size, base font size */
+    double w, h, fs;           /* image size, base font size */
     double px0, px1, py0, py1; /* plot area in device units */
     double xlo, xhi, ylo, yhi; /* data window */
 } chart_ctx;
 
-static void chart__rgb(cairo_t *cr, uint32_t c, double a)
-{
+static void chart__rgb(cairo_t *cr, uint32_t c, double a) {
     cairo_set_source_rgba(cr, ((c >> 16) & 0xff) / 255.0, ((c >> 8) & 0xff) / 255.0,
                           (c & 0xff) / 255.0, a);
 }
 
-static double chart__X(const chart_ctx *c, double x)
-{
+static double chart__X(const chart_ctx *c, double x) {
     return c->px0 + (x - c->xlo) / (c->xhi - c->xlo) * (c->px1 - c->px0);
 }
 
-static double chart__Y(const chart_ctx *c, double y)
-{
+static double chart__Y(const chart_ctx *c, double y) {
     return c->py1 - (y - c->ylo) / (c->yhi - c->ylo) * (c->py1 - c->py0);
 }
 
-static void chart__extend(double v, double *lo, double *hi)
-{
-    if (!isfinite(v))
-        return;
-    if (v < *lo)
-        *lo = v;
-    if (v > *hi)
-        *hi = v;
+static void chart__extend(double v, double *lo, double *hi) {
+    if (!isfinite(v)) return;
+    if (v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
 }
 
 static void chart__series_extent(const chart_series *s, double *xlo, double *xhi, double *ylo,
-                                 double *yhi)
-{
+                                 double *yhi) {
     for (size_t i = 0; s && i < s->n; i++) {
         if (isfinite(s->x_days[i]) && isfinite(s->y[i])) {
             chart__extend(s->x_days[i], xlo, xhi);
@@ -144,10 +139,8 @@ static void chart__series_extent(const chart_series *s, double *xlo, double *xhi
 }
 
 static eq_err chart__check_series(const chart_series *s, const char *what, char *err,
-                                  size_t errlen)
-{
-    if (!s)
-        return EQ_OK;
+                                  size_t errlen) {
+    if (!s) return EQ_OK;
     if (s->n > CHART_MAX_POINTS) {
         chart__errf(err, errlen, "%s has %zu points; the limit is %d", what, s->n,
                     CHART_MAX_POINTS);
@@ -160,8 +153,7 @@ static eq_err chart__check_series(const chart_series *s, const char *what, char 
     return EQ_OK;
 }
 
-static eq_err chart__validate(const chart_spec *sp, char *err, size_t errlen)
-{
+static eq_err chart__validate(const chart_spec *sp, char *err, size_t errlen) {
     eq_err rc;
     if (sp->format && strcmp(sp->format, "png") != 0 && strcmp(sp->format, "svg") != 0) {
         chart__errf(err, errlen, "format must be \"png\" or \"svg\"");
@@ -176,8 +168,7 @@ static eq_err chart__validate(const chart_spec *sp, char *err, size_t errlen)
         return EQ_EINVAL;
     }
     if (sp->nlines > CHART_MAX_LINES || sp->nbands > CHART_MAX_BANDS) {
-        chart__errf(err, errlen, "at most %d lines and %d bands", CHART_MAX_LINES,
-                    CHART_MAX_BANDS);
+        chart__errf(err, errlen, "at most %d lines and %d bands", CHART_MAX_LINES, CHART_MAX_BANDS);
         return EQ_ETOOBIG;
     }
     if ((sp->nlines && !sp->lines) || (sp->nbands && !sp->bands)) {
@@ -208,8 +199,7 @@ static eq_err chart__validate(const chart_spec *sp, char *err, size_t errlen)
 /* Strokes a series as a polyline broken at non-finite points; isolated points get a dot.
  * `lead`, if given, is a point the line starts from (the last history point for a forecast). */
 static void chart__draw_series(chart_ctx *c, const chart_series *s, uint32_t color, double lw,
-                               const double *lead)
-{
+                               const double *lead) {
     cairo_t *cr = c->cr;
     chart__rgb(cr, color, 1.0);
     cairo_set_line_width(cr, lw);
@@ -246,16 +236,14 @@ static void chart__draw_series(chart_ctx *c, const chart_series *s, uint32_t col
 }
 
 /* Fills a band between lower and upper, one polygon per run of finite points. */
-static void chart__draw_band(chart_ctx *c, const chart_band *b, uint32_t color, double alpha)
-{
+static void chart__draw_band(chart_ctx *c, const chart_band *b, uint32_t color, double alpha) {
     cairo_t *cr = c->cr;
     chart__rgb(cr, color, alpha);
     size_t start = 0;
     for (size_t i = 0; i <= b->n; i++) {
-        int ok = i < b->n && isfinite(b->x_days[i]) && isfinite(b->lower[i]) &&
-                 isfinite(b->upper[i]);
-        if (ok)
-            continue;
+        int ok =
+            i < b->n && isfinite(b->x_days[i]) && isfinite(b->lower[i]) && isfinite(b->upper[i]);
+        if (ok) continue;
         if (i - start >= 2) {
             for (size_t k = start; k < i; k++)
                 cairo_line_to(cr, chart__X(c, b->x_days[k]), chart__Y(c, b->upper[k]));
@@ -269,15 +257,13 @@ static void chart__draw_band(chart_ctx *c, const chart_band *b, uint32_t color, 
     }
 }
 
-static double chart__text_width(cairo_t *cr, const char *s)
-{
+static double chart__text_width(cairo_t *cr, const char *s) {
     cairo_text_extents_t e;
     cairo_text_extents(cr, s, &e);
     return e.x_advance;
 }
 
-static void chart__font(cairo_t *cr, double size, int bold)
-{
+static void chart__font(cairo_t *cr, double size, int bold) {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                            bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
@@ -286,12 +272,11 @@ static void chart__font(cairo_t *cr, double size, int bold)
 typedef struct chart_legend_item {
     char label[CHART_MAX_TEXT + 8];
     uint32_t color;
-    double alpha; /* < 1: a filled swatch (a band); 1: a line swatch */
+    double alpha;  /* < 1: a filled swatch (a band); 1: a line swatch */
     size_t layers; /* a band's swatch is drawn as `layers` stacked bands, as in the plot */
 } chart_legend_item;
 
-static size_t chart__legend_items(const chart_ctx *c, chart_legend_item *items, size_t max)
-{
+static size_t chart__legend_items(const chart_ctx *c, chart_legend_item *items, size_t max) {
     const chart_spec *sp = c->spec;
     size_t n = 0;
     if (sp->history && sp->history->n && n < max) {
@@ -324,8 +309,7 @@ static size_t chart__legend_items(const chart_ctx *c, chart_legend_item *items, 
 
 /* Draws one centred row of legend entries with its baseline at y; long legends are cut
  * where they would run off the image. */
-static void chart__draw_legend(chart_ctx *c, const chart_legend_item *items, size_t n, double y)
-{
+static void chart__draw_legend(chart_ctx *c, const chart_legend_item *items, size_t n, double y) {
     cairo_t *cr = c->cr;
     chart__font(cr, c->fs, 0);
     double sw = c->fs * 2.0, gap = c->fs * 0.5, sep = c->fs * 1.6;
@@ -333,8 +317,7 @@ static void chart__draw_legend(chart_ctx *c, const chart_legend_item *items, siz
     size_t shown = 0;
     for (; shown < n; shown++) {
         double wi = sw + gap + chart__text_width(cr, items[shown].label) + (shown ? sep : 0);
-        if (total + wi > c->w - 20)
-            break;
+        if (total + wi > c->w - 20) break;
         total += wi;
     }
     double x = (c->w - total) / 2;
@@ -360,8 +343,7 @@ static void chart__draw_legend(chart_ctx *c, const chart_legend_item *items, siz
     }
 }
 
-static void chart__draw(chart_ctx *c)
-{
+static void chart__draw(chart_ctx *c) {
     const chart_spec *sp = c->spec;
     cairo_t *cr = c->cr;
     char title[CHART_MAX_TEXT + 8], ylabel[CHART_MAX_TEXT + 8];
@@ -482,22 +464,18 @@ static void chart__draw(chart_ctx *c)
         chart__draw_series(c, &sp->lines[i], c->th->palette[i % 8], lw, NULL);
     cairo_restore(cr);
 
-    if (nitems)
-        chart__draw_legend(c, items, nitems, c->h - c->fs * 1.0);
+    if (nitems) chart__draw_legend(c, items, nitems, c->h - c->fs * 1.0);
 }
 
 eq_err chart_render(const chart_spec *sp, unsigned char **out, size_t *len, char *err,
-                    size_t errlen)
-{
-    if (err && errlen)
-        err[0] = '\0';
+                    size_t errlen) {
+    if (err && errlen) err[0] = '\0';
     if (!sp || !out || !len) {
         chart__errf(err, errlen, "no chart");
         return EQ_EINVAL;
     }
     eq_err rc = chart__validate(sp, err, errlen);
-    if (rc != EQ_OK)
-        return rc;
+    if (rc != EQ_OK) return rc;
 
     chart_ctx c = {.spec = sp, .th = chart_theme_get(sp->dark)};
     c.w = sp->width ? sp->width : CHART_DEFAULT_WIDTH;
@@ -540,10 +518,9 @@ eq_err chart_render(const chart_spec *sp, unsigned char **out, size_t *len, char
 
     int svg = sp->format && strcmp(sp->format, "svg") == 0;
     chart_buf buf = {0};
-    cairo_surface_t *surf = svg ? cairo_svg_surface_create_for_stream(chart__write_cb, &buf,
-                                                                      c.w, c.h)
-                                : cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)c.w,
-                                                             (int)c.h);
+    cairo_surface_t *surf =
+        svg ? cairo_svg_surface_create_for_stream(chart__write_cb, &buf, c.w, c.h)
+            : cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)c.w, (int)c.h);
     if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
         rc = cairo_surface_status(surf) == CAIRO_STATUS_NO_MEMORY ? EQ_ENOMEM : EQ_EIO;
         chart__errf(err, errlen, "cairo: %s", cairo_status_to_string(cairo_surface_status(surf)));
@@ -562,8 +539,9 @@ eq_err chart_render(const chart_spec *sp, unsigned char **out, size_t *len, char
         }
     }
     if (st != CAIRO_STATUS_SUCCESS || buf.oom || buf.too_big) {
-        rc = buf.too_big ? EQ_ETOOBIG : (buf.oom || st == CAIRO_STATUS_NO_MEMORY) ? EQ_ENOMEM
-                                                                                   : EQ_EIO;
+        rc = buf.too_big                                 ? EQ_ETOOBIG
+             : (buf.oom || st == CAIRO_STATUS_NO_MEMORY) ? EQ_ENOMEM
+                                                         : EQ_EIO;
         if (buf.too_big)
             chart__errf(err, errlen, "image larger than %u bytes", CHART_MAX_OUTPUT_BYTES);
         else

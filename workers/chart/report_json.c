@@ -11,10 +11,8 @@
 
 #define REPORT_MAX_STRING 4096 /* bytes of a name, method, model or error kept from JSON */
 
-static void report__jerrf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
+static void report__jerrf(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -23,9 +21,8 @@ static void report__jerrf(char *err, size_t errlen, const char *fmt, ...)
 
 /* Size of an optional array member: -1 and a message if present but not an array or too
  * long, 0 if absent. */
-static int report__array_len(const cJSON *obj, const char *key, const char *what,
-                             const cJSON **arr, char *err, size_t errlen, eq_err *rc)
-{
+static int report__array_len(const cJSON *obj, const char *key, const char *what, const cJSON **arr,
+                             char *err, size_t errlen, eq_err *rc) {
     *arr = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!*arr || cJSON_IsNull(*arr)) {
         *arr = NULL;
@@ -46,13 +43,11 @@ static int report__array_len(const cJSON *obj, const char *key, const char *what
     return n;
 }
 
-static eq_err report__fill_numbers(const cJSON *arr, double *out, const char *what,
-                                   const char *key, char *err, size_t errlen)
-{
+static eq_err report__fill_numbers(const cJSON *arr, double *out, const char *what, const char *key,
+                                   char *err, size_t errlen) {
     size_t i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
+    cJSON_ArrayForEach(it, arr) {
         if (cJSON_IsNumber(it))
             out[i] = it->valuedouble;
         else if (cJSON_IsNull(it))
@@ -67,12 +62,10 @@ static eq_err report__fill_numbers(const cJSON *arr, double *out, const char *wh
 }
 
 static eq_err report__fill_dates(const cJSON *arr, double *out, const char *what, char *err,
-                                 size_t errlen)
-{
+                                 size_t errlen) {
     size_t i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
+    cJSON_ArrayForEach(it, arr) {
         if (!cJSON_IsString(it) || chart_parse_date(it->valuestring, &out[i]) != EQ_OK) {
             report__jerrf(err, errlen, "%s.dates[%zu] is not a date (YYYY-MM-DD)", what, i);
             return EQ_EINVAL;
@@ -82,32 +75,26 @@ static eq_err report__fill_dates(const cJSON *arr, double *out, const char *what
     return EQ_OK;
 }
 
-static double report__metric(const cJSON *acc, const char *key)
-{
+static double report__metric(const cJSON *acc, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(acc, key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 /* Copies an optional string (NULL stays NULL); returns 0 on allocation failure. */
-static int report__dup(const char *s, char **out)
-{
+static int report__dup(const char *s, char **out) {
     *out = NULL;
-    if (!s)
-        return 1;
+    if (!s) return 1;
     *out = strndup(s, REPORT_MAX_STRING);
     return *out != NULL;
 }
 
-static const char *report__string_member(const cJSON *obj, const char *key)
-{
+static const char *report__string_member(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-void report_json_series_fini(report_json_series *s)
-{
-    if (!s)
-        return;
+void report_json_series_fini(report_json_series *s) {
+    if (!s) return;
     free(s->buf);
     free(s->name);
     free(s->method);
@@ -118,16 +105,14 @@ void report_json_series_fini(report_json_series *s)
 
 eq_err report_series_from_json(const char *name, const cJSON *history, const cJSON *result,
                                const char *error, report_json_series *out, char *err,
-                               size_t errlen)
-{
+                               size_t errlen) {
     eq_err rc = EQ_OK;
     const cJSON *hd = NULL, *hv = NULL, *fd = NULL, *fp = NULL;
     const cJSON *lo[REPORT_MAX_LEVELS], *hi[REPORT_MAX_LEVELS];
     int nh = 0, nf = 0;
     size_t nl = 0;
 
-    if (err && errlen)
-        err[0] = '\0';
+    if (err && errlen) err[0] = '\0';
     memset(out, 0, sizeof *out);
     if (history && !cJSON_IsNull(history)) {
         if (!cJSON_IsObject(history)) {
@@ -135,9 +120,9 @@ eq_err report_series_from_json(const char *name, const cJSON *history, const cJS
             return EQ_EINVAL;
         }
         nh = report__array_len(history, "dates", "history", &hd, err, errlen, &rc);
-        int nv = nh < 0 ? -1 : report__array_len(history, "values", "history", &hv, err, errlen, &rc);
-        if (nh < 0 || nv < 0)
-            return rc;
+        int nv =
+            nh < 0 ? -1 : report__array_len(history, "values", "history", &hv, err, errlen, &rc);
+        if (nh < 0 || nv < 0) return rc;
         if (nh != nv) {
             report__jerrf(err, errlen, "history has %d dates but %d values", nh, nv);
             return EQ_EINVAL;
@@ -150,8 +135,7 @@ eq_err report_series_from_json(const char *name, const cJSON *history, const cJS
         }
         nf = report__array_len(result, "dates", "result", &fd, err, errlen, &rc);
         int np = nf < 0 ? -1 : report__array_len(result, "point", "result", &fp, err, errlen, &rc);
-        if (nf < 0 || np < 0)
-            return rc;
+        if (nf < 0 || np < 0) return rc;
         if (nf != np) {
             report__jerrf(err, errlen, "result has %d dates but %d points", nf, np);
             return EQ_EINVAL;
@@ -162,8 +146,7 @@ eq_err report_series_from_json(const char *name, const cJSON *history, const cJS
             return EQ_EINVAL;
         }
         const cJSON *lv;
-        cJSON_ArrayForEach(lv, iv)
-        {
+        cJSON_ArrayForEach(lv, iv) {
             char *end = NULL;
             double level = lv->string ? strtod(lv->string, &end) : NAN;
             if (!lv->string || end == lv->string || *end || !(level > 0 && level < 100)) {
@@ -179,8 +162,10 @@ eq_err report_series_from_json(const char *name, const cJSON *history, const cJS
             hi[nl] = cJSON_GetObjectItemCaseSensitive(lv, "upper");
             if (!cJSON_IsArray(lo[nl]) || !cJSON_IsArray(hi[nl]) ||
                 cJSON_GetArraySize(lo[nl]) != nf || cJSON_GetArraySize(hi[nl]) != nf) {
-                report__jerrf(err, errlen, "result.intervals.%s needs lower and upper arrays "
-                              "of %d entries", lv->string, nf);
+                report__jerrf(err, errlen,
+                              "result.intervals.%s needs lower and upper arrays "
+                              "of %d entries",
+                              lv->string, nf);
                 return EQ_EINVAL;
             }
             out->iv[nl].level = level;
@@ -208,16 +193,15 @@ eq_err report_series_from_json(const char *name, const cJSON *history, const cJS
         (hv && (rc = report__fill_numbers(hv, (double *)s->hist_values, "history", "values", err,
                                           errlen))) ||
         (fd && (rc = report__fill_dates(fd, (double *)s->fc_days, "result", err, errlen))) ||
-        (fp && (rc = report__fill_numbers(fp, (double *)s->point, "result", "point", err,
-                                          errlen))))
+        (fp && (rc = report__fill_numbers(fp, (double *)s->point, "result", "point", err, errlen))))
         goto fail;
     for (size_t k = 0; k < nl; k++) {
         out->iv[k].lower = p, p += nf;
         out->iv[k].upper = p, p += nf;
-        if ((rc = report__fill_numbers(lo[k], (double *)out->iv[k].lower, "intervals", "lower",
-                                       err, errlen)) ||
-            (rc = report__fill_numbers(hi[k], (double *)out->iv[k].upper, "intervals", "upper",
-                                       err, errlen)))
+        if ((rc = report__fill_numbers(lo[k], (double *)out->iv[k].lower, "intervals", "lower", err,
+                                       errlen)) ||
+            (rc = report__fill_numbers(hi[k], (double *)out->iv[k].upper, "intervals", "upper", err,
+                                       errlen)))
             goto fail;
     }
     s->intervals = out->iv;
@@ -238,8 +222,7 @@ fail:
 }
 
 eq_err report_xlsx_from_json(const cJSON *items, unsigned char **out, size_t *len, char *err,
-                             size_t errlen)
-{
+                             size_t errlen) {
     eq_err rc = EQ_OK;
     if (!cJSON_IsArray(items)) {
         report__jerrf(err, errlen, "items must be an array");
@@ -258,8 +241,7 @@ eq_err report_xlsx_from_json(const cJSON *items, unsigned char **out, size_t *le
     }
     int i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, items)
-    {
+    cJSON_ArrayForEach(it, items) {
         if (!cJSON_IsObject(it)) {
             report__jerrf(err, errlen, "item %d is not an object", i);
             rc = EQ_EINVAL;

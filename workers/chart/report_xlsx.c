@@ -12,16 +12,14 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
-#define REPORT_SHEET_CHARS 31     /* Excel's limit on a sheet name, in UTF-16 units */
-#define REPORT_MAX_CELL_TEXT 1024 /* bytes of a name or error message written to a cell */
-#define REPORT_EXCEL_EPOCH 25569.0 /* Excel serial of 1970-01-01 (1900 date system) */
+#define REPORT_SHEET_CHARS 31           /* Excel's limit on a sheet name, in UTF-16 units */
+#define REPORT_MAX_CELL_TEXT 1024       /* bytes of a name or error message written to a cell */
+#define REPORT_EXCEL_EPOCH 25569.0      /* Excel serial of 1970-01-01 (1900 date system) */
 #define REPORT_MIN_DATE_DAYS (-25508.0) /* 1900-03-01, first date Excel counts correctly */
 #define REPORT_MAX_DATE_DAYS 2932896.0  /* 9999-12-31 */
 
-static void report__errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
+static void report__errf(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -29,22 +27,18 @@ static void report__errf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Length in bytes of the valid UTF-8 sequence at s, or 0 if invalid. */
-static size_t report__utf8_len(const unsigned char *s)
-{
+static size_t report__utf8_len(const unsigned char *s) {
     unsigned c = s[0];
     size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 2 && c < 0xc2)
-        return 0;
+    if (n == 2 && c < 0xc2) return 0;
     for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
+        if ((s[i] & 0xc0) != 0x80) return 0;
     return n;
 }
 
 /* Copies text for a cell: valid UTF-8 only, XML-forbidden control characters become spaces,
  * at most REPORT_MAX_CELL_TEXT bytes. */
-static void report__clean_text(const char *src, char *dst, size_t cap)
-{
+static void report__clean_text(const char *src, char *dst, size_t cap) {
     const unsigned char *s = (const unsigned char *)(src ? src : "");
     size_t o = 0;
     while (*s && o + 5 < cap && o < REPORT_MAX_CELL_TEXT) {
@@ -65,33 +59,27 @@ static void report__clean_text(const char *src, char *dst, size_t cap)
 }
 
 /* Cuts `s` in place to at most `units` UTF-16 units (4-byte sequences count 2). */
-static void report__cut_units(char *s, size_t units)
-{
+static void report__cut_units(char *s, size_t units) {
     size_t i = 0, u = 0;
     while (s[i]) {
         size_t n = report__utf8_len((const unsigned char *)s + i);
         size_t w = n == 4 ? 2 : 1;
-        if (n == 0 || u + w > units)
-            break;
+        if (n == 0 || u + w > units) break;
         u += w;
         i += n;
     }
     s[i] = '\0';
 }
 
-static int report__name_taken(const char *name, const char *const *taken, size_t ntaken)
-{
-    if (strcasecmp(name, "Summary") == 0 || strcasecmp(name, "History") == 0)
-        return 1;
+static int report__name_taken(const char *name, const char *const *taken, size_t ntaken) {
+    if (strcasecmp(name, "Summary") == 0 || strcasecmp(name, "History") == 0) return 1;
     for (size_t i = 0; i < ntaken; i++)
-        if (taken[i] && strcasecmp(name, taken[i]) == 0)
-            return 1;
+        if (taken[i] && strcasecmp(name, taken[i]) == 0) return 1;
     return 0;
 }
 
 void report_sheet_name(const char *name, const char *const *taken, size_t ntaken, char *out,
-                       size_t outlen)
-{
+                       size_t outlen) {
     char base[4 * REPORT_SHEET_CHARS + 8];
     size_t o = 0;
     const unsigned char *s = (const unsigned char *)(name ? name : "");
@@ -113,8 +101,7 @@ void report_sheet_name(const char *name, const char *const *taken, size_t ntaken
     memmove(base, base + lead, strlen(base + lead) + 1);
     for (size_t l = strlen(base); l > 0 && base[l - 1] == '\''; l--)
         base[l - 1] = '\0';
-    if (base[0] == '\0')
-        snprintf(base, sizeof base, "Series");
+    if (base[0] == '\0') snprintf(base, sizeof base, "Series");
 
     char cand[4 * REPORT_SHEET_CHARS + 32];
     snprintf(cand, sizeof cand, "%s", base);
@@ -135,30 +122,23 @@ typedef struct report_ctx {
     lxw_error lerr; /* first libxlsxwriter error */
 } report_ctx;
 
-static void report__check(report_ctx *c, lxw_error e)
-{
-    if (e != LXW_NO_ERROR && c->lerr == LXW_NO_ERROR)
-        c->lerr = e;
+static void report__check(report_ctx *c, lxw_error e) {
+    if (e != LXW_NO_ERROR && c->lerr == LXW_NO_ERROR) c->lerr = e;
 }
 
-static void report__number(report_ctx *c, lxw_worksheet *ws, lxw_row_t r, lxw_col_t col,
-                           double v, lxw_format *f)
-{
-    if (isfinite(v))
-        report__check(c, worksheet_write_number(ws, r, col, v, f));
+static void report__number(report_ctx *c, lxw_worksheet *ws, lxw_row_t r, lxw_col_t col, double v,
+                           lxw_format *f) {
+    if (isfinite(v)) report__check(c, worksheet_write_number(ws, r, col, v, f));
 }
 
 static void report__text(report_ctx *c, lxw_worksheet *ws, lxw_row_t r, lxw_col_t col,
-                         const char *s, lxw_format *f)
-{
+                         const char *s, lxw_format *f) {
     char buf[REPORT_MAX_CELL_TEXT + 8];
     report__clean_text(s, buf, sizeof buf);
-    if (buf[0])
-        report__check(c, worksheet_write_string(ws, r, col, buf, f));
+    if (buf[0]) report__check(c, worksheet_write_string(ws, r, col, buf, f));
 }
 
-static eq_err report__validate(const report_series *ss, size_t n, char *err, size_t errlen)
-{
+static eq_err report__validate(const report_series *ss, size_t n, char *err, size_t errlen) {
     if (n > REPORT_MAX_SERIES) {
         report__errf(err, errlen, "%zu series; the limit is %d", n, REPORT_MAX_SERIES);
         return EQ_ETOOBIG;
@@ -194,13 +174,11 @@ static eq_err report__validate(const report_series *ss, size_t n, char *err, siz
     return EQ_OK;
 }
 
-static int report__excel_date_ok(double d)
-{
+static int report__excel_date_ok(double d) {
     return isfinite(d) && d >= REPORT_MIN_DATE_DAYS && d <= REPORT_MAX_DATE_DAYS;
 }
 
-static void report__iso_date(double days, char *buf, size_t len)
-{
+static void report__iso_date(double days, char *buf, size_t len) {
     if (!isfinite(days) || fabs(days) > 1e8) {
         snprintf(buf, len, "?");
         return;
@@ -217,16 +195,14 @@ static void report__iso_date(double days, char *buf, size_t len)
     snprintf(buf, len, "%04lld-%02d-%02d", (long long)y, m, d);
 }
 
-static int report__level_cmp(const void *a, const void *b)
-{
+static int report__level_cmp(const void *a, const void *b) {
     double la = (*(const report_interval *const *)a)->level;
     double lb = (*(const report_interval *const *)b)->level;
     return la < lb ? -1 : la > lb ? 1 : 0;
 }
 
 /* Bound lines shade from a strong orange (the narrowest level) to a pale one (the widest). */
-static lxw_color_t report__level_color(size_t k, size_t n)
-{
+static lxw_color_t report__level_color(size_t k, size_t n) {
     static const int from[3] = {0xF0, 0x8C, 0x5A}, to[3] = {0xF8, 0xD4, 0xBE};
     double t = n > 1 ? (double)k / (double)(n - 1) : 0;
     lxw_color_t c = 0;
@@ -237,8 +213,7 @@ static lxw_color_t report__level_color(size_t k, size_t n)
 
 /* Writes one series sheet and its chart. */
 static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *sheet,
-                                 const report_series *s)
-{
+                                 const report_series *s) {
     const report_interval *lv[REPORT_MAX_LEVELS];
     size_t nl = s->nintervals;
     for (size_t k = 0; k < nl; k++)
@@ -269,15 +244,13 @@ static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *s
         int take_f = j < s->nfc && (i >= s->nhist || s->fc_days[j] <= s->hist_days[i]);
         double day = take_h ? s->hist_days[i] : s->fc_days[j];
         if (as_dates) {
-            report__check(c, worksheet_write_number(ws, row, 0, day + REPORT_EXCEL_EPOCH,
-                                                    c->date));
+            report__check(c, worksheet_write_number(ws, row, 0, day + REPORT_EXCEL_EPOCH, c->date));
         } else {
             char iso[32];
             report__iso_date(day, iso, sizeof iso);
             report__text(c, ws, row, 0, iso, NULL);
         }
-        if (take_h)
-            report__number(c, ws, row, 1, s->hist_values[i++], c->num);
+        if (take_h) report__number(c, ws, row, 1, s->hist_values[i++], c->num);
         if (take_f) {
             report__number(c, ws, row, 2, s->point[j], c->num);
             for (size_t k = 0; k < nl; k++) {
@@ -292,8 +265,7 @@ static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *s
     report__check(c, worksheet_set_column(ws, 0, 0, 12, NULL));
     report__check(c, worksheet_set_column(ws, 1, last_col, 11, NULL));
     worksheet_freeze_panes(ws, 1, 1);
-    if (row <= 1)
-        return;
+    if (row <= 1) return;
 
     lxw_chart *ch = workbook_add_chart(c->wb, LXW_CHART_LINE);
     if (!ch) {
@@ -327,17 +299,15 @@ static void report__series_sheet(report_ctx *c, lxw_worksheet *ws, const char *s
     chart_title_set_name(ch, title);
     chart_legend_set_position(ch, LXW_CHART_LEGEND_BOTTOM);
     chart_show_blanks_as(ch, LXW_CHART_BLANKS_AS_GAP);
-    if (as_dates)
-        chart_axis_set_num_format(ch->x_axis, "yyyy-mm");
+    if (as_dates) chart_axis_set_num_format(ch->x_axis, "yyyy-mm");
     lxw_chart_options opt = {.x_offset = 10, .y_offset = 10, .x_scale = 1.8, .y_scale = 1.6};
     report__check(c, worksheet_insert_chart_opt(ws, 1, (lxw_col_t)(last_col + 2), ch, &opt));
 }
 
 static void report__summary(report_ctx *c, lxw_worksheet *ws, const report_series *ss, size_t n,
-                            char (*sheets)[128])
-{
-    static const char *const head[] = {"Series", "Method", "Model", "MASE", "sMAPE", "RMSE",
-                                       "Error", "Sheet"};
+                            char (*sheets)[128]) {
+    static const char *const head[] = {"Series", "Method", "Model", "MASE",
+                                       "sMAPE",  "RMSE",   "Error", "Sheet"};
     for (lxw_col_t k = 0; k < 8; k++)
         report__text(c, ws, 0, k, head[k], c->bold);
     for (size_t i = 0; i < n; i++) {
@@ -355,8 +325,7 @@ static void report__summary(report_ctx *c, lxw_worksheet *ws, const report_serie
             char url[300];
             size_t o = (size_t)snprintf(url, sizeof url, "internal:'");
             for (const char *p = sheets[i]; *p && o + 8 < sizeof url; p++) {
-                if (*p == '\'')
-                    url[o++] = '\'';
+                if (*p == '\'') url[o++] = '\'';
                 url[o++] = *p;
             }
             snprintf(url + o, sizeof url - o, "'!A1");
@@ -373,19 +342,16 @@ static void report__summary(report_ctx *c, lxw_worksheet *ws, const report_serie
 }
 
 eq_err report_xlsx_write_file(const report_series *ss, size_t n, const char *path, char *err,
-                              size_t errlen)
-{
+                              size_t errlen) {
     eq_err rc;
     char(*sheets)[128] = NULL;
     const char **taken = NULL;
-    if (err && errlen)
-        err[0] = '\0';
+    if (err && errlen) err[0] = '\0';
     if (!path || !path[0]) {
         report__errf(err, errlen, "no output path");
         return EQ_EINVAL;
     }
-    if ((rc = report__validate(ss, n, err, errlen)) != EQ_OK)
-        return rc;
+    if ((rc = report__validate(ss, n, err, errlen)) != EQ_OK) return rc;
     sheets = calloc(n ? n : 1, sizeof *sheets);
     taken = calloc(n ? n : 1, sizeof *taken);
     if (!sheets || !taken) {
@@ -412,13 +378,11 @@ eq_err report_xlsx_write_file(const report_series *ss, size_t n, const char *pat
         format_set_num_format(c.acc, "0.000");
     }
     lxw_worksheet *summary = workbook_add_worksheet(c.wb, "Summary");
-    if (!summary)
-        report__check(&c, LXW_ERROR_MEMORY_MALLOC_FAILED);
+    if (!summary) report__check(&c, LXW_ERROR_MEMORY_MALLOC_FAILED);
     size_t ndetail = 0;
     for (size_t i = 0; i < n && c.lerr == LXW_NO_ERROR; i++) {
         const report_series *s = &ss[i];
-        if (s->nhist + s->nfc == 0 || ndetail == REPORT_MAX_DETAIL_SHEETS)
-            continue;
+        if (s->nhist + s->nfc == 0 || ndetail == REPORT_MAX_DETAIL_SHEETS) continue;
         report_sheet_name(s->name, taken, ndetail, sheets[i], sizeof sheets[i]);
         taken[ndetail++] = sheets[i];
         lxw_worksheet *ws = workbook_add_worksheet(c.wb, sheets[i]);
@@ -429,19 +393,16 @@ eq_err report_xlsx_write_file(const report_series *ss, size_t n, const char *pat
         }
         report__series_sheet(&c, ws, sheets[i], s);
     }
-    if (summary && c.lerr == LXW_NO_ERROR)
-        report__summary(&c, summary, ss, n, sheets);
+    if (summary && c.lerr == LXW_NO_ERROR) report__summary(&c, summary, ss, n, sheets);
     lxw_error close_err = workbook_close(c.wb);
     report__check(&c, close_err);
     if (c.lerr != LXW_NO_ERROR) {
-        if (!err || !err[0])
-            report__errf(err, errlen, "xlsx: %s", lxw_strerror(c.lerr));
+        if (!err || !err[0]) report__errf(err, errlen, "xlsx: %s", lxw_strerror(c.lerr));
         rc = c.lerr == LXW_ERROR_MEMORY_MALLOC_FAILED ? EQ_ENOMEM
              : c.lerr == LXW_ERROR_CREATING_XLSX_FILE || c.lerr == LXW_ERROR_CREATING_TMPFILE
                  ? EQ_EIO
                  : EQ_EINVAL;
-        if (close_err != LXW_ERROR_CREATING_XLSX_FILE)
-            unlink(path);
+        if (close_err != LXW_ERROR_CREATING_XLSX_FILE) unlink(path);
         goto fail_alloc;
     }
     rc = EQ_OK;
@@ -451,9 +412,8 @@ fail_alloc:
     return rc;
 }
 
-eq_err report_xlsx_write_mem(const report_series *ss, size_t n, unsigned char **out,
-                             size_t *len, char *err, size_t errlen)
-{
+eq_err report_xlsx_write_mem(const report_series *ss, size_t n, unsigned char **out, size_t *len,
+                             char *err, size_t errlen) {
     eq_err rc;
     if (!out || !len) {
         report__errf(err, errlen, "no output");
@@ -468,8 +428,7 @@ eq_err report_xlsx_write_mem(const report_series *ss, size_t n, unsigned char **
         return EQ_EIO;
     }
     close(fd);
-    if ((rc = report_xlsx_write_file(ss, n, path, err, errlen)) != EQ_OK)
-        goto fail_file;
+    if ((rc = report_xlsx_write_file(ss, n, path, err, errlen)) != EQ_OK) goto fail_file;
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f || fstat(fileno(f), &st) != 0) {
@@ -500,8 +459,7 @@ eq_err report_xlsx_write_mem(const report_series *ss, size_t n, unsigned char **
     return EQ_OK;
 
 fail_open:
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
 fail_file:
     unlink(path);
     return rc;

@@ -22,35 +22,35 @@
 
 #include "common/eq_err.h"
 
-#define REPORT_MAX_SERIES 10000       /* summary rows: a batch holds at most 10,000 jobs */
-#define REPORT_MAX_DETAIL_SHEETS 500  /* series after this get a Summary row only */
-#define REPORT_MAX_ROWS 100000        /* history + forecast rows per series sheet */
-#define REPORT_MAX_LEVELS 10          /* interval levels per series (as a forecast job allows) */
+#define REPORT_MAX_SERIES 10000      /* summary rows: a batch holds at most 10,000 jobs */
+#define REPORT_MAX_DETAIL_SHEETS 500 /* series after this get a Summary row only */
+#define REPORT_MAX_ROWS 100000       /* history + forecast rows per series sheet */
+#define REPORT_MAX_LEVELS 10         /* interval levels per series (as a forecast job allows) */
 #define REPORT_MAX_OUTPUT_BYTES (256u << 20) /* report_xlsx_write_mem() refuses larger files */
 
 typedef struct report_interval {
-    double level;                 /* e.g. 80, 95 */
-    const double *lower, *upper;  /* nfc values each */
+    double level;                /* e.g. 80, 95 */
+    const double *lower, *upper; /* nfc values each */
 } report_interval;
 
 /* One forecast result. All pointers are borrowed for the duration of the call. */
 typedef struct report_series {
     const char *name;
-    const double *hist_days, *hist_values;  /* days since 1970-01-01 */
+    const double *hist_days, *hist_values; /* days since 1970-01-01 */
     size_t nhist;
     const double *fc_days, *point;
     size_t nfc;
     const report_interval *intervals;
     size_t nintervals;
-    const char *method, *model;             /* NULL when unknown */
-    double mase, smape, rmse;               /* NaN when unknown */
-    const char *error;                      /* non-NULL for a failed series */
+    const char *method, *model; /* NULL when unknown */
+    double mase, smape, rmse;   /* NaN when unknown */
+    const char *error;          /* non-NULL for a failed series */
 } report_series;
 
 /* Writes the workbook for `n` series to `path` (created or truncated).
  * Errors: EQ_EINVAL, EQ_ETOOBIG (a limit above), EQ_ENOMEM, EQ_EIO; message in err. */
-eq_err report_xlsx_write_file(const report_series *series, size_t n, const char *path,
-                              char *err, size_t errlen);
+eq_err report_xlsx_write_file(const report_series *series, size_t n, const char *path, char *err,
+                              size_t errlen);
 
 /* As report_xlsx_write_file(), into memory: *out is malloc'd (caller frees), *len its size.
  * libxlsxwriter 1.1.4 can only write files, so this goes through a private temporary file in
@@ -60,9 +60,9 @@ eq_err report_xlsx_write_mem(const report_series *series, size_t n, unsigned cha
 
 /* A report_series read from JSON; owns its arrays and strings. */
 typedef struct report_json_series {
-    report_series s;                          /* points into the fields below */
+    report_series s; /* points into the fields below */
     report_interval iv[REPORT_MAX_LEVELS];
-    double *buf;                              /* every array, in one allocation */
+    double *buf; /* every array, in one allocation */
     char *name, *method, *model, *error;
 } report_json_series;
 
