@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zip.h>
+
 #include "api/upload/upload.h"
 
 /* Reads tests/fixtures/data/<name> into a new buffer (caller frees). */
@@ -63,5 +65,40 @@ static inline ds_table *csv_parse_str(const char *s, upload_error *e)
         ck_assert_int_eq(e_.status, (want_status));                                        \
         ck_assert_msg(e_.detail[0] != '\0', "no detail for %s", e_.type);                  \
     } while (0)
+
+typedef struct xentry {
+    const char *name;
+    const void *data;
+    size_t len; /* 0: strlen(data) */
+} xentry;
+
+/* Builds a ZIP archive in memory from the entries (deflated). Caller frees. */
+static inline unsigned char *zip_build(const xentry *e, size_t n, size_t *len)
+{
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
+    ck_assert_ptr_nonnull(src);
+    zip_source_keep(src);
+    zip_t *z = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
+    ck_assert_ptr_nonnull(z);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = e[i].len ? e[i].len : strlen(e[i].data);
+        zip_source_t *s = zip_source_buffer(z, e[i].data, l, 0);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_ge(zip_file_add(z, e[i].name, s, ZIP_FL_OVERWRITE), 0);
+    }
+    ck_assert_int_eq(zip_close(z), 0);
+    zip_stat_t st;
+    ck_assert_int_eq(zip_source_open(src), 0);
+    ck_assert_int_eq(zip_source_stat(src, &st), 0);
+    unsigned char *buf = malloc(st.size);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(zip_source_read(src, buf, st.size), (zip_int64_t)st.size);
+    zip_source_close(src);
+    zip_source_free(src);
+    *len = st.size;
+    return buf;
+}
 
 #endif

@@ -1,44 +1,10 @@
 /* api/upload XLSX on workbooks the test builds with libzip: cell kinds, styles and date
  * systems, sparse cells, and the refusals (zip bomb, DTDs and entities, truncation). */
 #include <math.h>
-#include <zip.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
 
 #include "tests/upload/upload_test_util.h"
-
-typedef struct xentry {
-    const char *name;
-    const void *data;
-    size_t len; /* 0: strlen(data) */
-} xentry;
-
-/* Builds a ZIP archive in memory from the entries (deflated). Caller frees. */
-static unsigned char *zip_build(const xentry *e, size_t n, size_t *len)
-{
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
-    ck_assert_ptr_nonnull(src);
-    zip_source_keep(src);
-    zip_t *z = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
-    ck_assert_ptr_nonnull(z);
-    for (size_t i = 0; i < n; i++) {
-        size_t l = e[i].len ? e[i].len : strlen(e[i].data);
-        zip_source_t *s = zip_source_buffer(z, e[i].data, l, 0);
-        ck_assert_ptr_nonnull(s);
-        ck_assert_int_ge(zip_file_add(z, e[i].name, s, ZIP_FL_OVERWRITE), 0);
-    }
-    ck_assert_int_eq(zip_close(z), 0);
-    zip_stat_t st;
-    ck_assert_int_eq(zip_source_open(src), 0);
-    ck_assert_int_eq(zip_source_stat(src, &st), 0);
-    unsigned char *buf = malloc(st.size);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(zip_source_read(src, buf, st.size), (zip_int64_t)st.size);
-    zip_source_close(src);
-    zip_source_free(src);
-    *len = st.size;
-    return buf;
-}
 
 #define NS "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\""
 #define RNS "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\""
@@ -305,6 +271,67 @@ START_TEST(sparse_limits)
 }
 END_TEST
 
+/* A workbook written by another writer, libxlsxwriter: shared strings, a custom date format,
+ * formulas with stored results, booleans, a blank row, numbers as text. */
+START_TEST(libxlsxwriter_workbook)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/upload-xlsx-test-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    lxw_workbook *wb = workbook_new(path);
+    ck_assert_ptr_nonnull(wb);
+    lxw_worksheet *ws = workbook_add_worksheet(wb, "series");
+    lxw_format *datefmt = workbook_add_format(wb);
+    format_set_num_format(datefmt, "d mmm yyyy");
+    worksheet_write_string(ws, 0, 0, "Quarter", NULL);
+    worksheet_write_string(ws, 0, 1, "gdp", NULL);
+    worksheet_write_string(ws, 0, 2, "double", NULL);
+    worksheet_write_string(ws, 0, 3, "ok", NULL);
+    worksheet_write_string(ws, 0, 4, "as text", NULL);
+    for (int r = 0; r < 8; r++) {
+        int row = r < 4 ? r + 1 : r + 2; /* row 5 (0-based) stays blank */
+        lxw_datetime dt = {.year = 2000 + r / 4, .month = (uint8_t)(1 + 3 * (r % 4)), .day = 1};
+        worksheet_write_datetime(ws, (lxw_row_t)row, 0, &dt, datefmt);
+        worksheet_write_number(ws, (lxw_row_t)row, 1, 100.25 + r, NULL);
+        char formula[32];
+        snprintf(formula, sizeof formula, "=B%d*2", row + 1);
+        worksheet_write_formula_num(ws, (lxw_row_t)row, 2, formula, NULL, 2 * (100.25 + r));
+        worksheet_write_boolean(ws, (lxw_row_t)row, 3, r % 2, NULL);
+        char text[16];
+        snprintf(text, sizeof text, "%d", 10 * r);
+        worksheet_write_string(ws, (lxw_row_t)row, 4, text, NULL);
+    }
+    ck_assert_int_eq(workbook_close(wb), LXW_NO_ERROR);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char *buf = malloc(1 << 20);
+    ck_assert_ptr_nonnull(buf);
+    size_t len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    unlink(path);
+    ds_table *t = parse_ok(buf, len);
+    ck_assert_uint_eq(t->nrows, 8);
+    ck_assert_uint_eq(t->ncols, 5);
+    ck_assert_str_eq(t->cols[0].name, "Quarter");
+    ck_assert_int_eq(t->date_col, 0);
+    ck_assert_str_eq(t->frequency, "quarterly");
+    ck_assert_double_eq(t->cols[0].num[0], 10957); /* 2000-01-01 */
+    ck_assert_double_eq(t->cols[1].num[7], 107.25);
+    ck_assert_double_eq(t->cols[2].num[7], 214.5);
+    ck_assert_double_eq(t->cols[3].num[1], 1);
+    ck_assert_int_eq(t->cols[4].type, DS_TYPE_NUMBER); /* numeric text is a number */
+    ck_assert_double_eq(t->cols[4].num[7], 70);
+    char d[16];
+    ds_date_format(t->cols[0].num[7], d, sizeof d);
+    ck_assert_str_eq(d, "2001-10-01");
+    ds_table_free(t);
+    free(buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("upload_xlsx");
@@ -316,6 +343,7 @@ int main(void)
     tcase_add_test(tc, zip_bomb_refused);
     tcase_add_test(tc, truncated_and_broken);
     tcase_add_test(tc, sparse_limits);
+    tcase_add_test(tc, libxlsxwriter_workbook);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
