@@ -130,24 +130,39 @@ START_TEST(test_calendar_and_missing)
 }
 END_TEST
 
-/* Checks the interval properties every method promises: nested levels, widening bands. */
-static void check_intervals(const cJSON *r, int h)
+/* Checks the interval properties every method promises: nested levels, and bands that
+ * widen step by step. With multiplicative errors the band scales with the (seasonal) level
+ * and can narrow in a low season, so `multiplicative` only asks that the band relative to
+ * the point forecast be wider at the horizon than one step ahead. */
+static void check_intervals_ex(const cJSON *r, int h, int multiplicative)
 {
     const cJSON *iv = get(r, "intervals");
     const cJSON *i80 = get(iv, "80"), *i95 = get(iv, "95");
     const cJSON *point = get(r, "point");
+    const char *model = get(r, "model")->valuestring;
     ck_assert_int_eq(cJSON_GetArraySize(point), h);
     for (int j = 0; j < h; j++) {
         double p = at(point, j);
         double l80 = at(get(i80, "lower"), j), u80 = at(get(i80, "upper"), j);
         double l95 = at(get(i95, "lower"), j), u95 = at(get(i95, "upper"), j);
-        ck_assert(l95 <= l80 && l80 <= p && p <= u80 && u80 <= u95);
-        if (j > 0) {
+        ck_assert_msg(l95 <= l80 && l80 <= p && p <= u80 && u80 <= u95, "%s: step %d not nested",
+                      model, j);
+        if (j > 0 && !multiplicative) {
             double w = u95 - l95;
             double wp = at(get(i95, "upper"), j - 1) - at(get(i95, "lower"), j - 1);
-            ck_assert_msg(w >= wp - 1e-9 * fabs(wp), "interval narrows at step %d", j);
+            ck_assert_msg(w >= wp * (1 - 1e-9), "%s: interval narrows at step %d (%g < %g)",
+                          model, j, w, wp);
         }
     }
+    double w0 = (at(get(i95, "upper"), 0) - at(get(i95, "lower"), 0)) / fabs(at(point, 0));
+    double wh = (at(get(i95, "upper"), h - 1) - at(get(i95, "lower"), h - 1)) /
+                fabs(at(point, h - 1));
+    ck_assert_msg(h == 1 || wh > w0, "%s: no wider at the horizon", model);
+}
+
+static void check_intervals(const cJSON *r, int h)
+{
+    check_intervals_ex(r, h, 0);
 }
 
 START_TEST(test_benchmarks_properties)
@@ -187,6 +202,80 @@ START_TEST(test_drift_exact_on_line)
 }
 END_TEST
 
+START_TEST(test_ets_inputs)
+{
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,0,3,4]},\"method\":\"ets\",\"model\":\"MNN\"}",
+                "non_positive_values");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"ets\",\"model\":\"XNN\"}",
+                "bad_model");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"ets\",\"model\":\"AMN\"}",
+                "bad_model");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"ets\",\"model\":\"ANM\"}",
+                "bad_model");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"ets\",\"model\":\"ANdN\"}",
+                "bad_model");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"ets\",\"model\":7}",
+                "bad_model");
+    expect_code("{\"series\":{\"dates\":[\"2001-01-01\",\"2002-01-01\",\"2003-01-01\"],"
+                "\"values\":[1,2,4]},\"method\":\"ets\",\"model\":\"AAA\"}", "bad_model");
+}
+END_TEST
+
+/* A straight line is forecast exactly by ETS(A,A,N). */
+START_TEST(test_ets_aan_exact_on_line)
+{
+    cJSON *p = cJSON_Parse("{\"horizon\":6,\"method\":\"ets\",\"model\":\"AAN\"}");
+    cJSON *series = cJSON_AddObjectToObject(p, "series");
+    cJSON *dates = cJSON_AddArrayToObject(series, "dates");
+    cJSON *values = cJSON_AddArrayToObject(series, "values");
+    for (int i = 0; i < 40; i++) {
+        char d[32];
+        snprintf(d, sizeof d, "%04d-01-01", 1950 + i);
+        cJSON_AddItemToArray(dates, cJSON_CreateString(d));
+        cJSON_AddItemToArray(values, cJSON_CreateNumber(100.0 + 2.5 * i));
+    }
+    cJSON *r = NULL;
+    fc_job_error err;
+    ck_assert_int_eq(forecast_job_run(p, &r, &err), EQ_OK);
+    ck_assert_str_eq(get(r, "model")->valuestring, "ETS(A,A,N)");
+    for (int j = 0; j < 6; j++)
+        ck_assert_double_eq_tol(at(get(r, "point"), j), 100.0 + 2.5 * (40 + j), 1e-6);
+    cJSON_Delete(r);
+    cJSON_Delete(p);
+}
+END_TEST
+
+/* Intervals of analytic (ANA) and simulated (MNA, MAM) models nest and widen; simulated
+ * ones are deterministic. */
+START_TEST(test_ets_intervals)
+{
+    static const char *models[] = {"ANA", "AAdN", "MNA", "MAM", NULL};
+    fc_test_series s;
+    fc_test_load("uk_driver_deaths_monthly.csv", "deaths", &s);
+    for (int m = 0; m < 5; m++) {
+        cJSON *p = fc_test_params(&s, s.n);
+        cJSON_AddNumberToObject(p, "horizon", 24);
+        cJSON_AddStringToObject(p, "method", "ets");
+        if (models[m])
+            cJSON_AddStringToObject(p, "model", models[m]);
+        cJSON *r = NULL, *r2 = NULL;
+        fc_job_error err;
+        ck_assert_int_eq(forecast_job_run(p, &r, &err), EQ_OK);
+        check_intervals_ex(r, 24, get(r, "model")->valuestring[4] == 'M');
+        ck_assert(cJSON_IsNumber(get(r, "aicc")));
+        ck_assert_int_eq(forecast_job_run(p, &r2, &err), EQ_OK);
+        char *a = cJSON_PrintUnformatted(r), *b = cJSON_PrintUnformatted(r2);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+        cJSON_Delete(r);
+        cJSON_Delete(r2);
+        cJSON_Delete(p);
+    }
+    fc_test_free(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("forecast_job");
@@ -196,6 +285,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_calendar_and_missing);
     tcase_add_test(tc, test_benchmarks_properties);
     tcase_add_test(tc, test_drift_exact_on_line);
+    tcase_add_test(tc, test_ets_inputs);
+    tcase_add_test(tc, test_ets_aan_exact_on_line);
+    tcase_add_test(tc, test_ets_intervals);
     suite_add_tcase(s, tc);
     return s;
 }

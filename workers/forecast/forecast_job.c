@@ -7,6 +7,7 @@
 
 #include "workers/forecast/fc_accuracy.h"
 #include "workers/forecast/fc_bench.h"
+#include "workers/forecast/fc_ets.h"
 #include "workers/forecast/fc_series.h"
 
 typedef eq_err (*fc_fit_fn)(const fc_request *rq, fc_result *out, fc_job_error *err);
@@ -20,8 +21,9 @@ static const fc_method fc__methods[] = {
     {.name = "naive", .fit = fc_naive_fit},
     {.name = "snaive", .fit = fc_snaive_fit},
     {.name = "drift", .fit = fc_drift_fit},
-    /* Until the model-based methods land, "auto" is the drift benchmark. */
-    {.name = "auto", .fit = fc_drift_fit},
+    {.name = "ets", .fit = fc_ets_fit},
+    /* Until the combination lands, "auto" is automatic ETS. */
+    {.name = "auto", .fit = fc_ets_fit},
 };
 
 static const fc_method *fc__method_find(const char *name)
@@ -187,7 +189,7 @@ eq_err forecast_job_run(const cJSON *params, cJSON **result, fc_job_error *err)
     else if (missing_name && strcmp(missing_name, "interpolate") != 0)
         return fc_fail(err, "bad_params", "\"missing\" must be \"interpolate\" or \"error\"");
     double levels[FC_MAX_LEVELS];
-    size_t nlevels;
+    size_t nlevels = 0;
     if ((rc = fc__parse_levels(params, levels, &nlevels, err)) != EQ_OK)
         return rc;
 

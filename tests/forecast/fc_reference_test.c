@@ -1,0 +1,194 @@
+/* The engine against R's forecast package on the public series
+ * (tests/fixtures/forecast/reference.json, written by bench/forecast/reference.R). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/forecast/fc_test_util.h"
+#include "workers/forecast/forecast_job.h"
+
+static cJSON *ref;
+
+static void setup(void)
+{
+    ref = fc_test_load_json("tests/fixtures/forecast/reference.json");
+}
+
+static void teardown(void)
+{
+    cJSON_Delete(ref);
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    ck_assert_msg(cJSON_IsNumber(v), "no number %s", k);
+    return v->valuedouble;
+}
+
+/* Fits `method` (with `model` when not NULL) on the training part of fixture entry `e`. */
+static cJSON *fit(const cJSON *e, const char *method, const char *model)
+{
+    fc_test_series s;
+    fc_test_load(cJSON_GetObjectItem(e, "file")->valuestring,
+                 cJSON_GetObjectItem(e, "column")->valuestring, &s);
+    size_t lo = 0;
+    while (isnan(s.values[lo]))
+        lo++;
+    fc_test_series tr = {.dates = s.dates + lo, .values = s.values + lo};
+    cJSON *p = fc_test_params(&tr, (size_t)num(e, "n_train"));
+    cJSON_AddNumberToObject(p, "horizon", num(e, "h"));
+    cJSON_AddStringToObject(p, "method", method);
+    if (model)
+        cJSON_AddStringToObject(p, "model", model);
+    cJSON *r = NULL;
+    fc_job_error err;
+    eq_err rc = forecast_job_run(p, &r, &err);
+    ck_assert_msg(rc == EQ_OK, "%s on %s: %s %s", method,
+                  cJSON_GetObjectItem(e, "column")->valuestring, err.code, err.message);
+    cJSON_Delete(p);
+    fc_test_free(&s);
+    return r;
+}
+
+static double item(const cJSON *arr, int i)
+{
+    const cJSON *v = cJSON_GetArrayItem(arr, i);
+    ck_assert(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+/* Compares our point forecasts and 80/95% bounds with R's: max relative difference. */
+static void compare(const cJSON *ours, const cJSON *theirs, double tol_point, double tol_pi,
+                    const char *what)
+{
+    const cJSON *iv = cJSON_GetObjectItem(ours, "intervals");
+    const cJSON *pairs[5][2] = {
+        {cJSON_GetObjectItem(ours, "point"), cJSON_GetObjectItem(theirs, "point")},
+        {cJSON_GetObjectItem(cJSON_GetObjectItem(iv, "80"), "lower"),
+         cJSON_GetObjectItem(theirs, "lower80")},
+        {cJSON_GetObjectItem(cJSON_GetObjectItem(iv, "80"), "upper"),
+         cJSON_GetObjectItem(theirs, "upper80")},
+        {cJSON_GetObjectItem(cJSON_GetObjectItem(iv, "95"), "lower"),
+         cJSON_GetObjectItem(theirs, "lower95")},
+        {cJSON_GetObjectItem(cJSON_GetObjectItem(iv, "95"), "upper"),
+         cJSON_GetObjectItem(theirs, "upper95")},
+    };
+    for (int k = 0; k < 5; k++) {
+        int h = cJSON_GetArraySize(pairs[k][1]);
+        ck_assert_int_eq(cJSON_GetArraySize(pairs[k][0]), h);
+        double tol = k == 0 ? tol_point : tol_pi;
+        for (int j = 0; j < h; j++) {
+            double a = item(pairs[k][0], j), b = item(pairs[k][1], j);
+            ck_assert_msg(fabs(a - b) <= tol * fmax(1.0, fabs(b)),
+                          "%s: series %d step %d: ours %.12g, R %.12g", what, k, j, a, b);
+        }
+    }
+}
+
+START_TEST(test_benchmarks_match_r)
+{
+    static const char *methods[] = {"naive", "snaive", "drift"};
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ref)
+    {
+        for (int m = 0; m < 3; m++) {
+            cJSON *r = fit(e, methods[m], NULL);
+            char what[128];
+            snprintf(what, sizeof what, "%s %s", methods[m],
+                     cJSON_GetObjectItem(e, "column")->valuestring);
+            compare(r, cJSON_GetObjectItem(e, methods[m]), 1e-9, 1e-9, what);
+            cJSON_Delete(r);
+        }
+    }
+}
+END_TEST
+
+/* R's chosen model, forced on our side: point forecasts within 2% on average over the
+ * horizon (the optimizers differ), and on every series within 8% at each step. */
+START_TEST(test_ets_forced_model_close_to_r)
+{
+    const cJSON *e;
+    double total = 0.0;
+    int count = 0;
+    cJSON_ArrayForEach(e, ref)
+    {
+        const cJSON *rets = cJSON_GetObjectItem(e, "ets");
+        const cJSON *comp = cJSON_GetObjectItem(rets, "components");
+        char model[8];
+        snprintf(model, sizeof model, "%s%s%s%s", cJSON_GetArrayItem(comp, 0)->valuestring,
+                 cJSON_GetArrayItem(comp, 1)->valuestring,
+                 strcmp(cJSON_GetArrayItem(comp, 3)->valuestring, "TRUE") == 0 ? "d" : "",
+                 cJSON_GetArrayItem(comp, 2)->valuestring);
+        cJSON *r = fit(e, "ets", model);
+        ck_assert_str_eq(cJSON_GetObjectItem(r, "model")->valuestring,
+                         cJSON_GetObjectItem(rets, "model")->valuestring);
+        const cJSON *ours = cJSON_GetObjectItem(r, "point");
+        const cJSON *theirs = cJSON_GetObjectItem(rets, "point");
+        double dev = 0.0;
+        int h = cJSON_GetArraySize(theirs);
+        for (int j = 0; j < h; j++) {
+            double a = item(ours, j), b = item(theirs, j);
+            double rel = fabs(a - b) / fmax(fabs(b), 1e-9);
+            ck_assert_msg(rel < 0.08, "%s %s step %d: ours %g, R %g",
+                          cJSON_GetObjectItem(e, "column")->valuestring, model, j, a, b);
+            dev += rel / h;
+        }
+        total += dev;
+        count++;
+        cJSON_Delete(r);
+    }
+    ck_assert_msg(total / count < 0.02, "mean relative deviation %.4f", total / count);
+}
+END_TEST
+
+/* Automatic selection: on the public series our AICc choice agrees with R's on at least
+ * 70% of series (the optimizers reach slightly different likelihoods), and always on the
+ * series where R's choice is clear-cut. */
+START_TEST(test_ets_auto_selection)
+{
+    static const char *must[] = {"level_ft", "infl", "pop", "realcons", "cpi", "temp_f",
+                                 "deaths"};
+    const cJSON *e;
+    int same = 0, count = 0;
+    cJSON_ArrayForEach(e, ref)
+    {
+        const char *col = cJSON_GetObjectItem(e, "column")->valuestring;
+        const char *rmodel = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "ets"), "model")->valuestring;
+        cJSON *r = fit(e, "ets", NULL);
+        const char *ours = cJSON_GetObjectItem(r, "model")->valuestring;
+        int eq = strcmp(ours, rmodel) == 0;
+        for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+            if (strcmp(col, must[i]) == 0)
+                ck_assert_msg(eq, "%s: ours %s, R %s", col, ours, rmodel);
+        same += eq;
+        count++;
+        cJSON_Delete(r);
+    }
+    ck_assert_msg(same * 10 >= count * 7, "only %d of %d models agree with R", same, count);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("forecast_reference");
+    TCase *tc = tcase_create("r");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_benchmarks_match_r);
+    tcase_add_test(tc, test_ets_forced_model_close_to_r);
+    tcase_add_test(tc, test_ets_auto_selection);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

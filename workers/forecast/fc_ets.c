@@ -1,0 +1,767 @@
+/* ETS estimation and forecasting. The recursions, initial states, parameter starting values
+ * and bounds follow R's forecast::ets (etscalc, initstate, initparam, check.param,
+ * admissible) so that models and forecasts are comparable; the optimizer is GSL's
+ * nmsimplex2 on a rescaled parameter vector. */
+#include "workers/forecast/fc_ets.h"
+
+#include <gsl/gsl_multifit.h>
+#include <gsl/gsl_multimin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workers/forecast/fc_decomp.h"
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+/* R refuses seasonal ETS for periods above 24 (too many states to estimate). */
+#define FC_ETS_MAX_M 24
+/* Nelder-Mead iteration cap per model (R's maxit). */
+#define FC_ETS_MAXIT 2000
+/* Simplex restarts per model, and the simplex size (in units of the initial steps) at which
+ * one run stops. */
+#define FC_ETS_RESTARTS 4
+#define FC_ETS_TOL 1e-2
+/* Initial simplex steps: smoothing parameters, and states in units of the mean absolute
+ * one-step change of the data (tuned on the public series against R's likelihoods). */
+#define FC_ETS_PSTEP 0.2
+#define FC_ETS_SSTEP 0.5
+/* Returned for parameters outside the admissible region. */
+#define FC_ETS_BAD 1e12
+
+static const double fc__lower[4] = {1e-4, 1e-4, 1e-4, 0.8};
+static const double fc__upper[4] = {0.9999, 0.9999, 0.9999, 0.98};
+
+eq_err fc_ets_spec_parse(const char *model, fc_ets_spec *out, fc_job_error *err)
+{
+    size_t len = model ? strlen(model) : 0;
+    if (len != 3 && len != 4)
+        return fc_fail(err, "bad_model", "model must look like \"ZZZ\", \"AAN\" or \"MAdM\"");
+    const char *p = model;
+    static const char *letters = "NAMZ";
+    const char *e = strchr(letters, p[0]), *t = strchr(letters, p[1]);
+    int damped = len == 4;
+    if (damped && p[2] != 'd')
+        return fc_fail(err, "bad_model", "model \"%s\": the fourth letter form is e.g. \"AAdN\"",
+                       model);
+    const char *s = strchr(letters, p[damped ? 3 : 2]);
+    if (!p[0] || !p[1] || !e || !t || !s || !p[damped ? 3 : 2] || p[0] == 'N')
+        return fc_fail(err, "bad_model", "model \"%s\": error must be A, M or Z; trend and "
+                       "season N, A, M or Z", model);
+    if (p[1] == 'M')
+        return fc_fail(err, "bad_model", "model \"%s\": multiplicative trends are not "
+                       "supported", model);
+    if (damped && (p[1] == 'N'))
+        return fc_fail(err, "bad_model", "model \"%s\": a damped trend needs a trend", model);
+    out->error = (fc_ets_comp)(e - letters);
+    out->trend = (fc_ets_comp)(t - letters);
+    out->season = (fc_ets_comp)(s - letters);
+    out->damped = damped ? 1 : (p[1] == 'Z' ? -1 : 0);
+    if (out->error == FC_ETS_A && out->season == FC_ETS_M)
+        return fc_fail(err, "bad_model", "model \"%s\": additive error with a multiplicative "
+                       "season is not an admissible combination", model);
+    return EQ_OK;
+}
+
+/* One candidate model being fitted. */
+typedef struct fc__ets_ctx {
+    const double *y;
+    size_t n;
+    int m;              /* seasonal period, 1 when no season */
+    int error, trend, season, damped;
+    size_t nsm;         /* smoothing parameters: alpha [beta] [gamma] [phi] */
+    size_t nx;          /* optimised values: smoothing parameters then initial states */
+    double scale[4 + 2 + FC_ETS_MAX_M];
+} fc__ets_ctx;
+
+/* States: level, trend and the seasonal ring where s[t % m] is the index for time t. */
+typedef struct fc__ets_state {
+    double l, b;
+    double s[FC_ETS_MAX_M];
+} fc__ets_state;
+
+typedef struct fc__ets_par {
+    double alpha, beta, gamma, phi;
+    double init[2 + FC_ETS_MAX_M]; /* l0, [b0], s0 (most recent) .. s_{m-1}, as R */
+} fc__ets_par;
+
+static void fc__ets_unpack(const fc__ets_ctx *c, const double *x, fc__ets_par *p)
+{
+    size_t k = 0;
+    p->alpha = x[k] * c->scale[k];
+    k++;
+    p->beta = c->trend ? x[k] * c->scale[k] : 0.0;
+    k += c->trend ? 1 : 0;
+    p->gamma = c->season ? x[k] * c->scale[k] : 0.0;
+    k += c->season ? 1 : 0;
+    p->phi = c->damped ? x[k] * c->scale[k] : 1.0;
+    k += c->damped ? 1 : 0;
+    size_t ns = 1 + (c->trend ? 1 : 0) + (c->season ? (size_t)c->m - 1 : 0);
+    double sum = 0.0;
+    for (size_t i = 0; i < ns; i++, k++) {
+        p->init[i] = x[k] * c->scale[k];
+        if (i >= 1 + (size_t)(c->trend ? 1 : 0))
+            sum += p->init[i];
+    }
+    if (c->season)
+        p->init[ns] = (c->season == FC_ETS_M ? c->m : 0) - sum;
+}
+
+static void fc__ets_state_init(const fc__ets_ctx *c, const fc__ets_par *p, fc__ets_state *st)
+{
+    size_t off = c->trend ? 2 : 1;
+    st->l = p->init[0];
+    st->b = c->trend ? p->init[1] : 0.0;
+    if (c->season)
+        for (int j = 0; j < c->m; j++)
+            st->s[j] = p->init[off + (size_t)(c->m - 1 - j)];
+}
+
+/* Whether every root of a[0] + a[1] z + ... + a[d] z^d lies within radius r, by the
+ * Schur-Cohn step-down recursion on p(r z) (no iterative root finding, no failure mode).
+ * Destroys a. */
+static int fc__roots_within(double *a, int d, double r)
+{
+    double rp = 1.0, tmp[FC_ETS_MAX_M + 2];
+    for (int i = 0; i <= d; i++, rp *= r)
+        a[i] *= rp;
+    for (; d > 0; d--) {
+        double a0 = a[0], ad = a[d];
+        if (!(fabs(a0) < fabs(ad)))
+            return 0;
+        for (int i = 1; i <= d; i++)
+            tmp[i - 1] = ad * a[i] - a0 * a[d - i];
+        double norm = fabs(tmp[d - 1]);
+        for (int i = 0; i < d; i++)
+            a[i] = tmp[i] / norm;
+    }
+    return 1;
+}
+
+/* R's admissible(): the characteristic roots of the seasonal model inside the unit circle. */
+static int fc__ets_admissible(fc__ets_ctx *c, const fc__ets_par *p)
+{
+    double alpha = p->alpha, beta = c->trend ? p->beta : 0.0, phi = p->phi;
+    if (phi < 0 || phi > 1 + 1e-8)
+        return 0;
+    if (!c->season) {
+        if (alpha < 1 - 1 / phi || alpha > 1 + 1 / phi)
+            return 0;
+        if (c->trend && (beta < alpha * (phi - 1) || beta > (1 + phi) * (2 - alpha)))
+            return 0;
+        return 1;
+    }
+    int m = c->m;
+    double gamma = p->gamma;
+    if (gamma < fmax(1 - 1 / phi - alpha, 0.0) || gamma > 1 + 1 / phi - alpha)
+        return 0;
+    if (alpha < 1 - 1 / phi - gamma * (1 - m + phi + phi * m) / (2 * phi * m))
+        return 0;
+    if (beta < -(1 - phi) * (gamma / m + alpha))
+        return 0;
+    /* P(z) = phi(1-a-g) + (a+b-a phi+g-1) z + sum_{j=2}^{m-1} (a+b-a phi) z^j + (a+b-phi) z^m
+     * + z^{m+1}; all roots must have modulus <= 1 (R allows 1 + 1e-10). */
+    double coef[FC_ETS_MAX_M + 2];
+    coef[0] = phi * (1 - alpha - gamma);
+    coef[1] = alpha + beta - alpha * phi + gamma - 1;
+    for (int j = 2; j < m; j++)
+        coef[j] = alpha + beta - alpha * phi;
+    coef[m] = alpha + beta - phi;
+    coef[m + 1] = 1.0;
+    return fc__roots_within(coef, m + 1, 1 + 1e-7);
+}
+
+/* R's check.param with bounds = "both". */
+static int fc__ets_check(fc__ets_ctx *c, const fc__ets_par *p)
+{
+    if (p->alpha < fc__lower[0] || p->alpha > fc__upper[0])
+        return 0;
+    if (c->trend && (p->beta < fc__lower[1] || p->beta > p->alpha || p->beta > fc__upper[1]))
+        return 0;
+    if (c->damped && (p->phi < fc__lower[3] || p->phi > fc__upper[3]))
+        return 0;
+    if (c->season &&
+        (p->gamma < fc__lower[2] || p->gamma > 1 - p->alpha || p->gamma > fc__upper[2]))
+        return 0;
+    return fc__ets_admissible(c, p);
+}
+
+/* The recursions of R's etscalc. Returns the criterion n log(SSE) (+ 2 sum log|f| for
+ * multiplicative errors), or INFINITY when a forecast degenerates. Optionally writes the
+ * one-step fitted values and the final state. */
+static double fc__ets_calc(const fc__ets_ctx *c, const fc__ets_par *p, double *fitted,
+                           double *resid, fc__ets_state *final)
+{
+    fc__ets_state st;
+    fc__ets_state_init(c, p, &st);
+    double sse = 0.0, slog = 0.0, prod = 1.0;
+    double ab = c->trend ? p->beta / p->alpha : 0.0;
+    size_t m = (size_t)c->m;
+    size_t k = 0;
+    for (size_t t = 0; t < c->n; t++) {
+        double y = c->y[t];
+        double phib = c->trend ? p->phi * st.b : 0.0;
+        double q = st.l + phib;
+        double so = c->season ? st.s[k] : 0.0;
+        double f = c->season == FC_ETS_A ? q + so : c->season == FC_ETS_M ? q * so : q;
+        double e;
+        if (c->error == FC_ETS_A) {
+            e = y - f;
+        } else {
+            if (fabs(f) < 1e-10)
+                return INFINITY;
+            e = (y - f) / f;
+            /* log() per step dominates the cost; take it of a running product instead. */
+            prod *= fabs(f);
+            if (prod > 1e100 || prod < 1e-100) {
+                slog += log(prod);
+                prod = 1.0;
+            }
+        }
+        if (fitted)
+            fitted[t] = f;
+        if (resid)
+            resid[t] = e;
+        sse += e * e;
+        double pl = c->season == FC_ETS_A ? y - so
+                    : c->season == FC_ETS_M ? (fabs(so) < 1e-10 ? 1e10 : y / so) : y;
+        double l = q + p->alpha * (pl - q);
+        if (c->trend)
+            st.b = phib + ab * ((l - st.l) - phib);
+        if (c->season) {
+            double ts = c->season == FC_ETS_A ? y - q : (fabs(q) < 1e-10 ? 1e10 : y / q);
+            st.s[k] = so + p->gamma * (ts - so);
+            if (++k == m)
+                k = 0;
+        }
+        st.l = l;
+    }
+    if (final)
+        *final = st;
+    slog += log(prod);
+    double lik = (double)c->n * log(sse) + 2.0 * slog;
+    if (isnan(lik))
+        return INFINITY;
+    return lik < -1e10 ? -1e10 : lik;
+}
+
+static double fc__ets_objective(const gsl_vector *v, void *arg)
+{
+    fc__ets_ctx *c = arg;
+    fc__ets_par p;
+    fc__ets_unpack(c, v->data, &p);
+    if (!fc__ets_check(c, &p))
+        return FC_ETS_BAD;
+    if (c->season == FC_ETS_M) {
+        size_t off = c->trend ? 2 : 1;
+        for (int j = 0; j < c->m; j++)
+            if (p.init[off + (size_t)j] < 0)
+                return FC_ETS_BAD;
+    }
+    double lik = fc__ets_calc(c, &p, NULL, NULL, NULL);
+    return isfinite(lik) ? lik : FC_ETS_BAD;
+}
+
+/* R's initstate: l0 [b0] s0..s_{m-2} into init (returns the count). */
+static eq_err fc__ets_initstate(const fc__ets_ctx *c, double *init, size_t *count)
+{
+    size_t n = c->n;
+    int m = c->m;
+    double *ysa = malloc(n * sizeof *ysa), *seas = malloc(n * sizeof *seas);
+    eq_err rc = EQ_OK;
+    if (!ysa || !seas) {
+        rc = EQ_ENOMEM;
+        goto out;
+    }
+    size_t k = 0;
+    if (c->season) {
+        if (n < 3 * (size_t)m) {
+            /* Too short for a decomposition: regress on trend and one Fourier pair. */
+            int ncol = m > 2 ? 4 : 3;
+            gsl_matrix *X = gsl_matrix_alloc(n, (size_t)ncol);
+            gsl_vector *yv = gsl_vector_alloc(n), *coef = gsl_vector_alloc((size_t)ncol);
+            gsl_matrix *cov = gsl_matrix_alloc((size_t)ncol, (size_t)ncol);
+            gsl_multifit_linear_workspace *ws = gsl_multifit_linear_alloc(n, (size_t)ncol);
+            if (X && yv && coef && cov && ws) {
+                for (size_t t = 0; t < n; t++) {
+                    double tt = (double)(t + 1), w = 2 * M_PI * tt / m;
+                    gsl_matrix_set(X, t, 0, 1.0);
+                    gsl_matrix_set(X, t, 1, tt);
+                    if (m > 2) {
+                        gsl_matrix_set(X, t, 2, sin(w));
+                        gsl_matrix_set(X, t, 3, cos(w));
+                    } else {
+                        gsl_matrix_set(X, t, 2, cos(w));
+                    }
+                    gsl_vector_set(yv, t, c->y[t]);
+                }
+                double chisq;
+                gsl_multifit_linear(X, yv, coef, cov, &chisq, ws);
+                double a = gsl_vector_get(coef, 0), b = gsl_vector_get(coef, 1);
+                for (size_t t = 0; t < n; t++) {
+                    double tr = a + b * (double)(t + 1);
+                    seas[t] = c->season == FC_ETS_A ? c->y[t] - tr : c->y[t] / tr;
+                }
+            } else {
+                rc = EQ_ENOMEM;
+            }
+            gsl_multifit_linear_free(ws);
+            gsl_matrix_free(cov);
+            gsl_vector_free(coef);
+            gsl_vector_free(yv);
+            gsl_matrix_free(X);
+            if (rc != EQ_OK)
+                goto out;
+        } else if ((rc = fc_decompose(c->y, n, m, c->season == FC_ETS_M, seas)) != EQ_OK) {
+            goto out;
+        }
+        double *s = init + (c->trend ? 2 : 1);
+        for (int j = 0; j < m - 1; j++)
+            s[j] = seas[m - 1 - j]; /* rev(seasonal[2:m]) */
+        if (c->season == FC_ETS_A) {
+            for (size_t t = 0; t < n; t++)
+                ysa[t] = c->y[t] - seas[t];
+        } else {
+            double sum = 0.0;
+            for (int j = 0; j < m - 1; j++) {
+                s[j] = fmax(s[j], 1e-2);
+                sum += s[j];
+            }
+            if (sum > m)
+                for (int j = 0; j < m - 1; j++)
+                    s[j] /= sum + 1e-2;
+            for (size_t t = 0; t < n; t++)
+                ysa[t] = c->y[t] / fmax(seas[t], 1e-2);
+        }
+        k = (size_t)m - 1;
+    } else {
+        memcpy(ysa, c->y, n * sizeof *ysa);
+    }
+    size_t maxn = (size_t)(c->season && 2 * m > 10 ? 2 * m : 10);
+    if (maxn > n)
+        maxn = n;
+    if (!c->trend) {
+        double s = 0.0;
+        for (size_t t = 0; t < maxn; t++)
+            s += ysa[t];
+        init[0] = s / (double)maxn;
+    } else {
+        double a, b;
+        fc_lsfit(ysa, maxn, 1.0, &a, &b);
+        if (fabs(a + b) < 1e-8) {
+            a *= 1 + 1e-3;
+            b *= 1 - 1e-3;
+        }
+        init[0] = a;
+        init[1] = b;
+    }
+    *count = k + (c->trend ? 2 : 1);
+out:
+    free(ysa);
+    free(seas);
+    return rc;
+}
+
+/* A fitted candidate. */
+typedef struct fc__ets_fit {
+    fc__ets_ctx c;
+    fc__ets_par p;
+    fc__ets_state final;
+    double lik, aicc, sigma2;
+    size_t np;
+} fc__ets_fit;
+
+/* Estimates one model. On EQ_OK, fit->aicc is INFINITY when the model cannot be fitted
+ * (too many parameters for the data, or no admissible start). */
+static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int trend,
+                              int damped, int season, fc__ets_fit *fit)
+{
+    memset(fit, 0, sizeof *fit);
+    fc__ets_ctx *c = &fit->c;
+    c->y = y;
+    c->n = n;
+    c->m = season ? m : 1;
+    c->error = error;
+    c->trend = trend;
+    c->season = season;
+    c->damped = damped;
+    fit->aicc = INFINITY;
+    double x0[4 + 2 + FC_ETS_MAX_M], step[4 + 2 + FC_ETS_MAX_M];
+    /* R's initparam with the usual bounds. */
+    double alpha = fc__lower[0] + 0.2 * (fc__upper[0] - fc__lower[0]) / c->m;
+    size_t k = 0;
+    x0[k] = alpha;
+    step[k++] = FC_ETS_PSTEP;
+    if (trend) {
+        double ub = fmin(fc__upper[1], alpha);
+        x0[k] = fc__lower[1] + 0.1 * (ub - fc__lower[1]);
+        step[k] = FC_ETS_PSTEP * 0.5;
+        k++;
+    }
+    if (season) {
+        double ug = fmin(fc__upper[2], 1 - alpha);
+        x0[k] = fc__lower[2] + 0.05 * (ug - fc__lower[2]);
+        step[k] = FC_ETS_PSTEP;
+        k++;
+    }
+    if (damped) {
+        x0[k] = fc__lower[3] + 0.99 * (fc__upper[3] - fc__lower[3]);
+        step[k++] = -0.05;
+    }
+    c->nsm = k;
+    size_t ns;
+    eq_err rc = fc__ets_initstate(c, x0 + k, &ns);
+    if (rc != EQ_OK)
+        return rc;
+    c->nx = k + ns;
+    if (c->nx >= n - 1)
+        return EQ_OK;
+    double d = 0.0;
+    for (size_t t = 1; t < n; t++)
+        d += fabs(y[t] - y[t - 1]);
+    d /= (double)(n - 1);
+    if (!(d > 0))
+        d = 1.0;
+    for (size_t i = k; i < c->nx; i++) {
+        size_t st = i - k;
+        if (st == 0)
+            step[i] = FC_ETS_SSTEP * d;
+        else if (trend && st == 1)
+            step[i] = FC_ETS_SSTEP * 0.1 * d;
+        else
+            step[i] = season == FC_ETS_M ? FC_ETS_SSTEP * 0.02 : FC_ETS_SSTEP * 0.5 * d;
+    }
+    /* Optimise in units of the initial step so the simplex size is comparable across
+     * coordinates. */
+    for (size_t i = 0; i < c->nx; i++) {
+        c->scale[i] = fabs(step[i]);
+        x0[i] /= c->scale[i];
+        step[i] = step[i] < 0 ? -1.0 : 1.0;
+    }
+    gsl_vector_view xv = gsl_vector_view_array(x0, c->nx);
+    gsl_vector_view sv = gsl_vector_view_array(step, c->nx);
+    if (fc__ets_objective(&xv.vector, c) >= FC_ETS_BAD)
+        return EQ_OK;
+    gsl_multimin_function fn = {.f = fc__ets_objective, .n = c->nx, .params = c};
+    gsl_multimin_fminimizer *mz =
+        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, c->nx);
+    if (!mz)
+        return EQ_ENOMEM;
+    /* Nelder-Mead stalls on these ridges; restart from the best point with a fresh simplex
+     * until a restart no longer improves the criterion. */
+    double best = INFINITY;
+    int its = 0;
+    for (int restart = 0; restart < FC_ETS_RESTARTS && its < FC_ETS_MAXIT; restart++) {
+        gsl_multimin_fminimizer_set(mz, &fn, &xv.vector, &sv.vector);
+        for (; its < FC_ETS_MAXIT; its++) {
+            if (gsl_multimin_fminimizer_iterate(mz) != 0)
+                break;
+            if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), FC_ETS_TOL) ==
+                GSL_SUCCESS)
+                break;
+        }
+        double v = gsl_multimin_fminimizer_minimum(mz);
+        gsl_vector_memcpy(&xv.vector, gsl_multimin_fminimizer_x(mz));
+        int done = !(v < best - 1e-7 * fabs(best));
+        best = fmin(best, v);
+        if (done)
+            break;
+    }
+    fc__ets_unpack(c, x0, &fit->p);
+    gsl_multimin_fminimizer_free(mz);
+    if (!(best < FC_ETS_BAD))
+        return EQ_OK;
+    fit->lik = fc__ets_calc(c, &fit->p, NULL, NULL, &fit->final);
+    fit->np = c->nx + 1;
+    double np = (double)fit->np, nn = (double)n;
+    fit->aicc = fit->lik + 2 * np + 2 * np * (np + 1) / (nn - np - 1);
+    return EQ_OK;
+}
+
+/* Simulated paths for intervals of models without analytic variances here. */
+#define FC_ETS_SIM_PATHS 5000
+/* Fixed seed: identical inputs give identical intervals. */
+#define FC_ETS_SIM_SEED 20260101UL
+
+/* The k-th smallest of x[0..n-1] (0-based), partially reordering x (Hoare's selection). */
+static double fc__select(double *x, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = x[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pivot)
+                i++;
+            while (x[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = x[i];
+                x[i] = x[j];
+                x[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return x[k];
+}
+
+/* R's quantile type 8 of x[0..n-1] (reorders x). */
+static double fc__quantile8(double *x, size_t n, double prob)
+{
+    double nppm = (double)n * prob + (prob + 1.0) / 3.0;
+    double j = floor(nppm), g = nppm - j;
+    long lo = (long)j - 1;
+    if (lo < 0)
+        lo = 0;
+    if (lo > (long)n - 1)
+        lo = (long)n - 1;
+    double a = fc__select(x, n, (size_t)lo);
+    if (g == 0.0 || lo == (long)n - 1)
+        return a;
+    double b = x[lo + 1];
+    for (size_t i = (size_t)lo + 2; i < n; i++)
+        b = fmin(b, x[i]);
+    return (1 - g) * a + g * b;
+}
+
+static eq_err fc__ets_simulate(const fc__ets_fit *fit, const fc_request *rq, fc_result *out)
+{
+    const fc__ets_ctx *c = &fit->c;
+    const fc__ets_par *p = &fit->p;
+    fc__ets_state *st = malloc(FC_ETS_SIM_PATHS * sizeof *st);
+    double *col = malloc(FC_ETS_SIM_PATHS * sizeof *col);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    eq_err rc = EQ_OK;
+    if (!st || !col || !rng) {
+        rc = EQ_ENOMEM;
+        goto out;
+    }
+    gsl_rng_set(rng, FC_ETS_SIM_SEED);
+    for (size_t i = 0; i < FC_ETS_SIM_PATHS; i++)
+        st[i] = fit->final;
+    double sigma = sqrt(out->sigma2), ab = c->trend ? p->beta / p->alpha : 0.0;
+    size_t m = (size_t)c->m;
+    for (size_t j = 0; j < rq->h; j++) {
+        size_t k = (c->n + j) % m;
+        for (size_t i = 0; i < FC_ETS_SIM_PATHS; i++) {
+            fc__ets_state *s = &st[i];
+            double phib = c->trend ? p->phi * s->b : 0.0;
+            double q = s->l + phib;
+            double so = c->season ? s->s[k] : 0.0;
+            double f = c->season == FC_ETS_A ? q + so : c->season == FC_ETS_M ? q * so : q;
+            double e = gsl_ran_gaussian_ziggurat(rng, sigma);
+            double y = c->error == FC_ETS_A ? f + e : f * (1 + e);
+            col[i] = y;
+            double pl = c->season == FC_ETS_A ? y - so
+                        : c->season == FC_ETS_M ? (fabs(so) < 1e-10 ? 1e10 : y / so) : y;
+            double l = q + p->alpha * (pl - q);
+            if (c->trend)
+                s->b = phib + ab * ((l - s->l) - phib);
+            if (c->season) {
+                double ts = c->season == FC_ETS_A ? y - q : (fabs(q) < 1e-10 ? 1e10 : y / q);
+                s->s[k] = so + p->gamma * (ts - so);
+            }
+            s->l = l;
+        }
+        for (size_t i = 0; i < rq->nlevels; i++) {
+            double a = 0.5 - rq->levels[i] / 200.0;
+            out->lower[i * rq->h + j] = fc__quantile8(col, FC_ETS_SIM_PATHS, a);
+            out->upper[i * rq->h + j] = fc__quantile8(col, FC_ETS_SIM_PATHS, 1 - a);
+        }
+    }
+out:
+    gsl_rng_free(rng);
+    free(col);
+    free(st);
+    return rc;
+}
+
+/* Fills fitted values, sigma2, point forecasts, intervals and parameters of `fit`. */
+static eq_err fc__ets_forecast(const fc__ets_fit *fit, const fc_request *rq, fc_result *out)
+{
+    const fc__ets_ctx *c = &fit->c;
+    const fc__ets_par *p = &fit->p;
+    double *resid = malloc(c->n * sizeof *resid);
+    double *se = malloc(rq->h * sizeof *se);
+    eq_err rc = EQ_OK;
+    if (!resid || !se) {
+        rc = EQ_ENOMEM;
+        goto out;
+    }
+    fc__ets_calc(c, p, out->fitted, resid, NULL);
+    double sse = 0.0;
+    for (size_t t = 0; t < c->n; t++)
+        sse += resid[t] * resid[t];
+    out->sigma2 = sse / (double)(c->n - c->nx);
+    out->aicc = fit->aicc;
+    size_t m = (size_t)c->m;
+    double phistar = p->phi, pw = p->phi;
+    for (size_t j = 0; j < rq->h; j++) {
+        double q = fit->final.l + (c->trend ? phistar * fit->final.b : 0.0);
+        double s = c->season ? fit->final.s[(c->n + j) % m] : 0.0;
+        out->point[j] = c->season == FC_ETS_A ? q + s : c->season == FC_ETS_M ? q * s : q;
+        pw *= p->phi;
+        phistar += pw;
+    }
+    if (c->error == FC_ETS_A && c->season != FC_ETS_M) {
+        /* Class 1: var_h = sigma2 (1 + sum_{j<h} c_j^2), c_j = alpha + beta phi_j + gamma
+         * [j mod m == 0] (Hyndman et al. 2008, ch. 6). */
+        double cum = 0.0, phij = 0.0, pj = 1.0;
+        for (size_t j = 0; j < rq->h; j++) {
+            se[j] = sqrt(out->sigma2 * (1.0 + cum));
+            pj *= p->phi;
+            phij += pj;
+            double cj = p->alpha + (c->trend ? p->beta * phij : 0.0) +
+                        (c->season && (j + 1) % m == 0 ? p->gamma : 0.0);
+            cum += cj * cj;
+        }
+        fc_result_normal_intervals(out, rq->levels, se);
+    } else {
+        rc = fc__ets_simulate(fit, rq, out);
+    }
+out:
+    free(resid);
+    free(se);
+    return rc;
+}
+
+static const char fc__letter[] = "NAM";
+
+static void fc__ets_describe(const fc__ets_fit *fit, fc_result *out)
+{
+    const fc__ets_ctx *c = &fit->c;
+    snprintf(out->model, sizeof out->model, "ETS(%c,%c%s,%c)", fc__letter[c->error],
+             fc__letter[c->trend], c->damped ? "d" : "", fc__letter[c->season]);
+    fc_result_param(out, "alpha", fit->p.alpha);
+    if (c->trend)
+        fc_result_param(out, "beta", fit->p.beta);
+    if (c->season)
+        fc_result_param(out, "gamma", fit->p.gamma);
+    if (c->damped)
+        fc_result_param(out, "phi", fit->p.phi);
+    fc_result_param(out, "l0", fit->p.init[0]);
+    if (c->trend)
+        fc_result_param(out, "b0", fit->p.init[1]);
+    for (int j = 0; c->season && j < c->m; j++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", j);
+        fc_result_param(out, name, fit->p.init[(c->trend ? 2 : 1) + (size_t)j]);
+    }
+    fc_result_param(out, "sigma2", out->sigma2);
+}
+
+eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result *out,
+                       fc_job_error *err)
+{
+    size_t n = rq->n;
+    int m = rq->period;
+    double ymin = rq->y[0];
+    for (size_t t = 1; t < n; t++)
+        ymin = fmin(ymin, rq->y[t]);
+    int positive = ymin > 0;
+    int seasonal_ok = m > 1 && m <= FC_ETS_MAX_M && n > (size_t)m;
+    if (spec->season != FC_ETS_Z && spec->season != FC_ETS_N && !seasonal_ok)
+        return fc_fail(err, m > 1 && m <= FC_ETS_MAX_M ? "series_too_short" : "bad_model",
+                       m > 1 && m <= FC_ETS_MAX_M ? "a seasonal model needs more than one "
+                       "period of data" : "a seasonal ETS model needs a period of 2 to %d "
+                       "(this series has %d)", FC_ETS_MAX_M, m);
+    if (!positive && (spec->error == FC_ETS_M || spec->season == FC_ETS_M))
+        return fc_fail(err, "non_positive_values", "a multiplicative model needs strictly "
+                       "positive data (minimum is %g)", ymin);
+    if (n < 3)
+        return fc_fail(err, "series_too_short", "ETS needs at least 3 observations");
+    int errs[2], trends[2], seasons[3], damps[2];
+    size_t ne = 0, nt = 0, nsn = 0, nd = 0;
+    if (spec->error == FC_ETS_Z) {
+        errs[ne++] = FC_ETS_A;
+        if (positive)
+            errs[ne++] = FC_ETS_M;
+    } else {
+        errs[ne++] = (int)spec->error;
+    }
+    if (spec->trend == FC_ETS_Z) {
+        trends[nt++] = FC_ETS_N;
+        trends[nt++] = FC_ETS_A;
+    } else {
+        trends[nt++] = (int)spec->trend;
+    }
+    if (spec->season == FC_ETS_Z) {
+        seasons[nsn++] = FC_ETS_N;
+        if (seasonal_ok) {
+            seasons[nsn++] = FC_ETS_A;
+            if (positive)
+                seasons[nsn++] = FC_ETS_M;
+        }
+    } else {
+        seasons[nsn++] = (int)spec->season;
+    }
+    if (spec->damped < 0) {
+        damps[nd++] = 1;
+        damps[nd++] = 0;
+    } else {
+        damps[nd++] = spec->damped;
+    }
+    fc__ets_fit *best = malloc(sizeof *best), *cand = malloc(sizeof *cand);
+    eq_err rc = EQ_OK;
+    if (!best || !cand) {
+        rc = EQ_ENOMEM;
+        goto out;
+    }
+    best->aicc = INFINITY;
+    for (size_t i = 0; i < ne; i++)
+        for (size_t j = 0; j < nt; j++)
+            for (size_t k = 0; k < nsn; k++)
+                for (size_t l = 0; l < nd; l++) {
+                    if (trends[j] == FC_ETS_N && damps[l])
+                        continue;
+                    if (errs[i] == FC_ETS_A && seasons[k] == FC_ETS_M)
+                        continue;
+                    rc = fc__ets_fit_one(rq->y, n, m, errs[i], trends[j], damps[l], seasons[k],
+                                         cand);
+                    if (rc != EQ_OK)
+                        goto out;
+                    if (cand->aicc < best->aicc) {
+                        fc__ets_fit *tmp = best;
+                        best = cand;
+                        cand = tmp;
+                    }
+                }
+    if (!isfinite(best->aicc)) {
+        rc = fc_fail(err, "series_too_short", "no ETS model could be estimated from %zu "
+                     "observations", n);
+        goto out;
+    }
+    if ((rc = fc_result_init(out, n, rq->h, rq->nlevels)) != EQ_OK)
+        goto out;
+    if ((rc = fc__ets_forecast(best, rq, out)) != EQ_OK) {
+        fc_result_fini(out);
+        goto out;
+    }
+    fc__ets_describe(best, out);
+out:
+    free(cand);
+    free(best);
+    return rc;
+}
+
+eq_err fc_ets_fit(const fc_request *rq, fc_result *out, fc_job_error *err)
+{
+    fc_ets_spec spec = {FC_ETS_Z, FC_ETS_Z, FC_ETS_Z, -1};
+    if (rq->model) {
+        eq_err rc = fc_ets_spec_parse(rq->model, &spec, err);
+        if (rc != EQ_OK)
+            return rc;
+    }
+    return fc_ets_fit_spec(rq, &spec, out, err);
+}
