@@ -23,6 +23,7 @@ static void conn_update(http_conn *c);
 static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void conn_timer_cb(uv_timer_t *t);
 static void conn_set_reading(http_conn *c, bool on);
+static void conn_unschedule_pump(http_conn *c);
 
 static uv_stream_t *conn_stream(http_conn *c) { return (uv_stream_t *)&c->tcp; }
 
@@ -52,6 +53,7 @@ static void conn_close(http_conn *c)
     if (c->state == HTTP_CONN_CLOSING)
         return;
     c->state = HTTP_CONN_CLOSING;
+    conn_unschedule_pump(c);
     http_request **link = &c->qhead, *last = NULL;
     while (*link) {
         http_request *r = *link;
@@ -241,7 +243,52 @@ static void conn_flush(http_conn *c)
     }
 }
 
-/* After responses left the queue: write more, close when done, else parse what waited. */
+/* Requests that waited in the stash while the queue was full are parsed and dispatched from
+ * the server's idle handle, never from inside http_respond(): a handler that answers other
+ * requests (e.g. long-poll waiters) must not be re-entered. */
+static void conn_schedule_pump(http_conn *c)
+{
+    http_server *s = c->srv;
+    if (c->pump_scheduled || s->stopping)
+        return;
+    c->pump_scheduled = true;
+    c->pump_next = s->pump_list;
+    s->pump_list = c;
+    uv_idle_start(&s->pump_idle, http__conn_pump_pending);
+}
+
+static void conn_unschedule_pump(http_conn *c)
+{
+    if (!c->pump_scheduled)
+        return;
+    for (http_conn **l = &c->srv->pump_list; *l; l = &(*l)->pump_next) {
+        if (*l == c) {
+            *l = c->pump_next;
+            break;
+        }
+    }
+    c->pump_scheduled = false;
+    c->pump_next = NULL;
+}
+
+void http__conn_pump_pending(uv_idle_t *h)
+{
+    http_server *s = h->data;
+    http_conn *list = s->pump_list;
+    s->pump_list = NULL;
+    uv_idle_stop(h);
+    /* Connections closed meanwhile are still allocated (freed in close callbacks). */
+    while (list) {
+        http_conn *c = list;
+        list = c->pump_next;
+        c->pump_next = NULL;
+        c->pump_scheduled = false;
+        if (c->state == HTTP_CONN_OPEN)
+            conn_pump(c, NULL, 0);
+    }
+}
+
+/* After responses left the queue: write more, close when done, else let what waited in. */
 static void conn_after_write(http_conn *c)
 {
     if (c->state != HTTP_CONN_OPEN)
@@ -253,7 +300,11 @@ static void conn_after_write(http_conn *c)
         conn_finish(c);
         return;
     }
-    conn_pump(c, NULL, 0);
+    if (c->pumping)
+        c->repump = true;
+    else if (c->stash_off < c->stash_len && !c->no_more && conn_room(c))
+        conn_schedule_pump(c);
+    conn_update(c);
 }
 
 static void conn_write_cb(uv_write_t *w, int status)

@@ -84,6 +84,8 @@ struct http_conn {
     bool draining;                /* the server is stopping */
     bool peer_eof;
     bool continue_writing;        /* the pending uv_write is a 100 Continue */
+    bool pump_scheduled;          /* in the server's pump_list */
+    http_conn *pump_next;
     char remote[HTTP_ADDR_MAX];
 };
 
@@ -96,8 +98,11 @@ struct http_server {
     void *ctx;
     http_conn *conns;
     size_t nconns, nrejecting;
+    uv_idle_t pump_idle;          /* runs conn_pump() for pump_list outside user callbacks */
+    http_conn *pump_list;
+    int open_handles;             /* listener and pump_idle, until their close callbacks */
     int port;
-    bool stopping, listener_closed;
+    bool stopping;
     void (*done)(void *arg);
     void *done_arg;
     uint32_t id_prefix;
@@ -123,6 +128,7 @@ const char *http__date(http_server *s);
 /* Connections (http_conn.c). */
 void http__conn_accept(http_server *s);
 void http__conn_stop(http_conn *c);
+void http__conn_pump_pending(uv_idle_t *h);
 /* Sends or queues the response of r (r->conn != NULL): head and body are copied if needed. */
 void http__conn_respond(http_conn *c, http_request *r, const char *head, size_t hlen,
                         const void *body, size_t blen);

@@ -23,7 +23,7 @@ void http_server_config_defaults(http_server_config *c)
 
 static void server_maybe_done(http_server *s)
 {
-    if (!s->stopping || !s->listener_closed || s->conns)
+    if (!s->stopping || s->open_handles || s->conns)
         return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
@@ -56,10 +56,10 @@ static void server_connection_cb(uv_stream_t *listener, int status)
     http__conn_accept(s);
 }
 
-static void server_listener_close_cb(uv_handle_t *h)
+static void server_handle_close_cb(uv_handle_t *h)
 {
     http_server *s = h->data;
-    s->listener_closed = true;
+    s->open_handles--;
     server_maybe_done(s);
 }
 
@@ -86,7 +86,12 @@ static eq_err server_bind(http_server *s)
     return EQ_OK;
 }
 
-static void server_free_on_close(uv_handle_t *h) { free(h->data); }
+static void server_free_on_close(uv_handle_t *h)
+{
+    http_server *s = h->data;
+    if (--s->open_handles == 0)
+        free(s);
+}
 
 eq_err http_server_start(uv_loop_t *loop, const http_server_config *cfg, http_handler_fn fn,
                          void *ctx, http_server **out)
@@ -114,10 +119,14 @@ eq_err http_server_start(uv_loop_t *loop, const http_server_config *cfg, http_ha
         s->id_prefix = (uint32_t)uv_hrtime();
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
+    uv_idle_init(loop, &s->pump_idle);
+    s->pump_idle.data = s;
+    s->open_handles = 2;
     eq_err err = server_bind(s);
     if (err) {
         free(s->host);
         uv_close((uv_handle_t *)&s->listener, server_free_on_close);
+        uv_close((uv_handle_t *)&s->pump_idle, server_free_on_close);
         return err;
     }
     *out = s;
@@ -137,7 +146,14 @@ void http_server_stop(http_server *s, void (*done)(void *arg), void *arg)
     s->stopping = true;
     s->done = done;
     s->done_arg = arg;
-    uv_close((uv_handle_t *)&s->listener, server_listener_close_cb);
+    uv_close((uv_handle_t *)&s->listener, server_handle_close_cb);
+    uv_close((uv_handle_t *)&s->pump_idle, server_handle_close_cb);
+    while (s->pump_list) { /* draining connections parse nothing more */
+        http_conn *c = s->pump_list;
+        s->pump_list = c->pump_next;
+        c->pump_next = NULL;
+        c->pump_scheduled = false;
+    }
     http_conn *c = s->conns;
     while (c) {
         http_conn *next = c->next; /* closing frees nothing before the close callbacks */

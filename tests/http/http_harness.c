@@ -3,6 +3,7 @@
 #include "tests/http/http_harness.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -90,11 +91,28 @@ static void hold(harness *h, http_request *r)
     pthread_mutex_unlock(&h->mu);
 }
 
+static void route(harness *h, http_request *r);
+
+/* The server must never call the handler from inside http_respond(). */
 static void handler(void *ctx, http_request *r)
 {
     harness *h = ctx;
+    ck_assert_int_eq(h->depth, 0);
+    h->depth++;
+    route(h, r);
+    h->depth--;
+}
+
+static void route(harness *h, http_request *r)
+{
     const char *path = http_request_path(r);
-    if (strcmp(path, "/hello") == 0) {
+    if (strcmp(path, "/release") == 0) {
+        /* answers every held request (of any connection) from inside a handler */
+        char n[16];
+        snprintf(n, sizeof n, "%d", h->nheld);
+        answer_held_reversed(h);
+        http_respond(r, 200, "text/plain", NULL, n, strlen(n));
+    } else if (strcmp(path, "/hello") == 0) {
         http_respond(r, 200, "text/plain", NULL, "hello", 5);
     } else if (strncmp(path, "/echo", 5) == 0 || strncmp(path, "/big", 4) == 0) {
         echo(r);

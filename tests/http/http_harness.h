@@ -36,6 +36,7 @@ typedef struct harness {
     http_request *held[HARNESS_HELD_MAX];
     int nheld;
     bool watch;
+    int depth;              /* handler nesting: must stay 0 on entry */
 } harness;
 
 /* Starts the server with `cfg` (port forced to 0) on a new loop thread; fails the test on error. */

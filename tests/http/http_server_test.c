@@ -669,6 +669,42 @@ START_TEST(test_idle_and_stall_timeouts)
 }
 END_TEST
 
+START_TEST(test_release_from_other_connection)
+{
+    http_server_config cfg;
+    harness_config(&cfg);
+    cfg.max_pipelined = 2;
+    harness_start(&H, &cfg);
+    tc_conn a, b;
+    tc_response r;
+    connect_ok(&b);
+    /* four held requests, two at a time: the other two wait unparsed */
+    ck_assert(tc_send_str(&b, "GET /defer?n=99&i=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /defer?n=99&i=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /defer?n=99&i=3 HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /defer?n=99&i=4 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    harness_wait_held(&H, 2);
+    connect_ok(&a);
+    roundtrip(&a, "GET /release HTTP/1.1\r\nHost: t\r\n\r\n", 200, &r);
+    ck_assert_str_eq(r.body, "2");
+    tc_response_free(&r);
+    harness_wait_held(&H, 4); /* the waiting two were parsed after the answers */
+    roundtrip(&a, "GET /release HTTP/1.1\r\nHost: t\r\n\r\n", 200, &r);
+    ck_assert_str_eq(r.body, "2");
+    tc_response_free(&r);
+    for (int i = 1; i <= 4; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "n=99&i=%d", i);
+        ck_assert(tc_read_response(&b, &r));
+        ck_assert_str_eq(r.body, want);
+        tc_response_free(&r);
+    }
+    tc_close(&a);
+    tc_close(&b);
+    harness_stop(&H);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http_server");
@@ -693,6 +729,7 @@ int main(void)
     tcase_add_test(tc, test_bytewise_request);
     tcase_add_test(tc, test_large_responses_pipelined);
     tcase_add_test(tc, test_idle_and_stall_timeouts);
+    tcase_add_test(tc, test_release_from_other_connection);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
