@@ -378,6 +378,101 @@ START_TEST(parse_dates) {
 }
 END_TEST
 
+/* The largest inputs allowed render (and stay quick enough for a worker). */
+START_TEST(largest_inputs) {
+    static double x[CHART_MAX_POINTS], y[CHART_MAX_POINTS];
+    for (size_t i = 0; i < CHART_MAX_POINTS; i++) {
+        x[i] = 3650.0 + (double)i / 24.0; /* hourly from 1980 */
+        y[i] = sin((double)i / 500.0) * 100 + (double)(i % 97);
+    }
+    chart_series big = {.name = "hourly", .x_days = x, .y = y, .n = CHART_MAX_POINTS};
+    chart_spec spec = {.title = "200,000 points", .history = &big};
+    unsigned char *img = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(chart_render(&spec, &img, &len, NULL, 0), EQ_OK);
+    cairo_surface_t *s = test_decode_png(img, len);
+    ck_assert_uint_gt(test_count_near(s, chart_theme_get(0)->history, 8), 5000);
+    cairo_surface_destroy(s);
+    free(img);
+
+    double sx[3] = {0, 1, 2}, sy[3] = {1, 3, 2};
+    chart_series small = {.x_days = sx, .y = sy, .n = 3};
+    spec = (chart_spec){.title = "largest image",
+                        .history = &small,
+                        .width = CHART_MAX_WIDTH,
+                        .height = CHART_MAX_HEIGHT,
+                        .dark = 1};
+    ck_assert_int_eq(chart_render(&spec, &img, &len, NULL, 0), EQ_OK);
+    s = test_decode_png(img, len);
+    ck_assert_int_eq(cairo_image_surface_get_width(s), CHART_MAX_WIDTH);
+    ck_assert_int_eq(cairo_image_surface_get_height(s), CHART_MAX_HEIGHT);
+    cairo_surface_destroy(s);
+    free(img);
+}
+END_TEST
+
+/* Mutated forecast JSON (numbers, types, lengths, dates) never crashes: each call either
+ * renders or fails with a message. */
+START_TEST(mutated_json_is_safe) {
+    unsigned seed = 777;
+    int ok = 0, refused = 0;
+    chart_opts opts = {.width = 300, .height = 200};
+    for (int iter = 0; iter < 120; iter++) {
+        cJSON *fc = cJSON_Parse(forecast_json);
+        cJSON *targets[8];
+        size_t nt = 0;
+        targets[nt++] = cJSON_GetObjectItem(fc, "dates");
+        targets[nt++] = cJSON_GetObjectItem(fc, "point");
+        cJSON *iv = cJSON_GetObjectItem(fc, "intervals");
+        targets[nt++] = cJSON_GetObjectItem(cJSON_GetObjectItem(iv, "80"), "lower");
+        targets[nt++] = cJSON_GetObjectItem(cJSON_GetObjectItem(iv, "95"), "upper");
+        for (int m = 0; m < 2; m++) {
+            seed = seed * 1103515245u + 12345u;
+            cJSON *arr = targets[(seed >> 16) % nt];
+            int idx = (int)((seed >> 8) % 4);
+            cJSON *item = NULL;
+            switch ((seed >> 20) % 6) {
+            case 0:
+                cJSON_DeleteItemFromArray(arr, idx);
+                break;
+            case 1:
+                item = cJSON_CreateNumber(1e308);
+                break;
+            case 2:
+                item = cJSON_CreateString("1999-02-29");
+                break;
+            case 3:
+                item = cJSON_CreateNull();
+                break;
+            case 4:
+                item = cJSON_CreateNumber(-1e-300);
+                break;
+            default:
+                item = cJSON_CreateString("0001-01-01");
+                break;
+            }
+            if (item && !cJSON_ReplaceItemInArray(arr, idx, item))
+                cJSON_Delete(item); /* index past a shortened array */
+        }
+        unsigned char *img = NULL;
+        size_t len = 0;
+        char err[160] = "";
+        eq_err rc = chart_forecast_from_json(NULL, fc, &opts, &img, &len, err, sizeof err);
+        if (rc == EQ_OK) {
+            ok++;
+            ck_assert_uint_gt(len, 100);
+            free(img);
+        } else {
+            refused++;
+            ck_assert_msg(err[0] != '\0', "refused without a message");
+        }
+        cJSON_Delete(fc);
+    }
+    ck_assert_int_gt(ok, 0);
+    ck_assert_int_gt(refused, 0);
+}
+END_TEST
+
 static Suite *chart_suite(void) {
     Suite *s = suite_create("chart_render");
     TCase *tc = tcase_create("core");
@@ -390,6 +485,8 @@ static Suite *chart_suite(void) {
     tcase_add_test(tc, nothing_to_draw_and_limits);
     tcase_add_test(tc, forecast_from_json);
     tcase_add_test(tc, parse_dates);
+    tcase_add_test(tc, largest_inputs);
+    tcase_add_test(tc, mutated_json_is_safe);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * cross-checked with an independent minute-by-minute scan written with Python's datetime. */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,6 +231,59 @@ START_TEST(next_and_prev_agree_with_scan) {
 }
 END_TEST
 
+/* Random expressions over the cron alphabet: parsing never crashes, and whatever parses
+ * yields ticks that match, lie strictly after the start, and have nothing earlier matching. */
+START_TEST(random_expressions_are_safe) {
+    static const char alphabet[] = "0123456789012345*****/,,-MONFRIJAsundec@";
+    unsigned seed = 12345;
+    int parsed = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        /* Mostly five short fields, sometimes four or six, from a small alphabet. */
+        char expr[64];
+        size_t len = 0;
+        seed = seed * 1103515245u + 12345u;
+        int nfields = 4 + (int)((seed >> 16) % 3);
+        for (int f = 0; f < nfields; f++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t flen = (seed >> 16) % 4 ? 1 : 2 + (seed >> 20) % 3;
+            for (size_t i = 0; i < flen; i++) {
+                seed = seed * 1103515245u + 12345u;
+                expr[len++] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+            }
+            expr[len++] = ' ';
+        }
+        expr[len] = '\0';
+        cron_expr c;
+        char err[96];
+        eq_err rc = cron_parse(expr, &c, err, sizeof err);
+        if (rc != EQ_OK) {
+            ck_assert_msg(err[0] != '\0', "no message for '%s'", expr);
+            continue;
+        }
+        parsed++;
+        int64_t t = T_NOW + (int64_t)(seed % 100000);
+        int64_t n = cron_next(&c, t);
+        if (n < 0) continue;
+        ck_assert(n > t && n % 60 == 0 && cron_matches(&c, n));
+        int64_t p = cron_prev(&c, n);
+        ck_assert(p <= t || p == -1);
+    }
+    /* Structured random expressions parse, so the loop above is not only rejections. */
+    for (int iter = 0; iter < 300; iter++) {
+        char expr[64];
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = seed >> 8;
+        snprintf(expr, sizeof expr, "%u-%u/%u %u %u,%u * %u", r % 30, 30 + r % 29, 1 + r % 7,
+                 r % 24, 1 + r % 28, 1 + (r >> 5) % 31, r % 8);
+        cron_expr c = parse_ok(expr);
+        int64_t n = cron_next(&c, T_NOW);
+        ck_assert(n > T_NOW && cron_matches(&c, n));
+        parsed++;
+    }
+    ck_assert_int_gt(parsed, 350);
+}
+END_TEST
+
 static Suite *cron_suite(void) {
     Suite *s = suite_create("cron");
     TCase *tc = tcase_create("core");
@@ -245,6 +299,7 @@ static Suite *cron_suite(void) {
     tcase_add_test(tc, impossible_expressions_give_minus_one);
     tcase_add_test(tc, invalid_expressions);
     tcase_add_test(tc, next_and_prev_agree_with_scan);
+    tcase_add_test(tc, random_expressions_are_safe);
     suite_add_tcase(s, tc);
     return s;
 }
