@@ -106,6 +106,21 @@ START_TEST(test_benchmarks_match_r)
 }
 END_TEST
 
+/* Theta: the same decomposition and SES; only the SES optimum differs (within 2%). */
+START_TEST(test_theta_close_to_r)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ref)
+    {
+        cJSON *r = fit(e, "theta", NULL);
+        char what[128];
+        snprintf(what, sizeof what, "theta %s", cJSON_GetObjectItem(e, "column")->valuestring);
+        compare(r, cJSON_GetObjectItem(e, "theta"), 2e-2, 3e-2, what);
+        cJSON_Delete(r);
+    }
+}
+END_TEST
+
 /* R's chosen model, forced on our side: point forecasts within 2% on average over the
  * horizon (the optimizers differ), and on every series within 8% at each step. */
 START_TEST(test_ets_forced_model_close_to_r)
@@ -180,6 +195,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_benchmarks_match_r);
     tcase_add_test(tc, test_ets_forced_model_close_to_r);
     tcase_add_test(tc, test_ets_auto_selection);
+    tcase_add_test(tc, test_theta_close_to_r);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 #include "workers/forecast/fc_bench.h"
 #include "workers/forecast/fc_ets.h"
 #include "workers/forecast/fc_series.h"
+#include "workers/forecast/fc_theta.h"
 
 typedef eq_err (*fc_fit_fn)(const fc_request *rq, fc_result *out, fc_job_error *err);
 
@@ -22,6 +23,7 @@ static const fc_method fc__methods[] = {
     {.name = "snaive", .fit = fc_snaive_fit},
     {.name = "drift", .fit = fc_drift_fit},
     {.name = "ets", .fit = fc_ets_fit},
+    {.name = "theta", .fit = fc_theta_fit},
     /* Until the combination lands, "auto" is automatic ETS. */
     {.name = "auto", .fit = fc_ets_fit},
 };
