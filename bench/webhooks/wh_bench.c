@@ -37,6 +37,7 @@ static void bench_send(bench *b) {
     }
     b->dl.msg_id = id;
     eq_err err = wh_dispatch(b->d, &b->dl);
+    b->dl.msg_id = NULL; /* wh_dispatch copied it */
     if (err != EQ_OK) {
         fprintf(stderr, "wh_dispatch: %s\n", eq_strerror(err));
         exit(1);
