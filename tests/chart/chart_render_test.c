@@ -359,6 +359,50 @@ START_TEST(forecast_from_json) {
 }
 END_TEST
 
+START_TEST(lines_from_json) {
+    cJSON *data = cJSON_Parse("{\"dates\":[\"2020-01-01\",\"2020-04-01\",\"2020-07-01\","
+                              "\"2020-10-01\",\"2021-01-01\"],"
+                              "\"series\":[{\"name\":\"a\",\"values\":[1,2,3,null,5]},"
+                              "{\"name\":\"b\",\"values\":[5,4,3,2,1]}]}");
+    ck_assert_ptr_nonnull(data);
+    unsigned char *img = NULL;
+    size_t len = 0;
+    char err[160];
+    chart_opts opts = {.title = "Two columns", .dark = 1};
+    eq_err rc = chart_lines_from_json(data, &opts, &img, &len, err, sizeof err);
+    ck_assert_msg(rc == EQ_OK, "%s", err);
+    test_save("chart_lines_json.png", img, len);
+    cairo_surface_t *s = test_decode_png(img, len);
+    const chart_theme *th = chart_theme_get(1);
+    ck_assert_uint_eq(test_pixel(s, 0, 0), th->background);
+    ck_assert_uint_gt(test_count_near(s, th->palette[0], 8), 100);
+    ck_assert_uint_gt(test_count_near(s, th->palette[1], 8), 100);
+    cairo_surface_destroy(s);
+    free(img);
+
+    cJSON *values =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(data, "series"), 1), "values");
+    cJSON_DeleteItemFromArray(values, 0);
+    ck_assert_int_eq(chart_lines_from_json(data, &opts, &img, &len, err, sizeof err), EQ_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "series[1].values has 4 entries but dates has 5"));
+    cJSON_Delete(data);
+
+    data = cJSON_Parse("{\"dates\":[\"2020-01-01\"],\"series\":[]}");
+    ck_assert_int_eq(chart_lines_from_json(data, NULL, &img, &len, err, sizeof err), EQ_EINVAL);
+    cJSON_Delete(data);
+    data = cJSON_CreateObject();
+    cJSON_AddItemToObject(data, "dates", cJSON_CreateArray());
+    cJSON *series = cJSON_AddArrayToObject(data, "series");
+    for (int i = 0; i <= CHART_MAX_LINES; i++) {
+        cJSON *one = cJSON_CreateObject();
+        cJSON_AddItemToObject(one, "values", cJSON_CreateArray());
+        cJSON_AddItemToArray(series, one);
+    }
+    ck_assert_int_eq(chart_lines_from_json(data, NULL, &img, &len, err, sizeof err), EQ_ETOOBIG);
+    cJSON_Delete(data);
+}
+END_TEST
+
 START_TEST(parse_dates) {
     double d;
     ck_assert_int_eq(chart_parse_date("1970-01-01", &d), EQ_OK);
@@ -484,6 +528,7 @@ static Suite *chart_suite(void) {
     tcase_add_test(tc, degenerate_inputs);
     tcase_add_test(tc, nothing_to_draw_and_limits);
     tcase_add_test(tc, forecast_from_json);
+    tcase_add_test(tc, lines_from_json);
     tcase_add_test(tc, parse_dates);
     tcase_add_test(tc, largest_inputs);
     tcase_add_test(tc, mutated_json_is_safe);

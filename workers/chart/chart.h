@@ -92,6 +92,14 @@ typedef struct chart_opts {
 eq_err chart_forecast_from_json(const cJSON *history, const cJSON *forecast, const chart_opts *opts,
                                 unsigned char **out, size_t *len, char *err, size_t errlen);
 
+/* Draws a line chart of one or more columns sharing a date axis:
+ *   {"dates": ["YYYY-MM-DD", ...],
+ *    "series": [{"name": "realgdp", "values": [number|null, ...]}, ...]}
+ * Each values array must have as many entries as dates; at most CHART_MAX_LINES series.
+ * Output as for chart_render(). */
+eq_err chart_lines_from_json(const cJSON *data, const chart_opts *opts, unsigned char **out,
+                             size_t *len, char *err, size_t errlen);
+
 /* Parses "YYYY-MM-DD" with an optional "THH:MM[:SS[.fff]][Z]" (or a space for T) into days
  * since 1970-01-01. Returns EQ_EINVAL for anything else, including impossible dates. */
 eq_err chart_parse_date(const char *s, double *days);

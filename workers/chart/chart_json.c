@@ -273,3 +273,73 @@ done:
     free(hy);
     return rc;
 }
+
+eq_err chart_lines_from_json(const cJSON *data, const chart_opts *opts, unsigned char **out,
+                             size_t *len, char *err, size_t errlen) {
+    eq_err rc = EQ_OK;
+    double *x = NULL, *ys[CHART_MAX_LINES] = {0};
+    chart_series lines[CHART_MAX_LINES];
+    size_t nl = 0;
+
+    if (err && errlen) err[0] = '\0';
+    if (!cJSON_IsObject(data)) {
+        chart__jerrf(err, errlen, "line chart data must be an object");
+        return EQ_EINVAL;
+    }
+    const cJSON *dates = cJSON_GetObjectItemCaseSensitive(data, "dates");
+    const cJSON *series = cJSON_GetObjectItemCaseSensitive(data, "series");
+    int nd = chart__array(dates, "dates", err, errlen, &rc);
+    if (nd < 0) return rc;
+    if (!cJSON_IsArray(series) || cJSON_GetArraySize(series) == 0) {
+        chart__jerrf(err, errlen, "series must be a non-empty array");
+        return EQ_EINVAL;
+    }
+    if (cJSON_GetArraySize(series) > CHART_MAX_LINES) {
+        chart__jerrf(err, errlen, "at most %d series", CHART_MAX_LINES);
+        return EQ_ETOOBIG;
+    }
+    x = malloc(sizeof(double) * (size_t)(nd ? nd : 1));
+    if (!x) return EQ_ENOMEM;
+    if ((rc = chart__dates(dates, x, nd, "dates", err, errlen)) != EQ_OK) goto done;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, series) {
+        char what[48];
+        snprintf(what, sizeof what, "series[%zu].values", nl);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+        const cJSON *vals = cJSON_GetObjectItemCaseSensitive(it, "values");
+        int nv = chart__array(vals, what, err, errlen, &rc);
+        if (nv < 0) goto done;
+        if (nv != nd) {
+            chart__jerrf(err, errlen, "%s has %d entries but dates has %d", what, nv, nd);
+            rc = EQ_EINVAL;
+            goto done;
+        }
+        ys[nl] = malloc(sizeof(double) * (size_t)(nd ? nd : 1));
+        if (!ys[nl]) {
+            rc = EQ_ENOMEM;
+            goto done;
+        }
+        if ((rc = chart__numbers(vals, ys[nl], nv, what, err, errlen)) != EQ_OK) goto done;
+        lines[nl] = (chart_series){.name = cJSON_IsString(name) ? name->valuestring : NULL,
+                                   .x_days = x,
+                                   .y = ys[nl],
+                                   .n = (size_t)nd};
+        nl++;
+    }
+    chart_spec spec = {
+        .title = opts ? opts->title : NULL,
+        .y_label = opts ? opts->y_label : NULL,
+        .width = opts ? opts->width : 0,
+        .height = opts ? opts->height : 0,
+        .dark = opts ? opts->dark : 0,
+        .format = opts ? opts->format : NULL,
+        .lines = lines,
+        .nlines = nl,
+    };
+    rc = chart_render(&spec, out, len, err, errlen);
+done:
+    for (size_t i = 0; i < CHART_MAX_LINES; i++)
+        free(ys[i]);
+    free(x);
+    return rc;
+}
