@@ -276,6 +276,36 @@ START_TEST(test_ets_intervals)
 }
 END_TEST
 
+/* The default method combines ETS and Theta: its point forecast is their mean. */
+START_TEST(test_auto_is_mean_of_members)
+{
+    fc_test_series s;
+    fc_test_load("us_macro_quarterly.csv", "realgdp", &s);
+    cJSON *p = fc_test_params(&s, s.n);
+    cJSON_AddNumberToObject(p, "horizon", 8);
+    cJSON *ra = NULL, *re = NULL, *rt = NULL;
+    fc_job_error err;
+    ck_assert_int_eq(forecast_job_run(p, &ra, &err), EQ_OK);
+    ck_assert_str_eq(get(ra, "method")->valuestring, "auto");
+    ck_assert(strncmp(get(ra, "model")->valuestring, "Combination(ETS(", 16) == 0);
+    check_intervals_ex(ra, 8, 0);
+    cJSON_AddStringToObject(p, "method", "ets");
+    ck_assert_int_eq(forecast_job_run(p, &re, &err), EQ_OK);
+    cJSON_ReplaceItemInObject(p, "method", cJSON_CreateString("theta"));
+    ck_assert_int_eq(forecast_job_run(p, &rt, &err), EQ_OK);
+    for (int j = 0; j < 8; j++)
+        ck_assert_double_eq_tol(at(get(ra, "point"), j),
+                                0.5 * (at(get(re, "point"), j) + at(get(rt, "point"), j)), 1e-6);
+    ck_assert(cJSON_IsNumber(get(get(ra, "params"), "ets.alpha")));
+    ck_assert(cJSON_IsNumber(get(get(ra, "accuracy"), "mase")));
+    cJSON_Delete(ra);
+    cJSON_Delete(re);
+    cJSON_Delete(rt);
+    cJSON_Delete(p);
+    fc_test_free(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("forecast_job");
@@ -288,6 +318,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ets_inputs);
     tcase_add_test(tc, test_ets_aan_exact_on_line);
     tcase_add_test(tc, test_ets_intervals);
+    tcase_add_test(tc, test_auto_is_mean_of_members);
     suite_add_tcase(s, tc);
     return s;
 }

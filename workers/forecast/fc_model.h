@@ -20,10 +20,10 @@ eq_err fc_fail(fc_job_error *err, const char *code, const char *fmt, ...)
 
 /* At most this many named parameters are reported per model (ETS: 4 smoothing + 1 level +
  * 1 trend + 24 seasonal states). */
-#define FC_MAX_PARAMS 40
+#define FC_MAX_PARAMS 48
 
 typedef struct fc_param {
-    char name[16];
+    char name[24]; /* "ets.alpha", "theta.drift", ... */
     double value;
 } fc_param;
 
@@ -45,7 +45,7 @@ typedef struct fc_result {
     double *point;        /* h point forecasts */
     double *lower;        /* nlevels * h, row i holds level i */
     double *upper;
-    char model[48];       /* e.g. "ETS(M,Ad,M)", "Naive", "Theta" */
+    char model[96];       /* e.g. "ETS(M,Ad,M)", "Naive", "Theta" */
     fc_param params[FC_MAX_PARAMS];
     size_t nparams;
     double aicc;          /* NAN when the method has no likelihood */

@@ -7,6 +7,7 @@
 
 #include "workers/forecast/fc_accuracy.h"
 #include "workers/forecast/fc_bench.h"
+#include "workers/forecast/fc_combo.h"
 #include "workers/forecast/fc_ets.h"
 #include "workers/forecast/fc_series.h"
 #include "workers/forecast/fc_theta.h"
@@ -24,8 +25,7 @@ static const fc_method fc__methods[] = {
     {.name = "drift", .fit = fc_drift_fit},
     {.name = "ets", .fit = fc_ets_fit},
     {.name = "theta", .fit = fc_theta_fit},
-    /* Until the combination lands, "auto" is automatic ETS. */
-    {.name = "auto", .fit = fc_ets_fit},
+    {.name = "auto", .fit = fc_combo_fit},
 };
 
 static const fc_method *fc__method_find(const char *name)
