@@ -25,15 +25,15 @@ static void conn_timer_cb(uv_timer_t *t);
 static void conn_set_reading(http_conn *c, bool on);
 static void conn_unschedule_pump(http_conn *c);
 
-static uv_stream_t *conn_stream(http_conn *c) { return (uv_stream_t *)&c->tcp; }
+static uv_stream_t *conn_stream(http_conn *c) {
+    return (uv_stream_t *)&c->tcp;
+}
 
 /* ---- closing */
 
-static void conn_close_cb(uv_handle_t *h)
-{
+static void conn_close_cb(uv_handle_t *h) {
     http_conn *c = h->data;
-    if (--c->pending_closes > 0)
-        return;
+    if (--c->pending_closes > 0) return;
     http_request *r = c->qhead;
     while (r) {
         http_request *next = r->next;
@@ -48,18 +48,15 @@ static void conn_close_cb(uv_handle_t *h)
 
 /* Detaches the requests a handler still holds (they learn it through
  * http_request_is_closed() and are freed by http_respond()), then closes both handles. */
-static void conn_close(http_conn *c)
-{
-    if (c->state == HTTP_CONN_CLOSING)
-        return;
+static void conn_close(http_conn *c) {
+    if (c->state == HTTP_CONN_CLOSING) return;
     c->state = HTTP_CONN_CLOSING;
     conn_unschedule_pump(c);
     http_request **link = &c->qhead, *last = NULL;
     while (*link) {
         http_request *r = *link;
         if (r->dispatched && !r->responded) {
-            if (c->dispatch_next == r)
-                c->dispatch_next = r->next;
+            if (c->dispatch_next == r) c->dispatch_next = r->next;
             *link = r->next;
             r->next = NULL;
             r->conn = NULL;
@@ -76,11 +73,9 @@ static void conn_close(http_conn *c)
     uv_close((uv_handle_t *)&c->timer, conn_close_cb);
 }
 
-static void conn_shutdown_cb(uv_shutdown_t *req, int status)
-{
+static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
     http_conn *c = req->data;
-    if (c->state == HTTP_CONN_CLOSING)
-        return;
+    if (c->state == HTTP_CONN_CLOSING) return;
     if (status < 0) {
         conn_close(c);
         return;
@@ -89,10 +84,8 @@ static void conn_shutdown_cb(uv_shutdown_t *req, int status)
 }
 
 /* Every response is written and no other request will be served: send FIN and linger. */
-static void conn_finish(http_conn *c)
-{
-    if (c->state != HTTP_CONN_OPEN)
-        return;
+static void conn_finish(http_conn *c) {
+    if (c->state != HTTP_CONN_OPEN) return;
     if (c->peer_eof || c->draining) {
         conn_close(c);
         return;
@@ -104,16 +97,14 @@ static void conn_finish(http_conn *c)
         return;
     }
     conn_set_reading(c, true);
-    if (c->state == HTTP_CONN_CLOSING)
-        return;
+    if (c->state == HTTP_CONN_CLOSING) return;
     c->deadline = c->timer_due = uv_now(c->srv->loop) + HTTP_LINGER_MS;
     uv_timer_start(&c->timer, conn_timer_cb, HTTP_LINGER_MS, 0);
 }
 
 /* ---- the queue */
 
-static void conn_make_id(http_server *s, char *out)
-{
+static void conn_make_id(http_server *s, char *out) {
     static const char hex[] = "0123456789abcdef";
     uint32_t p = s->id_prefix;
     uint64_t n = ++s->id_counter;
@@ -125,8 +116,7 @@ static void conn_make_id(http_server *s, char *out)
     out[21] = '\0';
 }
 
-static void conn_enqueue(http_conn *c, http_request *r)
-{
+static void conn_enqueue(http_conn *c, http_request *r) {
     r->conn = c;
     r->next = NULL;
     if (c->qtail)
@@ -135,33 +125,29 @@ static void conn_enqueue(http_conn *c, http_request *r)
         c->qhead = r;
     c->qtail = r;
     c->nqueued++;
-    if (!r->dispatched && !c->dispatch_next)
-        c->dispatch_next = r;
+    if (!r->dispatched && !c->dispatch_next) c->dispatch_next = r;
     memcpy(r->remote, c->remote, sizeof r->remote);
-    if (!r->id[0])
-        conn_make_id(c->srv, r->id);
+    if (!r->id[0]) conn_make_id(c->srv, r->id);
 }
 
 /* The head request's response is fully written: free it. */
-static void conn_pop(http_conn *c)
-{
+static void conn_pop(http_conn *c) {
     http_request *r = c->qhead;
     c->qhead = r->next;
-    if (!c->qhead)
-        c->qtail = NULL;
-    if (c->dispatch_next == r)
-        c->dispatch_next = r->next;
+    if (!c->qhead) c->qtail = NULL;
+    if (c->dispatch_next == r) c->dispatch_next = r->next;
     c->nqueued--;
     http__request_free(r);
 }
 
-static bool conn_room(const http_conn *c) { return c->nqueued < c->srv->cfg.max_pipelined; }
+static bool conn_room(const http_conn *c) {
+    return c->nqueued < c->srv->cfg.max_pipelined;
+}
 
 /* The server answers by itself (parse errors, timeouts, too many connections); the stream is
  * no longer trusted, so nothing after this request is parsed. */
 static void conn_answer_error(http_conn *c, int status, const char *slug, const char *title,
-                              const char *detail)
-{
+                              const char *detail) {
     http_request *r = http__request_new_bare();
     if (!r) {
         conn_close(c);
@@ -181,20 +167,17 @@ static void conn_answer_error(http_conn *c, int status, const char *slug, const 
 
 /* Keeps the unsent tail of head+body in r->out. */
 static bool conn_copy_out(http_request *r, const char *head, size_t hlen, const char *body,
-                          size_t blen, size_t sent)
-{
+                          size_t blen, size_t sent) {
     size_t left = hlen + blen - sent;
     r->out = malloc(left);
-    if (!r->out)
-        return false;
+    if (!r->out) return false;
     size_t o = 0;
     if (sent < hlen) {
         memcpy(r->out, head + sent, hlen - sent);
         o = hlen - sent;
     }
     size_t boff = sent > hlen ? sent - hlen : 0;
-    if (blen > boff)
-        memcpy(r->out + o, body + boff, blen - boff);
+    if (blen > boff) memcpy(r->out + o, body + boff, blen - boff);
     r->out_len = left;
     r->out_off = 0;
     return true;
@@ -204,8 +187,7 @@ static void conn_write_cb(uv_write_t *w, int status);
 
 /* Writes the responses that are ready at the head of the queue: uv_try_write first, uv_write
  * for what the socket did not take. */
-static void conn_flush(http_conn *c)
-{
+static void conn_flush(http_conn *c) {
     while (c->state == HTTP_CONN_OPEN && !c->writing && c->qhead && c->qhead->responded) {
         uv_buf_t bufs[HTTP_WRITE_BATCH];
         size_t k = 0;
@@ -228,8 +210,7 @@ static void conn_flush(http_conn *c)
             conn_pop(c);
             done++;
         }
-        if (done == k)
-            continue;
+        if (done == k) continue;
         size_t m = 0;
         for (http_request *r = c->qhead; m < k - done; r = r->next)
             bufs[m++] = uv_buf_init(r->out + r->out_off, (unsigned)(r->out_len - r->out_off));
@@ -246,21 +227,17 @@ static void conn_flush(http_conn *c)
 /* Requests that waited in the stash while the queue was full are parsed and dispatched from
  * the server's idle handle, never from inside http_respond(): a handler that answers other
  * requests (e.g. long-poll waiters) must not be re-entered. */
-static void conn_schedule_pump(http_conn *c)
-{
+static void conn_schedule_pump(http_conn *c) {
     http_server *s = c->srv;
-    if (c->pump_scheduled || s->stopping)
-        return;
+    if (c->pump_scheduled || s->stopping) return;
     c->pump_scheduled = true;
     c->pump_next = s->pump_list;
     s->pump_list = c;
     uv_idle_start(&s->pump_idle, http__conn_pump_pending);
 }
 
-static void conn_unschedule_pump(http_conn *c)
-{
-    if (!c->pump_scheduled)
-        return;
+static void conn_unschedule_pump(http_conn *c) {
+    if (!c->pump_scheduled) return;
     for (http_conn **l = &c->srv->pump_list; *l; l = &(*l)->pump_next) {
         if (*l == c) {
             *l = c->pump_next;
@@ -271,8 +248,7 @@ static void conn_unschedule_pump(http_conn *c)
     c->pump_next = NULL;
 }
 
-void http__conn_pump_pending(uv_idle_t *h)
-{
+void http__conn_pump_pending(uv_idle_t *h) {
     http_server *s = h->data;
     http_conn *list = s->pump_list;
     s->pump_list = NULL;
@@ -283,19 +259,15 @@ void http__conn_pump_pending(uv_idle_t *h)
         list = c->pump_next;
         c->pump_next = NULL;
         c->pump_scheduled = false;
-        if (c->state == HTTP_CONN_OPEN)
-            conn_pump(c, NULL, 0);
+        if (c->state == HTTP_CONN_OPEN) conn_pump(c, NULL, 0);
     }
 }
 
 /* After responses left the queue: write more, close when done, else let what waited in. */
-static void conn_after_write(http_conn *c)
-{
-    if (c->state != HTTP_CONN_OPEN)
-        return;
+static void conn_after_write(http_conn *c) {
+    if (c->state != HTTP_CONN_OPEN) return;
     conn_flush(c);
-    if (c->state != HTTP_CONN_OPEN)
-        return;
+    if (c->state != HTTP_CONN_OPEN) return;
     if (!c->qhead && !c->writing && (c->no_more || c->draining || c->peer_eof)) {
         conn_finish(c);
         return;
@@ -307,12 +279,10 @@ static void conn_after_write(http_conn *c)
     conn_update(c);
 }
 
-static void conn_write_cb(uv_write_t *w, int status)
-{
+static void conn_write_cb(uv_write_t *w, int status) {
     http_conn *c = w->data;
     c->writing = false;
-    if (c->state == HTTP_CONN_CLOSING)
-        return;
+    if (c->state == HTTP_CONN_CLOSING) return;
     if (status < 0) {
         conn_close(c);
         return;
@@ -327,14 +297,12 @@ static void conn_write_cb(uv_write_t *w, int status)
     conn_after_write(c);
 }
 
-bool http__conn_closing_after(const http_conn *c, const http_request *r)
-{
+bool http__conn_closing_after(const http_conn *c, const http_request *r) {
     return !r->keep_alive || ((c->no_more || c->draining || c->peer_eof) && r == c->qtail);
 }
 
 void http__conn_respond(http_conn *c, http_request *r, const char *head, size_t hlen,
-                        const void *body, size_t blen)
-{
+                        const void *body, size_t blen) {
     if (!head || c->state != HTTP_CONN_OPEN) {
         conn_close(c); /* out of memory; r stays queued and is freed with the connection */
         return;
@@ -366,30 +334,25 @@ void http__conn_respond(http_conn *c, http_request *r, const char *head, size_t 
 
 /* ---- reading and parsing */
 
-static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     http_conn *c = h->data;
     /* One buffer for every connection: read_cb consumes or copies the bytes before returning. */
     *buf = uv_buf_init(c->srv->readbuf, sizeof c->srv->readbuf);
 }
 
-static void conn_set_reading(http_conn *c, bool on)
-{
-    if (on == c->reading || c->state == HTTP_CONN_CLOSING)
-        return;
+static void conn_set_reading(http_conn *c, bool on) {
+    if (on == c->reading || c->state == HTTP_CONN_CLOSING) return;
     if (on && uv_read_start(conn_stream(c), conn_alloc_cb, conn_read_cb) != 0) {
         conn_close(c);
         return;
     }
-    if (!on)
-        uv_read_stop(conn_stream(c));
+    if (!on) uv_read_stop(conn_stream(c));
     c->reading = on;
 }
 
 /* Parses buf[len] into queued requests while the queue has room. Returns the bytes consumed;
  * bytes after the last request of the connection count as consumed (they are dropped). */
-static size_t conn_parse(http_conn *c, const char *buf, size_t len)
-{
+static size_t conn_parse(http_conn *c, const char *buf, size_t len) {
     size_t off = 0;
     while (off < len && c->state == HTTP_CONN_OPEN && !c->no_more && conn_room(c)) {
         size_t used;
@@ -400,8 +363,7 @@ static size_t conn_parse(http_conn *c, const char *buf, size_t len)
             c->head_since = 0;
             c->requests_seen++;
             c->srv->stats.requests++;
-            if (!r->keep_alive)
-                c->no_more = true;
+            if (!r->keep_alive) c->no_more = true;
             conn_enqueue(c, r);
         } else if (st == HTTP_PARSE_ERROR) {
             const http_parse_error *e = http_reqparser_error(&c->parser);
@@ -411,22 +373,19 @@ static size_t conn_parse(http_conn *c, const char *buf, size_t len)
             off = len;
         }
     }
-    if (c->no_more || c->state != HTTP_CONN_OPEN)
-        return len;
+    if (c->no_more || c->state != HTTP_CONN_OPEN) return len;
     return off;
 }
 
 /* Keeps bytes that could not be parsed yet because the queue is full. */
-static void conn_stash(http_conn *c, const char *data, size_t len)
-{
+static void conn_stash(http_conn *c, const char *data, size_t len) {
     size_t have = c->stash_len - c->stash_off;
     char *s = malloc(have + len);
     if (!s) {
         conn_close(c);
         return;
     }
-    if (have)
-        memcpy(s, c->stash + c->stash_off, have);
+    if (have) memcpy(s, c->stash + c->stash_off, have);
     memcpy(s + have, data, len);
     free(c->stash);
     c->stash = s;
@@ -434,13 +393,11 @@ static void conn_stash(http_conn *c, const char *data, size_t len)
     c->stash_len = have + len;
 }
 
-static void conn_dispatch(http_conn *c)
-{
+static void conn_dispatch(http_conn *c) {
     while (c->state == HTTP_CONN_OPEN && c->dispatch_next) {
         http_request *r = c->dispatch_next;
         c->dispatch_next = r->next;
-        if (r->dispatched)
-            continue;
+        if (r->dispatched) continue;
         r->dispatched = true;
         c->srv->fn(c->srv->ctx, r); /* may answer, free r, even close the connection */
     }
@@ -448,8 +405,7 @@ static void conn_dispatch(http_conn *c)
 
 /* Parses what waits (stash first, then `data`), hands new requests to the handler, and
  * updates reading and timers. Never recurses. */
-static void conn_pump(http_conn *c, const char *data, size_t len)
-{
+static void conn_pump(http_conn *c, const char *data, size_t len) {
     if (c->pumping) {
         c->repump = true;
         return;
@@ -467,8 +423,7 @@ static void conn_pump(http_conn *c, const char *data, size_t len)
         }
         if (data && c->state == HTTP_CONN_OPEN) {
             size_t used = c->stash_len ? 0 : conn_parse(c, data, len);
-            if (used < len && c->state == HTTP_CONN_OPEN)
-                conn_stash(c, data + used, len - used);
+            if (used < len && c->state == HTTP_CONN_OPEN) conn_stash(c, data + used, len - used);
             data = NULL;
         }
         conn_dispatch(c);
@@ -477,19 +432,15 @@ static void conn_pump(http_conn *c, const char *data, size_t len)
     conn_update(c);
 }
 
-static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
+static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     http_conn *c = s->data;
-    if (c->state == HTTP_CONN_CLOSING)
-        return;
+    if (c->state == HTTP_CONN_CLOSING) return;
     if (c->state != HTTP_CONN_OPEN) {
         /* lingering: drop what the client still sends */
-        if (n < 0 || (c->linger_bytes += (size_t)n) > HTTP_LINGER_MAX_BYTES)
-            conn_close(c);
+        if (n < 0 || (c->linger_bytes += (size_t)n) > HTTP_LINGER_MAX_BYTES) conn_close(c);
         return;
     }
-    if (n == 0)
-        return;
+    if (n == 0) return;
     if (n < 0) {
         /* The client went away (or half-closed: treated alike, as nginx does). Answers already
          * made are still written; a request a handler holds makes the connection close now. */
@@ -508,18 +459,15 @@ static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->srv->stats.bytes_in += (uint64_t)n;
-    if (c->no_more)
-        return;
+    if (c->no_more) return;
     conn_pump(c, buf->base, (size_t)n);
 }
 
 /* ---- timers */
 
-static void conn_set_deadline(http_conn *c, uint64_t d)
-{
+static void conn_set_deadline(http_conn *c, uint64_t d) {
     c->deadline = d;
-    if (!d)
-        return; /* a running timer fires, sees no deadline and stops */
+    if (!d) return; /* a running timer fires, sees no deadline and stops */
     if (!uv_is_active((uv_handle_t *)&c->timer) || c->timer_due > d) {
         uint64_t now = uv_now(c->srv->loop);
         uv_timer_start(&c->timer, conn_timer_cb, d > now ? d - now : 0, 0);
@@ -527,8 +475,7 @@ static void conn_set_deadline(http_conn *c, uint64_t d)
     }
 }
 
-static void conn_expired(http_conn *c)
-{
+static void conn_expired(http_conn *c) {
     if (c->state != HTTP_CONN_OPEN) {
         conn_close(c); /* lingering is over */
         return;
@@ -543,11 +490,9 @@ static void conn_expired(http_conn *c)
     conn_close(c); /* idle, never spoke, or not reading our answers */
 }
 
-static void conn_timer_cb(uv_timer_t *t)
-{
+static void conn_timer_cb(uv_timer_t *t) {
     http_conn *c = t->data;
-    if (!c->deadline || c->state == HTTP_CONN_CLOSING)
-        return;
+    if (!c->deadline || c->state == HTTP_CONN_CLOSING) return;
     uint64_t now = uv_now(c->srv->loop);
     if (now < c->deadline) {
         uv_timer_start(&c->timer, conn_timer_cb, c->deadline - now, 0);
@@ -558,8 +503,7 @@ static void conn_timer_cb(uv_timer_t *t)
     conn_expired(c);
 }
 
-static void conn_send_continue(http_conn *c)
-{
+static void conn_send_continue(http_conn *c) {
     http_reqparser_continue_done(&c->parser);
     uv_buf_t b = uv_buf_init((char *)continue_bytes, sizeof continue_bytes - 1);
     int n = uv_try_write(conn_stream(c), &b, 1);
@@ -567,8 +511,7 @@ static void conn_send_continue(http_conn *c)
         conn_close(c);
         return;
     }
-    if (n > 0 && (size_t)n == b.len)
-        return;
+    if (n > 0 && (size_t)n == b.len) return;
     if (n > 0) {
         b.base += n;
         b.len -= (size_t)n;
@@ -583,30 +526,26 @@ static void conn_send_continue(http_conn *c)
 }
 
 /* Decides reading, 100 Continue and the deadline from the connection's state. */
-static void conn_update(http_conn *c)
-{
-    if (c->state != HTTP_CONN_OPEN)
-        return;
+static void conn_update(http_conn *c) {
+    if (c->state != HTTP_CONN_OPEN) return;
     bool more = !c->no_more && !c->draining && !c->peer_eof;
     conn_set_reading(c, more && c->stash_off == c->stash_len && conn_room(c));
-    if (c->state != HTTP_CONN_OPEN)
-        return;
+    if (c->state != HTTP_CONN_OPEN) return;
     /* 100 Continue goes out only when every earlier response is written. */
     if (more && http_reqparser_wants_continue(&c->parser) && !c->qhead && !c->writing) {
         conn_send_continue(c);
-        if (c->state != HTTP_CONN_OPEN)
-            return;
+        if (c->state != HTTP_CONN_OPEN) return;
     }
     const http_server_config *cfg = &c->srv->cfg;
     uint64_t now = uv_now(c->srv->loop), d = 0;
     http_parse_phase ph = http_reqparser_phase(&c->parser);
-    if (c->writing) {
-        d = cfg->idle_timeout_ms ? now + cfg->idle_timeout_ms : 0;
-    } else if (more && (ph == HTTP_PHASE_HEAD || (ph == HTTP_PHASE_IDLE && !c->requests_seen))) {
-        if (!c->head_since)
-            c->head_since = now;
+    bool head = more && (ph == HTTP_PHASE_HEAD || (ph == HTTP_PHASE_IDLE && !c->requests_seen));
+    if (head && !c->writing) {
+        /* a head (or a new connection's first request) must be complete by a fixed time */
+        if (!c->head_since) c->head_since = now;
         d = cfg->header_timeout_ms ? c->head_since + cfg->header_timeout_ms : 0;
-    } else if ((more && ph == HTTP_PHASE_BODY) || !c->qhead) {
+    } else if (c->writing || (more && ph == HTTP_PHASE_BODY) || !c->qhead) {
+        /* inactivity: a stalled reader, a stalled body, an idle keep-alive connection */
         d = cfg->idle_timeout_ms ? now + cfg->idle_timeout_ms : 0;
     }
     conn_set_deadline(c, d);
@@ -614,19 +553,16 @@ static void conn_update(http_conn *c)
 
 /* ---- accepting and stopping */
 
-void http__conn_accept(http_server *s)
-{
+void http__conn_accept(http_server *s) {
     http_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return; /* libuv retries the accept on the next connection event */
+    if (!c) return; /* libuv retries the accept on the next connection event */
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
     c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
+    if (s->conns) s->conns->prev = c;
     s->conns = c;
     c->rejected = s->nconns >= s->cfg.max_connections || s->stopping;
     if (c->rejected)
@@ -672,11 +608,9 @@ void http__conn_accept(http_server *s)
     conn_update(c);
 }
 
-void http__conn_stop(http_conn *c)
-{
+void http__conn_stop(http_conn *c) {
     c->draining = true;
-    if (c->state == HTTP_CONN_CLOSING)
-        return;
+    if (c->state == HTTP_CONN_CLOSING) return;
     if (c->state != HTTP_CONN_OPEN || !c->qhead) {
         conn_close(c); /* idle, half a request, or lingering */
         return;

@@ -11,14 +11,16 @@
 #include "api/http/http_parse.h"
 #include "api/http/http_server.h"
 
-#define HTTP_READ_BUF_BYTES (64 * 1024)  /* one read; shared by every connection of a server */
-#define HTTP_REQUEST_ID_MAX 64           /* longest X-Request-Id kept from a client */
-#define HTTP_ADDR_MAX 48                 /* textual IPv6 address + NUL */
-#define HTTP_WRITE_BATCH 16              /* pipelined responses written by one writev */
-#define HTTP_HEAD_STACK_BYTES 1024       /* response heads up to this are built on the stack */
-#define HTTP_LINGER_MS 2000              /* after our last response: drain the client this long */
-#define HTTP_LINGER_MAX_BYTES (1024 * 1024) /* ... or until this many bytes were discarded */
-#define HTTP_REJECT_EXTRA 64             /* connections being answered 503 at once, beyond max */
+#define HTTP_READ_BUF_BYTES                                                                        \
+    ((size_t)64 * 1024)            /* one read; shared by every connection of a server */
+#define HTTP_REQUEST_ID_MAX 64     /* longest X-Request-Id kept from a client */
+#define HTTP_ADDR_MAX 48           /* textual IPv6 address + NUL */
+#define HTTP_WRITE_BATCH 16        /* pipelined responses written by one writev */
+#define HTTP_HEAD_STACK_BYTES 1024 /* response heads up to this are built on the stack */
+#define HTTP_LINGER_MS 2000        /* after our last response: drain the client this long */
+#define HTTP_LINGER_MAX_BYTES                                                                      \
+    ((size_t)1024 * 1024)    /* ... or until this many bytes were discarded */
+#define HTTP_REJECT_EXTRA 64 /* connections being answered 503 at once, beyond max */
 
 typedef struct http_conn http_conn;
 
@@ -28,23 +30,23 @@ typedef struct http_header {
 } http_header;
 
 struct http_request {
-    http_conn *conn;            /* NULL once the connection is gone (detached) */
-    http_request *next;         /* the connection's queue, in arrival order */
-    int method;                 /* enum http_method, -1 for the server's own error answers */
+    http_conn *conn;    /* NULL once the connection is gone (detached) */
+    http_request *next; /* the connection's queue, in arrival order */
+    int method;         /* enum http_method, -1 for the server's own error answers */
     unsigned short http_major, http_minor;
-    bool keep_alive;            /* the connection may carry another request after this one */
-    bool dispatched;            /* handed to the handler (or answered by the server) */
-    bool responded;             /* http_respond() was called */
-    bool closed;                /* the client went away while the handler held the request */
-    const char *url;            /* raw request-target */
-    const char *path;           /* percent-decoded */
-    const char *query;          /* raw, or NULL */
+    bool keep_alive;   /* the connection may carry another request after this one */
+    bool dispatched;   /* handed to the handler (or answered by the server) */
+    bool responded;    /* http_respond() was called */
+    bool closed;       /* the client went away while the handler held the request */
+    const char *url;   /* raw request-target */
+    const char *path;  /* percent-decoded */
+    const char *query; /* raw, or NULL */
     http_header *headers;
     size_t nheaders;
-    char *body;                 /* malloc'd (NUL-terminated) or NULL */
+    char *body; /* malloc'd (NUL-terminated) or NULL */
     size_t body_len, body_cap;
     void *userdata;
-    char *out;                  /* the response bytes not yet written (malloc'd) */
+    char *out; /* the response bytes not yet written (malloc'd) */
     size_t out_len, out_off;
     char id[HTTP_REQUEST_ID_MAX + 1];
     char remote[HTTP_ADDR_MAX];
@@ -64,12 +66,12 @@ struct http_conn {
     uv_write_t wreq;
     uv_shutdown_t sreq;
     http_server *srv;
-    http_conn *prev, *next;     /* the server's list */
+    http_conn *prev, *next; /* the server's list */
     http_reqparser parser;
-    http_request *qhead, *qtail;  /* parsed, not yet fully written */
+    http_request *qhead, *qtail; /* parsed, not yet fully written */
     size_t nqueued;
-    http_request *dispatch_next;  /* first queued request not yet handed to the handler */
-    char *stash;                  /* bytes read but not parsed while the queue was full */
+    http_request *dispatch_next; /* first queued request not yet handed to the handler */
+    char *stash;                 /* bytes read but not parsed while the queue was full */
     size_t stash_len, stash_off;
     size_t inflight;              /* queued requests whose bytes the pending uv_write carries */
     uint64_t head_since;          /* loop time a request head started (0: none) */
@@ -78,13 +80,13 @@ struct http_conn {
     size_t linger_bytes;
     http_conn_state state;
     int pending_closes;
-    bool rejected;                /* answered 503 and closed; never parses */
+    bool rejected; /* answered 503 and closed; never parses */
     bool reading, writing, pumping, repump;
-    bool no_more;                 /* parse no further request (close after the queue) */
-    bool draining;                /* the server is stopping */
+    bool no_more;  /* parse no further request (close after the queue) */
+    bool draining; /* the server is stopping */
     bool peer_eof;
-    bool continue_writing;        /* the pending uv_write is a 100 Continue */
-    bool pump_scheduled;          /* in the server's pump_list */
+    bool continue_writing; /* the pending uv_write is a 100 Continue */
+    bool pump_scheduled;   /* in the server's pump_list */
     http_conn *pump_next;
     char remote[HTTP_ADDR_MAX];
 };
@@ -98,9 +100,9 @@ struct http_server {
     void *ctx;
     http_conn *conns;
     size_t nconns, nrejecting;
-    uv_idle_t pump_idle;          /* runs conn_pump() for pump_list outside user callbacks */
+    uv_idle_t pump_idle; /* runs conn_pump() for pump_list outside user callbacks */
     http_conn *pump_list;
-    int open_handles;             /* listener and pump_idle, until their close callbacks */
+    int open_handles; /* listener and pump_idle, until their close callbacks */
     int port;
     bool stopping;
     void (*done)(void *arg);

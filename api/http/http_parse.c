@@ -11,8 +11,7 @@
 enum { SEG_NONE, SEG_URL, SEG_FIELD, SEG_VALUE };
 
 static int fail(http_reqparser *p, int status, const char *slug, const char *title,
-                const char *detail)
-{
+                const char *detail) {
     if (!p->failed) {
         p->failed = true;
         p->err = (http_parse_error){status, slug, title, detail};
@@ -20,32 +19,29 @@ static int fail(http_reqparser *p, int status, const char *slug, const char *tit
     return -1;
 }
 
-static int fail_malformed(http_reqparser *p, const char *detail)
-{
+static int fail_malformed(http_reqparser *p, const char *detail) {
     return fail(p, 400, HTTP_PROBLEM_MALFORMED, "Malformed request", detail);
 }
 
-static int fail_headers(http_reqparser *p, const char *detail)
-{
+static int fail_headers(http_reqparser *p, const char *detail) {
     return fail(p, 431, HTTP_PROBLEM_HEADERS_TOO_LARGE, "Request header fields too large", detail);
 }
 
-static int fail_body(http_reqparser *p)
-{
+static int fail_body(http_reqparser *p) {
     return fail(p, 413, HTTP_PROBLEM_TOO_LARGE, "Payload too large",
                 "The request body is larger than this endpoint accepts.");
 }
 
 /* Appends to the head scratch. Callers have checked the limits, which bound text_cap. */
-static int text_append(http_reqparser *p, const char *s, size_t n)
-{
+static int text_append(http_reqparser *p, const char *s, size_t n) {
     if (p->text_len + n > p->text_cap) {
         size_t cap = p->text_cap ? p->text_cap : 1024;
         while (cap < p->text_len + n)
             cap *= 2;
         char *t = realloc(p->text, cap);
         if (!t)
-            return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");
+            return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory",
+                        "The server is out of memory.");
         p->text = t;
         p->text_cap = cap;
     }
@@ -55,19 +51,15 @@ static int text_append(http_reqparser *p, const char *s, size_t n)
 }
 
 /* Ends the segment the previous callback wrote and starts segment `seg`. */
-static int seg_switch(http_reqparser *p, int seg)
-{
-    if (p->last == seg)
-        return 0;
+static int seg_switch(http_reqparser *p, int seg) {
+    if (p->last == seg) return 0;
     if (p->last == SEG_FIELD) {
-        if (text_append(p, "", 1))
-            return -1;
+        if (text_append(p, "", 1)) return -1;
         p->offs[2 * (p->nhdr - 1) + 1] = (uint32_t)p->text_len;
         if (seg != SEG_VALUE && text_append(p, "", 1)) /* a field without a value */
             return -1;
     } else if (p->last == SEG_URL || p->last == SEG_VALUE) {
-        if (text_append(p, "", 1))
-            return -1;
+        if (text_append(p, "", 1)) return -1;
     }
     if (seg == SEG_FIELD) {
         if (p->nhdr >= p->lim.max_headers)
@@ -76,7 +68,8 @@ static int seg_switch(http_reqparser *p, int seg)
             size_t cap = p->offs_cap ? 2 * p->offs_cap : 32;
             uint32_t *o = realloc(p->offs, cap * sizeof *o);
             if (!o)
-                return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");
+                return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory",
+                            "The server is out of memory.");
             p->offs = o;
             p->offs_cap = cap;
         }
@@ -88,8 +81,7 @@ static int seg_switch(http_reqparser *p, int seg)
     return 0;
 }
 
-static int on_message_begin(http_parser *hp)
-{
+static int on_message_begin(http_parser *hp) {
     http_reqparser *p = hp->data;
     p->phase = HTTP_PHASE_HEAD;
     p->last = SEG_NONE;
@@ -101,83 +93,67 @@ static int on_message_begin(http_parser *hp)
     return 0;
 }
 
-static int on_url(http_parser *hp, const char *at, size_t len)
-{
+static int on_url(http_parser *hp, const char *at, size_t len) {
     http_reqparser *p = hp->data;
     if (len > p->lim.max_request_line - p->url_len)
         return fail(p, 414, HTTP_PROBLEM_URI_TOO_LONG, "URI too long",
                     "The request target is longer than the server accepts.");
     p->url_len += len;
-    if (seg_switch(p, SEG_URL))
-        return -1;
+    if (seg_switch(p, SEG_URL)) return -1;
     return text_append(p, at, len);
 }
 
 /* Header bytes are counted for trailers too (they are not stored). */
-static int count_header_bytes(http_reqparser *p, size_t len)
-{
+static int count_header_bytes(http_reqparser *p, size_t len) {
     if (len > p->lim.max_header_bytes - p->header_bytes)
         return fail_headers(p, "The request header fields are larger than the server accepts.");
     p->header_bytes += len;
     return 0;
 }
 
-static int on_header_field(http_parser *hp, const char *at, size_t len)
-{
+static int on_header_field(http_parser *hp, const char *at, size_t len) {
     http_reqparser *p = hp->data;
-    if (count_header_bytes(p, len))
-        return -1;
-    if (p->phase != HTTP_PHASE_HEAD)
-        return 0; /* a chunked trailer: counted, ignored */
-    if (seg_switch(p, SEG_FIELD))
-        return -1;
+    if (count_header_bytes(p, len)) return -1;
+    if (p->phase != HTTP_PHASE_HEAD) return 0; /* a chunked trailer: counted, ignored */
+    if (seg_switch(p, SEG_FIELD)) return -1;
     return text_append(p, at, len);
 }
 
-static int on_header_value(http_parser *hp, const char *at, size_t len)
-{
+static int on_header_value(http_parser *hp, const char *at, size_t len) {
     http_reqparser *p = hp->data;
-    if (count_header_bytes(p, len))
-        return -1;
-    if (p->phase != HTTP_PHASE_HEAD)
-        return 0;
-    if (seg_switch(p, SEG_VALUE))
-        return -1;
+    if (count_header_bytes(p, len)) return -1;
+    if (p->phase != HTTP_PHASE_HEAD) return 0;
+    if (seg_switch(p, SEG_VALUE)) return -1;
     return text_append(p, at, len);
 }
 
-static bool request_id_ok(const char *s)
-{
+static bool request_id_ok(const char *s) {
     size_t n = 0;
     for (; s[n]; n++) {
         char ch = s[n];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-                  || ch == '.' || ch == '_' || ch == ':' || ch == '-';
-        if (!ok || n >= HTTP_REQUEST_ID_MAX)
-            return false;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' || ch == '-';
+        if (!ok || n >= HTTP_REQUEST_ID_MAX) return false;
     }
     return n > 0;
 }
 
 /* RFC 9110 token: Debian's http_parser is built without HTTP_PARSER_STRICT and lets spaces
  * into field names ("Transfer-Encoding : chunked"), a request-smuggling vector. */
-static bool token_ok(const char *s)
-{
-    if (!*s)
-        return false;
+static bool token_ok(const char *s) {
+    if (!*s) return false;
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-                  || (ch > ' ' && ch < 0x7f && strchr("!#$%&'*+-.^_`|~", ch));
-        if (!ok)
-            return false;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') ||
+                  (ch > ' ' && ch < 0x7f && strchr("!#$%&'*+-.^_`|~", ch));
+        if (!ok) return false;
     }
     return true;
 }
 
 /* Splits the request-target into path (decoded into `pathbuf`) and raw query. */
-static int split_target(http_reqparser *p, http_request *r, char *pathbuf)
-{
+static int split_target(http_reqparser *p, http_request *r, char *pathbuf) {
     const char *u = r->url;
     size_t n = strlen(u);
     const char *start = u;
@@ -188,11 +164,9 @@ static int split_target(http_reqparser *p, http_request *r, char *pathbuf)
     }
     if (u[0] != '/') {
         const char *scheme_end = strstr(u, "://");
-        if (!scheme_end)
-            return fail_malformed(p, "The request target is not a path.");
+        if (!scheme_end) return fail_malformed(p, "The request target is not a path.");
         start = strchr(scheme_end + 3, '/'); /* absolute-form: skip scheme and authority */
-        if (!start)
-            start = u + n;
+        if (!start) start = u + n;
     }
     size_t plen = strcspn(start, "?#");
     if (start[plen] == '?') {
@@ -201,8 +175,7 @@ static int split_target(http_reqparser *p, http_request *r, char *pathbuf)
         r->query = q;
     }
     long dn = http__percent_decode(start, plen, pathbuf, false);
-    if (dn < 0)
-        return fail_malformed(p, "The request path has an invalid percent-escape.");
+    if (dn < 0) return fail_malformed(p, "The request path has an invalid percent-escape.");
     if (dn == 0) {
         pathbuf[0] = '/';
         pathbuf[1] = '\0';
@@ -213,13 +186,11 @@ static int split_target(http_reqparser *p, http_request *r, char *pathbuf)
 
 /* Builds the request from the scratch: one allocation for the struct, header index, text and
  * decoded path. */
-static http_request *build_request(http_reqparser *p)
-{
+static http_request *build_request(http_reqparser *p) {
     size_t hdrs = p->nhdr * sizeof(http_header);
     size_t pathcap = p->url_len + 2;
     http_request *r = malloc(sizeof *r + hdrs + p->text_len + pathcap);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     memset(r, 0, sizeof *r);
     r->headers = (http_header *)(r + 1);
     char *text = (char *)(r + 1) + hdrs;
@@ -248,16 +219,13 @@ static http_request *build_request(http_reqparser *p)
         return NULL;
     }
     const char *rid = http_request_header(r, "X-Request-Id");
-    if (rid && request_id_ok(rid))
-        memcpy(r->id, rid, strlen(rid) + 1);
+    if (rid && request_id_ok(rid)) memcpy(r->id, rid, strlen(rid) + 1);
     return r;
 }
 
-static int on_headers_complete(http_parser *hp)
-{
+static int on_headers_complete(http_parser *hp) {
     http_reqparser *p = hp->data;
-    if (seg_switch(p, SEG_NONE))
-        return -1;
+    if (seg_switch(p, SEG_NONE)) return -1;
     if (p->text_len == 0 && text_append(p, "", 1)) /* no request-target at all */
         return -1;
     if (hp->http_major != 1)
@@ -266,7 +234,8 @@ static int on_headers_complete(http_parser *hp)
     http_request *r = build_request(p);
     if (!r)
         return p->failed ? -1
-                         : fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");
+                         : fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory",
+                                "The server is out of memory.");
     p->req = r;
 
     const char *expect = http_request_header(r, "Expect");
@@ -283,38 +252,36 @@ static int on_headers_complete(http_parser *hp)
     if (hp->flags & F_CHUNKED) {
         /* grown as chunks arrive, never beyond the limit */
     } else if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > 0) {
-        if (hp->content_length > p->body_limit)
-            return fail_body(p);
+        if (hp->content_length > p->body_limit) return fail_body(p);
         /* Small bodies get their exact size at once; larger ones grow as bytes arrive, so a
          * client that announces megabytes and sends nothing holds little memory. */
         p->body_expect = (size_t)hp->content_length;
         r->body_cap = (p->body_expect < HTTP_BODY_PREALLOC_BYTES ? p->body_expect
-                                                                 : HTTP_BODY_PREALLOC_BYTES) + 1;
+                                                                 : HTTP_BODY_PREALLOC_BYTES) +
+                      1;
         r->body = malloc(r->body_cap);
         if (!r->body)
-            return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");
+            return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory",
+                        "The server is out of memory.");
     }
     p->phase = HTTP_PHASE_BODY;
     return 0;
 }
 
-static int on_body(http_parser *hp, const char *at, size_t len)
-{
+static int on_body(http_parser *hp, const char *at, size_t len) {
     http_reqparser *p = hp->data;
     http_request *r = p->req;
-    if (len > p->body_limit - r->body_len)
-        return fail_body(p);
+    if (len > p->body_limit - r->body_len) return fail_body(p);
     if (r->body_len + len + 1 > r->body_cap) {
         size_t need = r->body_len + len + 1;
         size_t cap = r->body_cap ? 2 * r->body_cap : 4096;
-        if (cap < need)
-            cap = need;
+        if (cap < need) cap = need;
         size_t most = (p->body_expect ? p->body_expect : p->body_limit) + 1;
-        if (cap > most)
-            cap = most;
+        if (cap > most) cap = most;
         char *b = realloc(r->body, cap);
         if (!b)
-            return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory", "The server is out of memory.");
+            return fail(p, 503, HTTP_PROBLEM_INTERNAL, "Out of memory",
+                        "The server is out of memory.");
         r->body = b;
         r->body_cap = cap;
     }
@@ -323,12 +290,10 @@ static int on_body(http_parser *hp, const char *at, size_t len)
     return 0;
 }
 
-static int on_message_complete(http_parser *hp)
-{
+static int on_message_complete(http_parser *hp) {
     http_reqparser *p = hp->data;
     http_request *r = p->req;
-    if (r->body)
-        r->body[r->body_len] = '\0';
+    if (r->body) r->body[r->body_len] = '\0';
     if (hp->upgrade)
         r->keep_alive = false; /* protocol switches are not served; the connection ends here */
     p->done = r;
@@ -349,16 +314,14 @@ static const http_parser_settings parse_settings = {
     .on_message_complete = on_message_complete,
 };
 
-void http_reqparser_init(http_reqparser *p, const http_parse_limits *lim)
-{
+void http_reqparser_init(http_reqparser *p, const http_parse_limits *lim) {
     memset(p, 0, sizeof *p);
     p->lim = *lim;
     http_parser_init(&p->hp, HTTP_REQUEST);
     p->hp.data = p;
 }
 
-void http_reqparser_fini(http_reqparser *p)
-{
+void http_reqparser_fini(http_reqparser *p) {
     http__request_free(p->req);
     http__request_free(p->done);
     free(p->text);
@@ -368,10 +331,8 @@ void http_reqparser_fini(http_reqparser *p)
     p->offs = NULL;
 }
 
-static void map_parser_error(http_reqparser *p, enum http_errno e)
-{
-    if (p->failed)
-        return;
+static void map_parser_error(http_reqparser *p, enum http_errno e) {
+    if (p->failed) return;
     switch (e) {
     case HPE_HEADER_OVERFLOW:
         fail_headers(p, "The request head is larger than the server accepts.");
@@ -396,15 +357,12 @@ static void map_parser_error(http_reqparser *p, enum http_errno e)
     }
 }
 
-http_parse_status http_reqparser_feed(http_reqparser *p, const char *buf, size_t len,
-                                      size_t *used, http_request **out)
-{
+http_parse_status http_reqparser_feed(http_reqparser *p, const char *buf, size_t len, size_t *used,
+                                      http_request **out) {
     *out = NULL;
     *used = 0;
-    if (p->failed)
-        return HTTP_PARSE_ERROR;
-    if (len == 0)
-        return HTTP_PARSE_MORE; /* zero length would mean EOF to http_parser */
+    if (p->failed) return HTTP_PARSE_ERROR;
+    if (len == 0) return HTTP_PARSE_MORE; /* zero length would mean EOF to http_parser */
     size_t n = http_parser_execute(&p->hp, &parse_settings, buf, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
     *used = n;
@@ -424,13 +382,11 @@ http_parse_status http_reqparser_feed(http_reqparser *p, const char *buf, size_t
 }
 
 http_parse_status http_parse_request(const char *buf, size_t len, const http_parse_limits *lim,
-                                     http_request **out, size_t *used, http_parse_error *err)
-{
+                                     http_request **out, size_t *used, http_parse_error *err) {
     http_reqparser p;
     http_reqparser_init(&p, lim);
     http_parse_status st = http_reqparser_feed(&p, buf, len, used, out);
-    if (st == HTTP_PARSE_ERROR && err)
-        *err = p.err;
+    if (st == HTTP_PARSE_ERROR && err) *err = p.err;
     http_reqparser_fini(&p);
     return st;
 }

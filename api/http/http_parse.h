@@ -7,16 +7,16 @@
 #ifndef ECONQ_API_HTTP_HTTP_PARSE_H
 #define ECONQ_API_HTTP_HTTP_PARSE_H
 
+#include <http_parser.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <http_parser.h>
 
 #include "api/http/http_server.h"
 
 /* Announced bodies up to this are allocated at once; larger ones grow as they arrive (glibc
  * moves large blocks with mremap, so growing does not copy them again). */
-#define HTTP_BODY_PREALLOC_BYTES (64 * 1024)
+#define HTTP_BODY_PREALLOC_BYTES ((size_t)64 * 1024)
 
 typedef struct http_parse_limits {
     size_t max_request_line;
@@ -40,23 +40,27 @@ typedef struct http_parse_error {
     const char *detail; /* static text */
 } http_parse_error;
 
-typedef enum http_parse_phase { HTTP_PHASE_IDLE, HTTP_PHASE_HEAD, HTTP_PHASE_BODY } http_parse_phase;
+typedef enum http_parse_phase {
+    HTTP_PHASE_IDLE,
+    HTTP_PHASE_HEAD,
+    HTTP_PHASE_BODY
+} http_parse_phase;
 
 typedef struct http_reqparser {
     http_parser hp;
     http_parse_limits lim;
     http_parse_phase phase;
-    int last;                 /* which segment the previous callback appended to */
-    char *text;               /* url\0name\0value\0... of the head being received */
+    int last;   /* which segment the previous callback appended to */
+    char *text; /* url\0name\0value\0... of the head being received */
     size_t text_len, text_cap;
-    uint32_t *offs;           /* name, value offsets into text per header */
+    uint32_t *offs; /* name, value offsets into text per header */
     size_t nhdr, offs_cap;
     size_t url_len, header_bytes;
     size_t body_limit;
-    size_t body_expect;       /* announced Content-Length, 0 for chunked */
-    http_request *req;        /* built at headers-complete, owned until DONE */
-    http_request *done;       /* handed out by the next DONE */
-    bool want_continue;       /* Expect: 100-continue seen and the body limit allows it */
+    size_t body_expect; /* announced Content-Length, 0 for chunked */
+    http_request *req;  /* built at headers-complete, owned until DONE */
+    http_request *done; /* handed out by the next DONE */
+    bool want_continue; /* Expect: 100-continue seen and the body limit allows it */
     bool failed;
     http_parse_error err;
 } http_reqparser;
@@ -67,18 +71,23 @@ void http_reqparser_fini(http_reqparser *p);
 
 /* Parses from buf[len]. *used is how many bytes were consumed. On HTTP_PARSE_DONE *out is a
  * complete request that the caller owns (free with http__request_free() or answer it). */
-http_parse_status http_reqparser_feed(http_reqparser *p, const char *buf, size_t len,
-                                      size_t *used, http_request **out);
+http_parse_status http_reqparser_feed(http_reqparser *p, const char *buf, size_t len, size_t *used,
+                                      http_request **out);
 
-static inline http_parse_phase http_reqparser_phase(const http_reqparser *p) { return p->phase; }
-static inline const http_parse_error *http_reqparser_error(const http_reqparser *p) { return &p->err; }
+static inline http_parse_phase http_reqparser_phase(const http_reqparser *p) {
+    return p->phase;
+}
+static inline const http_parse_error *http_reqparser_error(const http_reqparser *p) {
+    return &p->err;
+}
 
 /* True once per request whose head asked for 100-continue, until http_reqparser_continue_done(). */
-static inline bool http_reqparser_wants_continue(const http_reqparser *p)
-{
+static inline bool http_reqparser_wants_continue(const http_reqparser *p) {
     return p->want_continue && p->phase == HTTP_PHASE_BODY;
 }
-static inline void http_reqparser_continue_done(http_reqparser *p) { p->want_continue = false; }
+static inline void http_reqparser_continue_done(http_reqparser *p) {
+    p->want_continue = false;
+}
 
 /* Fuzz-friendly one-shot entry: parses the first request in buf[len]. Returns DONE with *out
  * (caller frees with http__request_free()) and *used, MORE if buf ends inside a request, or

@@ -8,33 +8,34 @@
 #ifndef ECONQ_API_HTTP_HTTP_SERVER_H
 #define ECONQ_API_HTTP_HTTP_SERVER_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-#include <cjson/cJSON.h>
 
 #include "common/eq_err.h"
 
 /* Default limits (http_server_config_defaults). Every one bounds something a client controls. */
-#define HTTP_MAX_CONNECTIONS 1024            /* open connections; beyond: 503 then close */
-#define HTTP_MAX_REQUEST_LINE (8 * 1024)     /* request-target bytes; beyond: 414 */
-#define HTTP_MAX_HEADER_BYTES (16 * 1024)    /* header names + values of one request; beyond: 431 */
-#define HTTP_MAX_HEADERS 100                 /* header fields per request; beyond: 431 */
-#define HTTP_MAX_BODY_BYTES (1024 * 1024)    /* default body limit; beyond: 413 */
-#define HTTP_HEADER_TIMEOUT_MS 10000         /* a request head must arrive within this; 408 */
-#define HTTP_IDLE_TIMEOUT_MS 60000           /* idle keep-alive, stalled body or stalled write */
-#define HTTP_MAX_PIPELINED 32                /* requests queued per connection before reading pauses */
+#define HTTP_MAX_CONNECTIONS 1024                /* open connections; beyond: 503 then close */
+#define HTTP_MAX_REQUEST_LINE ((size_t)8 * 1024) /* request-target bytes; beyond: 414 */
+#define HTTP_MAX_HEADER_BYTES                                                                      \
+    ((size_t)16 * 1024)      /* header names + values of one request; beyond: 431 */
+#define HTTP_MAX_HEADERS 100 /* header fields per request; beyond: 431 */
+#define HTTP_MAX_BODY_BYTES ((size_t)1024 * 1024) /* default body limit; beyond: 413 */
+#define HTTP_HEADER_TIMEOUT_MS 10000              /* a request head must arrive within this; 408 */
+#define HTTP_IDLE_TIMEOUT_MS 60000 /* idle keep-alive, stalled body or stalled write */
+#define HTTP_MAX_PIPELINED 32      /* requests queued per connection before reading pauses */
 
 /* Stable problem slugs ("type": "/problems/<slug>") used by the server's own answers. */
-#define HTTP_PROBLEM_MALFORMED "malformed-request"              /* 400 */
-#define HTTP_PROBLEM_TIMEOUT "request-timeout"                  /* 408 */
-#define HTTP_PROBLEM_TOO_LARGE "payload-too-large"              /* 413 */
-#define HTTP_PROBLEM_URI_TOO_LONG "uri-too-long"                /* 414 */
-#define HTTP_PROBLEM_EXPECTATION "expectation-failed"           /* 417 */
+#define HTTP_PROBLEM_MALFORMED "malformed-request"               /* 400 */
+#define HTTP_PROBLEM_TIMEOUT "request-timeout"                   /* 408 */
+#define HTTP_PROBLEM_TOO_LARGE "payload-too-large"               /* 413 */
+#define HTTP_PROBLEM_URI_TOO_LONG "uri-too-long"                 /* 414 */
+#define HTTP_PROBLEM_EXPECTATION "expectation-failed"            /* 417 */
 #define HTTP_PROBLEM_HEADERS_TOO_LARGE "header-fields-too-large" /* 431 */
-#define HTTP_PROBLEM_INTERNAL "internal-error"                  /* 500, a handler misused the API */
+#define HTTP_PROBLEM_INTERNAL "internal-error" /* 500, a handler misused the API */
 #define HTTP_PROBLEM_TOO_MANY_CONNECTIONS "too-many-connections" /* 503 */
-#define HTTP_PROBLEM_VERSION "http-version-not-supported"       /* 505 */
+#define HTTP_PROBLEM_VERSION "http-version-not-supported"        /* 505 */
 
 typedef struct http_server http_server;
 typedef struct http_request http_request;
@@ -46,16 +47,16 @@ typedef struct http_request http_request;
 typedef void (*http_handler_fn)(void *ctx, http_request *req);
 
 typedef struct http_server_config {
-    const char *host;               /* address to bind, e.g. "127.0.0.1" or "::" */
-    int port;                       /* 0 = ephemeral; see http_server_port() */
-    size_t max_connections;         /* beyond: 503 too-many-connections, then close */
-    size_t max_request_line;        /* request-target bytes: 414 */
-    size_t max_header_bytes;        /* header name + value bytes: 431 */
-    size_t max_headers;             /* header fields: 431 */
-    size_t max_body_bytes;          /* default body limit: 413; see body_limit_fn */
-    unsigned header_timeout_ms;     /* a request's head must arrive within this: 408, close; 0 = none */
-    unsigned idle_timeout_ms;       /* idle keep-alive, stalled body upload or stalled reader; 0 = none */
-    size_t max_pipelined;           /* requests queued per connection before reading pauses (>= 1) */
+    const char *host;           /* address to bind, e.g. "127.0.0.1" or "::" */
+    int port;                   /* 0 = ephemeral; see http_server_port() */
+    size_t max_connections;     /* beyond: 503 too-many-connections, then close */
+    size_t max_request_line;    /* request-target bytes: 414 */
+    size_t max_header_bytes;    /* header name + value bytes: 431 */
+    size_t max_headers;         /* header fields: 431 */
+    size_t max_body_bytes;      /* default body limit: 413; see body_limit_fn */
+    unsigned header_timeout_ms; /* a request's head must arrive within this: 408, close; 0 = none */
+    unsigned idle_timeout_ms; /* idle keep-alive, stalled body upload or stalled reader; 0 = none */
+    size_t max_pipelined;     /* requests queued per connection before reading pauses (>= 1) */
     /* Optional: called when a request's head is complete; returns the body limit for that
      * request (e.g. uploads 10 MB), 0 = max_body_bytes. Runs before any body byte is stored. */
     size_t (*body_limit_fn)(void *ctx, const http_request *head);
@@ -63,11 +64,11 @@ typedef struct http_server_config {
 
 /* Counters since start, for /metrics. */
 typedef struct http_server_stats {
-    uint64_t connections_accepted;  /* connections served (not counting rejected ones) */
-    uint64_t connections_rejected;  /* answered 503 too-many-connections */
-    uint64_t requests;              /* complete requests handed to the handler */
-    uint64_t client_errors;         /* requests the server itself answered with 4xx/5xx */
-    uint64_t timeouts;              /* 408s and connections closed for idleness or stalls */
+    uint64_t connections_accepted; /* connections served (not counting rejected ones) */
+    uint64_t connections_rejected; /* answered 503 too-many-connections */
+    uint64_t requests;             /* complete requests handed to the handler */
+    uint64_t client_errors;        /* requests the server itself answered with 4xx/5xx */
+    uint64_t timeouts;             /* 408s and connections closed for idleness or stalls */
     uint64_t bytes_in;
     uint64_t bytes_out;
 } http_server_stats;
@@ -100,8 +101,8 @@ void http_server_stats_get(const http_server *s, http_server_stats *out);
 
 int http_request_method(const http_request *r);              /* enum http_method (http_parser.h) */
 const char *http_request_method_name(const http_request *r); /* "GET", ... */
-const char *http_request_path(const http_request *r);        /* percent-decoded, no query; never NULL */
-const char *http_request_query(const http_request *r);       /* raw query (after '?') or NULL */
+const char *http_request_path(const http_request *r);  /* percent-decoded, no query; never NULL */
+const char *http_request_query(const http_request *r); /* raw query (after '?') or NULL */
 
 /* Finds query parameter `name` (compared after decoding) and writes its decoded value
  * ('+' is a space, %XX a byte) NUL-terminated to out[outlen].
@@ -138,8 +139,8 @@ void *http_request_userdata(const http_request *r);
  * it needs; the body is not sent for HEAD. `status` must be 200-599 and the headers well formed
  * (no bare CR/LF); otherwise a 500 internal-error problem is sent instead. If the client is gone
  * this only frees `r`. Calling it a second time for one request is a use-after-free. */
-void http_respond(http_request *r, int status, const char *content_type,
-                  const char *extra_headers, const void *body, size_t len);
+void http_respond(http_request *r, int status, const char *content_type, const char *extra_headers,
+                  const void *body, size_t len);
 
 /* Answers with an RFC 9457 application/problem+json body
  * {"type": "/problems/<slug>", "title", "status", "detail", ...extra}. `detail` may be NULL.

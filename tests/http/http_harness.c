@@ -8,8 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-static void deadline_in(struct timespec *ts, int ms)
-{
+static void deadline_in(struct timespec *ts, int ms) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += ms / 1000;
     ts->tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -19,8 +18,7 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
-static void echo(http_request *r)
-{
+static void echo(http_request *r) {
     size_t blen;
     const char *body = http_request_body(r, &blen);
     char x[64];
@@ -28,16 +26,13 @@ static void echo(http_request *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "method", http_request_method_name(r));
     cJSON_AddStringToObject(o, "path", http_request_path(r));
-    if (http_request_query(r))
-        cJSON_AddStringToObject(o, "query", http_request_query(r));
+    if (http_request_query(r)) cJSON_AddStringToObject(o, "query", http_request_query(r));
     cJSON_AddNumberToObject(o, "body_len", (double)blen);
     cJSON_AddStringToObject(o, "body", body);
     cJSON_AddNumberToObject(o, "x_rc", xrc);
-    if (xrc == 1)
-        cJSON_AddStringToObject(o, "x", x);
+    if (xrc == 1) cJSON_AddStringToObject(o, "x", x);
     const char *t = http_request_header(r, "x-test");
-    if (t)
-        cJSON_AddStringToObject(o, "x_test", t);
+    if (t) cJSON_AddStringToObject(o, "x_test", t);
     cJSON_AddStringToObject(o, "id", http_request_id(r));
     cJSON_AddStringToObject(o, "remote", http_request_remote_addr(r));
     char *s = cJSON_PrintUnformatted(o);
@@ -47,8 +42,7 @@ static void echo(http_request *r)
 }
 
 /* Answers every held request in reverse order; the body is the request's query. */
-static void answer_held_reversed(harness *h)
-{
+static void answer_held_reversed(harness *h) {
     /* Answering may parse and dispatch more requests, which the handler holds anew. */
     http_request *held[HARNESS_HELD_MAX];
     int n = h->nheld;
@@ -61,14 +55,14 @@ static void answer_held_reversed(harness *h)
     }
 }
 
-static void defer_timer_cb(uv_timer_t *t) { answer_held_reversed(t->data); }
+static void defer_timer_cb(uv_timer_t *t) {
+    answer_held_reversed(t->data);
+}
 
 /* Polls the watched held request until its client is gone, then answers it. */
-static void watch_timer_cb(uv_timer_t *t)
-{
+static void watch_timer_cb(uv_timer_t *t) {
     harness *h = t->data;
-    if (h->nheld == 0 || !http_request_is_closed(h->held[0]))
-        return;
+    if (h->nheld == 0 || !http_request_is_closed(h->held[0])) return;
     uv_timer_stop(t);
     pthread_mutex_lock(&h->mu);
     h->held_closed = true;
@@ -81,8 +75,7 @@ static void watch_timer_cb(uv_timer_t *t)
     pthread_mutex_unlock(&h->mu);
 }
 
-static void hold(harness *h, http_request *r)
-{
+static void hold(harness *h, http_request *r) {
     ck_assert_int_lt(h->nheld, HARNESS_HELD_MAX);
     h->held[h->nheld++] = r;
     pthread_mutex_lock(&h->mu);
@@ -94,8 +87,7 @@ static void hold(harness *h, http_request *r)
 static void route(harness *h, http_request *r);
 
 /* The server must never call the handler from inside http_respond(). */
-static void handler(void *ctx, http_request *r)
-{
+static void handler(void *ctx, http_request *r) {
     harness *h = ctx;
     ck_assert_int_eq(h->depth, 0);
     h->depth++;
@@ -103,8 +95,7 @@ static void handler(void *ctx, http_request *r)
     h->depth--;
 }
 
-static void route(harness *h, http_request *r)
-{
+static void route(harness *h, http_request *r) {
     const char *path = http_request_path(r);
     if (strcmp(path, "/release") == 0) {
         /* answers every held request (of any connection) from inside a handler */
@@ -128,8 +119,7 @@ static void route(harness *h, http_request *r)
         char n[8];
         int want = http_request_query_param(r, "n", n, sizeof n) == 1 ? atoi(n) : 1;
         hold(h, r);
-        if (h->nheld >= want)
-            uv_timer_start(&h->timer, defer_timer_cb, 20, 0);
+        if (h->nheld >= want) uv_timer_start(&h->timer, defer_timer_cb, 20, 0);
     } else if (strcmp(path, "/hold") == 0) {
         char w[4];
         hold(h, r);
@@ -140,15 +130,15 @@ static void route(harness *h, http_request *r)
     }
 }
 
-static size_t body_limit(void *ctx, const http_request *head)
-{
+static size_t body_limit(void *ctx, const http_request *head) {
     return strncmp(http_request_path(head), "/big", 4) == 0 ? 64 * 1024 : 0;
 }
 
-static void on_closed(uv_handle_t *hd) { (void)hd; }
+static void on_closed(uv_handle_t *hd) {
+    (void)hd;
+}
 
-static void on_stopped(void *arg)
-{
+static void on_stopped(void *arg) {
     harness *h = arg;
     uv_close((uv_handle_t *)&h->async, on_closed);
     uv_close((uv_handle_t *)&h->timer, on_closed);
@@ -157,8 +147,7 @@ static void on_stopped(void *arg)
     pthread_mutex_unlock(&h->mu);
 }
 
-static void async_cb(uv_async_t *a)
-{
+static void async_cb(uv_async_t *a) {
     harness *h = a->data;
     pthread_mutex_lock(&h->mu);
     int cmd = h->cmd;
@@ -173,14 +162,12 @@ static void async_cb(uv_async_t *a)
         h->conns = http_server_connections(h->srv);
         http_server_stats_get(h->srv, &h->stats);
     }
-    if (cmd != CMD_NONE)
-        h->acks++;
+    if (cmd != CMD_NONE) h->acks++;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
 }
 
-static void loop_thread(void *arg)
-{
+static void loop_thread(void *arg) {
     harness *h = arg;
     eq_err e = http_server_start(&h->loop, &h->cfg, handler, h, &h->srv);
     pthread_mutex_lock(&h->mu);
@@ -189,13 +176,11 @@ static void loop_thread(void *arg)
     h->started = true;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
-    if (e)
-        on_stopped(h);
+    if (e) on_stopped(h);
     uv_run(&h->loop, UV_RUN_DEFAULT);
 }
 
-void harness_config(http_server_config *cfg)
-{
+void harness_config(http_server_config *cfg) {
     http_server_config_defaults(cfg);
     cfg->port = 0;
     cfg->max_body_bytes = 4096;
@@ -207,8 +192,7 @@ void harness_config(http_server_config *cfg)
     cfg->body_limit_fn = body_limit;
 }
 
-void harness_start(harness *h, const http_server_config *cfg)
-{
+void harness_start(harness *h, const http_server_config *cfg) {
     memset(h, 0, sizeof *h);
     h->cfg = *cfg;
     h->cfg.port = 0;
@@ -228,8 +212,7 @@ void harness_start(harness *h, const http_server_config *cfg)
     ck_assert_int_gt(h->port, 0);
 }
 
-void harness_cmd(harness *h, int cmd)
-{
+void harness_cmd(harness *h, int cmd) {
     pthread_mutex_lock(&h->mu);
     unsigned want = h->acks + 1;
     h->cmd = cmd;
@@ -241,8 +224,7 @@ void harness_cmd(harness *h, int cmd)
     pthread_mutex_unlock(&h->mu);
 }
 
-void harness_wait_held(harness *h, int n)
-{
+void harness_wait_held(harness *h, int n) {
     struct timespec ts;
     deadline_in(&ts, 5000);
     pthread_mutex_lock(&h->mu);
@@ -251,8 +233,7 @@ void harness_wait_held(harness *h, int n)
     pthread_mutex_unlock(&h->mu);
 }
 
-void harness_wait_held_closed(harness *h)
-{
+void harness_wait_held_closed(harness *h) {
     struct timespec ts;
     deadline_in(&ts, 5000);
     pthread_mutex_lock(&h->mu);
@@ -262,8 +243,7 @@ void harness_wait_held_closed(harness *h)
     pthread_mutex_unlock(&h->mu);
 }
 
-void harness_stop(harness *h)
-{
+void harness_stop(harness *h) {
     harness_cmd(h, CMD_STOP);
     uv_thread_join(&h->thread);
     ck_assert(h->stopped);

@@ -27,16 +27,16 @@ typedef struct harness {
     int port;
     int cmd;
     unsigned acks, sent;
-    int held_seen;          /* requests held so far */
-    bool held_closed;       /* a watched held request saw its client go away */
-    bool held_answered;     /* ... and http_respond() on it returned */
-    size_t conns;           /* CMD_QUERY results */
+    int held_seen;      /* requests held so far */
+    bool held_closed;   /* a watched held request saw its client go away */
+    bool held_answered; /* ... and http_respond() on it returned */
+    size_t conns;       /* CMD_QUERY results */
     http_server_stats stats;
     /* loop thread only */
     http_request *held[HARNESS_HELD_MAX];
     int nheld;
     bool watch;
-    int depth;              /* handler nesting: must stay 0 on entry */
+    int depth; /* handler nesting: must stay 0 on entry */
 } harness;
 
 /* Starts the server with `cfg` (port forced to 0) on a new loop thread; fails the test on error. */

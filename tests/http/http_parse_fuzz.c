@@ -8,16 +8,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static size_t fuzz_limit(void *ctx, const http_request *head)
-{
+static size_t fuzz_limit(void *ctx, const http_request *head) {
     return http_request_header(head, "x-big") ? 8192 : 0;
 }
 
 /* Feeds `data` to one parser in pieces of `step` bytes and checks the parser's promises. */
-static void run(const uint8_t *data, size_t size, size_t step)
-{
-    http_parse_limits lim = {.max_request_line = 256, .max_header_bytes = 512, .max_headers = 8,
-                             .max_body_bytes = 1024, .body_limit_fn = fuzz_limit};
+static void run(const uint8_t *data, size_t size, size_t step) {
+    http_parse_limits lim = {.max_request_line = 256,
+                             .max_header_bytes = 512,
+                             .max_headers = 8,
+                             .max_body_bytes = 1024,
+                             .body_limit_fn = fuzz_limit};
     http_reqparser p;
     http_reqparser_init(&p, &lim);
     const char *buf = (const char *)data;
@@ -27,12 +28,10 @@ static void run(const uint8_t *data, size_t size, size_t step)
         size_t used;
         http_request *r;
         http_parse_status st = http_reqparser_feed(&p, buf + off, n, &used, &r);
-        if (used > n)
-            abort();
+        if (used > n) abort();
         if (st == HTTP_PARSE_ERROR) {
             const http_parse_error *e = http_reqparser_error(&p);
-            if (e->status < 400 || e->status > 599 || !e->slug)
-                abort();
+            if (e->status < 400 || e->status > 599 || !e->slug) abort();
             break;
         }
         if (st == HTTP_PARSE_DONE) {
@@ -43,8 +42,7 @@ static void run(const uint8_t *data, size_t size, size_t step)
             for (size_t i = 0; i < http_request_header_count(r); i++) {
                 const char *k, *v;
                 http_request_header_at(r, i, &k, &v);
-                if (!k || !v || http_request_header(r, k) == NULL)
-                    abort();
+                if (!k || !v || http_request_header(r, k) == NULL) abort();
             }
             char out[32];
             (void)http_request_query_param(r, "a", out, sizeof out);
@@ -55,8 +53,7 @@ static void run(const uint8_t *data, size_t size, size_t step)
     http_reqparser_fini(&p);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     run(data, size, size ? size : 1);
     run(data, size, 1);
     run(data, size, 7);

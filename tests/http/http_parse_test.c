@@ -9,15 +9,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static http_parse_limits limits(void)
-{
-    return (http_parse_limits){.max_request_line = 64, .max_header_bytes = 256,
-                               .max_headers = 4, .max_body_bytes = 32};
+static http_parse_limits limits(void) {
+    return (http_parse_limits){
+        .max_request_line = 64, .max_header_bytes = 256, .max_headers = 4, .max_body_bytes = 32};
 }
 
 /* Parses one complete request, failing the test otherwise. */
-static http_request *parse_ok(const char *s)
-{
+static http_request *parse_ok(const char *s) {
     http_parse_limits lim = limits();
     http_request *r = NULL;
     size_t used = 0;
@@ -29,8 +27,7 @@ static http_request *parse_ok(const char *s)
     return r;
 }
 
-static int parse_err(const char *s, const char *slug)
-{
+static int parse_err(const char *s, const char *slug) {
     http_parse_limits lim = limits();
     http_request *r = NULL;
     size_t used;
@@ -42,8 +39,7 @@ static int parse_err(const char *s, const char *slug)
     return err.status;
 }
 
-START_TEST(test_simple_request)
-{
+START_TEST(test_simple_request) {
     http_request *r = parse_ok("GET /v1/jobs/a%2Fb?wait=5&x=%41 HTTP/1.1\r\nHost: h\r\n"
                                "Accept:   application/json  \r\nX-Empty:\r\n\r\n");
     ck_assert_int_eq(http_request_method(r), HTTP_GET);
@@ -71,8 +67,7 @@ START_TEST(test_simple_request)
 }
 END_TEST
 
-START_TEST(test_target_forms)
-{
+START_TEST(test_target_forms) {
     http_request *r = parse_ok("GET http://example.com/a/b?q=1#frag HTTP/1.1\r\n\r\n");
     ck_assert_str_eq(http_request_path(r), "/a/b");
     ck_assert_str_eq(http_request_query(r), "q=1");
@@ -95,8 +90,7 @@ START_TEST(test_target_forms)
 }
 END_TEST
 
-START_TEST(test_query_params)
-{
+START_TEST(test_query_params) {
     http_request *r = parse_ok("GET /?a=1&b=x+y%20z&c&d=&a=2&e%3D=k&f=%zz HTTP/1.1\r\n\r\n");
     char v[16];
     ck_assert_int_eq(http_request_query_param(r, "a", v, sizeof v), 1);
@@ -121,8 +115,7 @@ START_TEST(test_query_params)
 }
 END_TEST
 
-START_TEST(test_limits)
-{
+START_TEST(test_limits) {
     char req[512];
     char path[80];
     /* request-target: 64 bytes pass, 65 do not */
@@ -138,7 +131,8 @@ START_TEST(test_limits)
     /* header count: 4 pass, 5 do not */
     http__request_free(parse_ok("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"));
     ck_assert_int_eq(parse_err("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
-                               HTTP_PROBLEM_HEADERS_TOO_LARGE), 431);
+                               HTTP_PROBLEM_HEADERS_TOO_LARGE),
+                     431);
     /* header bytes (names + values): 256 pass, 257 do not */
     char val[300];
     memset(val, 'v', sizeof val);
@@ -156,40 +150,46 @@ START_TEST(test_limits)
     ck_assert_str_eq(http_request_body(r, &blen), "0123456789abcdef0123456789abcdef");
     ck_assert_uint_eq(blen, 32);
     http__request_free(r);
-    ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: 33\r\n\r\n",
-                               HTTP_PROBLEM_TOO_LARGE), 413);
+    ck_assert_int_eq(
+        parse_err("POST / HTTP/1.1\r\nContent-Length: 33\r\n\r\n", HTTP_PROBLEM_TOO_LARGE), 413);
     r = parse_ok("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                  "10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n");
     ck_assert_str_eq(http_request_body(r, &blen), "0123456789abcdef0123456789abcdef");
     http__request_free(r);
     ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                                "10\r\n0123456789abcdef\r\n11\r\n0123456789abcdefg\r\n0\r\n\r\n",
-                               HTTP_PROBLEM_TOO_LARGE), 413);
+                               HTTP_PROBLEM_TOO_LARGE),
+                     413);
     /* trailers count against the header bytes */
-    snprintf(req, sizeof req, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT:%s\r\n\r\n", val);
+    snprintf(req, sizeof req,
+             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT:%s\r\n\r\n", val);
     ck_assert_int_eq(parse_err(req, HTTP_PROBLEM_HEADERS_TOO_LARGE), 431);
 }
 END_TEST
 
-START_TEST(test_smuggling_and_garbage)
-{
-    ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-                               HTTP_PROBLEM_MALFORMED), 400);
-    ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-                               HTTP_PROBLEM_MALFORMED), 400);
-    ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
-                               HTTP_PROBLEM_MALFORMED), 400);
-    ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-                               HTTP_PROBLEM_MALFORMED), 400);
+START_TEST(test_smuggling_and_garbage) {
+    ck_assert_int_eq(
+        parse_err("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                  HTTP_PROBLEM_MALFORMED),
+        400);
+    ck_assert_int_eq(
+        parse_err("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                  HTTP_PROBLEM_MALFORMED),
+        400);
+    ck_assert_int_eq(
+        parse_err("POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", HTTP_PROBLEM_MALFORMED),
+        400);
+    ck_assert_int_eq(
+        parse_err("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", HTTP_PROBLEM_MALFORMED), 400);
     ck_assert_int_eq(parse_err("GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n", HTTP_PROBLEM_MALFORMED), 400);
     ck_assert_int_eq(parse_err("FOO / HTTP/1.1\r\n\r\n", HTTP_PROBLEM_MALFORMED), 400);
     ck_assert_int_eq(parse_err("GET / HTTP/2.0\r\n\r\n", HTTP_PROBLEM_VERSION), 505);
-    ck_assert_int_eq(parse_err("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", HTTP_PROBLEM_MALFORMED), 400);
+    ck_assert_int_eq(
+        parse_err("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", HTTP_PROBLEM_MALFORMED), 400);
 }
 END_TEST
 
-START_TEST(test_versions_and_ids)
-{
+START_TEST(test_versions_and_ids) {
     http_request *r = parse_ok("GET / HTTP/1.0\r\n\r\n");
     ck_assert(!r->keep_alive);
     ck_assert_int_eq(http_request_http_minor(r), 0);
@@ -209,8 +209,7 @@ START_TEST(test_versions_and_ids)
 }
 END_TEST
 
-START_TEST(test_incremental_pipelined)
-{
+START_TEST(test_incremental_pipelined) {
     /* Three requests fed one byte at a time give the same results as in one piece. */
     const char *in = "POST /a?x=1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
                      "PUT /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Y: z\r\n\r\n"
@@ -247,8 +246,7 @@ START_TEST(test_incremental_pipelined)
 }
 END_TEST
 
-START_TEST(test_expect_continue)
-{
+START_TEST(test_expect_continue) {
     http_parse_limits lim = limits();
     http_reqparser p;
     http_reqparser_init(&p, &lim);
@@ -264,22 +262,22 @@ START_TEST(test_expect_continue)
     http__request_free(r);
     http_reqparser_fini(&p);
     ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: 4\r\nExpect: fancy\r\n\r\n",
-                               HTTP_PROBLEM_EXPECTATION), 417);
-    ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: 40\r\nExpect: 100-continue\r\n\r\n",
-                               HTTP_PROBLEM_TOO_LARGE), 413);
+                               HTTP_PROBLEM_EXPECTATION),
+                     417);
+    ck_assert_int_eq(
+        parse_err("POST / HTTP/1.1\r\nContent-Length: 40\r\nExpect: 100-continue\r\n\r\n",
+                  HTTP_PROBLEM_TOO_LARGE),
+        413);
 }
 END_TEST
 
-static size_t limit_by_path(void *ctx, const http_request *head)
-{
+static size_t limit_by_path(void *ctx, const http_request *head) {
     *(int *)ctx += 1;
-    if (strcmp(http_request_path(head), "/huge") == 0)
-        return 300 * 1000;
+    if (strcmp(http_request_path(head), "/huge") == 0) return 300 * 1000;
     return strcmp(http_request_path(head), "/upload") == 0 ? 100 : 0;
 }
 
-START_TEST(test_body_limit_fn)
-{
+START_TEST(test_body_limit_fn) {
     int calls = 0;
     http_parse_limits lim = limits();
     lim.body_limit_fn = limit_by_path;
@@ -328,11 +326,11 @@ START_TEST(test_body_limit_fn)
 END_TEST
 
 /* A deterministic mutation run over seed requests, through the fuzz entry, under ASan. */
-START_TEST(test_fuzz_smoke)
-{
+START_TEST(test_fuzz_smoke) {
     static const char *seeds[] = {
         "GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Big: 1\r\n\r\n",
-        "POST /p HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhelloGET / HTTP/1.0\r\n\r\n",
+        "POST /p HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhelloGET / "
+        "HTTP/1.0\r\n\r\n",
         "PUT /u%20v HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\nT: 1\r\n\r\n",
     };
     static const char dict[] = "\r\n:%?&=+ 0123456789aAzZ\x00\xff";
@@ -349,10 +347,25 @@ START_TEST(test_fuzz_smoke)
             rng ^= rng << 17;
             size_t pos = (size_t)(rng % (len ? len : 1));
             switch ((rng >> 32) % 4) {
-            case 0: buf[pos] = (uint8_t)dict[(rng >> 40) % (sizeof dict - 1)]; break;
-            case 1: if (len > 1) { memmove(buf + pos, buf + pos + 1, len - pos - 1); len--; } break;
-            case 2: if (len < sizeof buf - 1) { memmove(buf + pos + 1, buf + pos, len - pos); buf[pos] = (uint8_t)(rng >> 48); len++; } break;
-            default: len = pos; break;
+            case 0:
+                buf[pos] = (uint8_t)dict[(rng >> 40) % (sizeof dict - 1)];
+                break;
+            case 1:
+                if (len > 1) {
+                    memmove(buf + pos, buf + pos + 1, len - pos - 1);
+                    len--;
+                }
+                break;
+            case 2:
+                if (len < sizeof buf - 1) {
+                    memmove(buf + pos + 1, buf + pos, len - pos);
+                    buf[pos] = (uint8_t)(rng >> 48);
+                    len++;
+                }
+                break;
+            default:
+                len = pos;
+                break;
             }
         }
         LLVMFuzzerTestOneInput(buf, len);
@@ -360,8 +373,7 @@ START_TEST(test_fuzz_smoke)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *s = suite_create("http_parse");
     TCase *tc = tcase_create("parse");
     tcase_set_timeout(tc, 30);

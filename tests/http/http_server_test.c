@@ -10,28 +10,24 @@
 
 static harness H;
 
-static void start_default(void)
-{
+static void start_default(void) {
     http_server_config cfg;
     harness_config(&cfg);
     harness_start(&H, &cfg);
 }
 
-static void connect_ok(tc_conn *c)
-{
+static void connect_ok(tc_conn *c) {
     ck_assert_msg(tc_connect(c, H.port), "connect to %d", H.port);
 }
 
 /* Sends `req` and reads one response with the expected status. */
-static void roundtrip(tc_conn *c, const char *req, int status, tc_response *out)
-{
+static void roundtrip(tc_conn *c, const char *req, int status, tc_response *out) {
     ck_assert(tc_send_str(c, req));
     ck_assert_msg(tc_read_response(c, out), "no response to %s", req);
     ck_assert_int_eq(out->status, status);
 }
 
-static void check_problem(const tc_response *r, int status, const char *slug)
-{
+static void check_problem(const tc_response *r, int status, const char *slug) {
     ck_assert_int_eq(r->status, status);
     ck_assert_str_eq(tc_header(r, "Content-Type"), "application/problem+json");
     cJSON *o = cJSON_Parse(r->body);
@@ -44,22 +40,19 @@ static void check_problem(const tc_response *r, int status, const char *slug)
     cJSON_Delete(o);
 }
 
-static cJSON *json_body(const tc_response *r)
-{
+static cJSON *json_body(const tc_response *r) {
     cJSON *o = cJSON_Parse(r->body);
     ck_assert_msg(o != NULL, "not JSON: %s", r->body);
     return o;
 }
 
-static const char *jstr(cJSON *o, const char *k)
-{
+static const char *jstr(cJSON *o, const char *k) {
     cJSON *v = cJSON_GetObjectItem(o, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* A server that still answers a fresh connection. */
-static void check_still_serving(void)
-{
+static void check_still_serving(void) {
     tc_conn c;
     tc_response r;
     connect_ok(&c);
@@ -69,8 +62,7 @@ static void check_still_serving(void)
     tc_close(&c);
 }
 
-START_TEST(test_get)
-{
+START_TEST(test_get) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -98,8 +90,7 @@ START_TEST(test_get)
 }
 END_TEST
 
-START_TEST(test_keepalive_two_requests)
-{
+START_TEST(test_keepalive_two_requests) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -129,8 +120,7 @@ START_TEST(test_keepalive_two_requests)
 }
 END_TEST
 
-START_TEST(test_pipelined_answered_in_reverse)
-{
+START_TEST(test_pipelined_answered_in_reverse) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -155,8 +145,7 @@ START_TEST(test_pipelined_answered_in_reverse)
 }
 END_TEST
 
-START_TEST(test_pipelined_beyond_queue_limit)
-{
+START_TEST(test_pipelined_beyond_queue_limit) {
     http_server_config cfg;
     harness_config(&cfg);
     cfg.max_pipelined = 2; /* reading pauses after 2; the rest waits unparsed */
@@ -183,8 +172,7 @@ START_TEST(test_pipelined_beyond_queue_limit)
 }
 END_TEST
 
-START_TEST(test_chunked_body)
-{
+START_TEST(test_chunked_body) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -214,8 +202,7 @@ START_TEST(test_chunked_body)
 }
 END_TEST
 
-START_TEST(test_expect_continue)
-{
+START_TEST(test_expect_continue) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -235,8 +222,10 @@ START_TEST(test_expect_continue)
     cJSON_Delete(o);
     tc_response_free(&r);
     /* over the limit: 413 at once, the body is never read */
-    roundtrip(&c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
-                  "Expect: 100-continue\r\n\r\n", 413, &r);
+    roundtrip(&c,
+              "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n"
+              "Expect: 100-continue\r\n\r\n",
+              413, &r);
     check_problem(&r, 413, "payload-too-large");
     tc_response_free(&r);
     ck_assert(tc_wait_closed(&c));
@@ -252,8 +241,7 @@ START_TEST(test_expect_continue)
 }
 END_TEST
 
-START_TEST(test_uri_too_long)
-{
+START_TEST(test_uri_too_long) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -273,8 +261,7 @@ START_TEST(test_uri_too_long)
 }
 END_TEST
 
-START_TEST(test_headers_too_large)
-{
+START_TEST(test_headers_too_large) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -307,8 +294,7 @@ START_TEST(test_headers_too_large)
 }
 END_TEST
 
-START_TEST(test_body_too_large)
-{
+START_TEST(test_body_too_large) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -342,8 +328,7 @@ START_TEST(test_body_too_large)
 }
 END_TEST
 
-START_TEST(test_malformed)
-{
+START_TEST(test_malformed) {
     start_default();
     static const char *bad[] = {
         "GARBAGE\r\n\r\n",
@@ -384,8 +369,7 @@ START_TEST(test_malformed)
 }
 END_TEST
 
-START_TEST(test_slow_client_timeout)
-{
+START_TEST(test_slow_client_timeout) {
     http_server_config cfg;
     harness_config(&cfg);
     cfg.header_timeout_ms = 300;
@@ -418,8 +402,7 @@ START_TEST(test_slow_client_timeout)
 }
 END_TEST
 
-START_TEST(test_max_connections)
-{
+START_TEST(test_max_connections) {
     http_server_config cfg;
     harness_config(&cfg);
     cfg.max_connections = 2;
@@ -451,8 +434,7 @@ START_TEST(test_max_connections)
         ok = r.status == 200;
         tc_response_free(&r);
         tc_close(&c);
-        if (!ok)
-            usleep(20000); /* the server has not seen the close yet */
+        if (!ok) usleep(20000); /* the server has not seen the close yet */
     }
     ck_assert(ok);
     tc_close(&b);
@@ -460,13 +442,13 @@ START_TEST(test_max_connections)
 }
 END_TEST
 
-START_TEST(test_query_and_path_decoding)
-{
+START_TEST(test_query_and_path_decoding) {
     start_default();
     tc_conn c;
     tc_response r;
     connect_ok(&c);
-    roundtrip(&c, "GET /echo/a%20b?y=&x=a%20b+c%26d&z HTTP/1.1\r\nHost: t\r\nX-Test:  spaced  \r\n\r\n",
+    roundtrip(&c,
+              "GET /echo/a%20b?y=&x=a%20b+c%26d&z HTTP/1.1\r\nHost: t\r\nX-Test:  spaced  \r\n\r\n",
               200, &r);
     cJSON *o = json_body(&r);
     ck_assert_str_eq(jstr(o, "path"), "/echo/a b");
@@ -496,8 +478,7 @@ START_TEST(test_query_and_path_decoding)
 }
 END_TEST
 
-START_TEST(test_client_closes_while_held)
-{
+START_TEST(test_client_closes_while_held) {
     start_default();
     tc_conn c;
     connect_ok(&c);
@@ -510,8 +491,7 @@ START_TEST(test_client_closes_while_held)
 }
 END_TEST
 
-START_TEST(test_http10_and_connection_close)
-{
+START_TEST(test_http10_and_connection_close) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -534,8 +514,7 @@ START_TEST(test_http10_and_connection_close)
 }
 END_TEST
 
-START_TEST(test_stop_answers_inflight)
-{
+START_TEST(test_stop_answers_inflight) {
     start_default();
     tc_conn c, idle;
     tc_response r;
@@ -564,8 +543,7 @@ START_TEST(test_stop_answers_inflight)
 }
 END_TEST
 
-START_TEST(test_bytewise_request)
-{
+START_TEST(test_bytewise_request) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -585,17 +563,14 @@ START_TEST(test_bytewise_request)
 }
 END_TEST
 
-static void check_large_body(const tc_response *r, size_t n)
-{
+static void check_large_body(const tc_response *r, size_t n) {
     ck_assert_int_eq(r->status, 200);
     ck_assert_uint_eq(r->body_len, n);
     for (size_t i = 0; i < n; i++)
-        if (r->body[i] != (char)('a' + i % 26))
-            ck_abort_msg("byte %zu differs", i);
+        if (r->body[i] != (char)('a' + i % 26)) ck_abort_msg("byte %zu differs", i);
 }
 
-START_TEST(test_large_responses_pipelined)
-{
+START_TEST(test_large_responses_pipelined) {
     start_default();
     tc_conn c;
     tc_response r;
@@ -624,19 +599,16 @@ START_TEST(test_large_responses_pipelined)
 END_TEST
 
 /* Polls the server until it has `n` connections (or fails after 5 s). */
-static void wait_conns(size_t n)
-{
+static void wait_conns(size_t n) {
     for (int i = 0; i < 250; i++) {
         harness_cmd(&H, CMD_QUERY);
-        if (H.conns == n)
-            return;
+        if (H.conns == n) return;
         usleep(20000);
     }
     ck_abort_msg("server keeps %zu connections, want %zu", H.conns, n);
 }
 
-START_TEST(test_idle_and_stall_timeouts)
-{
+START_TEST(test_idle_and_stall_timeouts) {
     http_server_config cfg;
     harness_config(&cfg);
     cfg.idle_timeout_ms = 300;
@@ -669,8 +641,7 @@ START_TEST(test_idle_and_stall_timeouts)
 }
 END_TEST
 
-START_TEST(test_release_from_other_connection)
-{
+START_TEST(test_release_from_other_connection) {
     http_server_config cfg;
     harness_config(&cfg);
     cfg.max_pipelined = 2;
@@ -705,8 +676,7 @@ START_TEST(test_release_from_other_connection)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *s = suite_create("http_server");
     TCase *tc = tcase_create("server");
     tcase_set_timeout(tc, 20);

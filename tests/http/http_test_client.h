@@ -6,12 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TC_TIMEOUT_MS 5000   /* every blocking read gives up after this */
+#define TC_TIMEOUT_MS 5000 /* every blocking read gives up after this */
 #define TC_MAX_HEADERS 32
 
 typedef struct tc_conn {
     int fd;
-    char *buf;        /* received, not yet consumed */
+    char *buf; /* received, not yet consumed */
     size_t len, cap;
     bool head_response; /* the next response answers a HEAD: no body (reset after reading) */
 } tc_conn;
@@ -21,7 +21,7 @@ typedef struct tc_response {
     size_t nheaders;
     char *names[TC_MAX_HEADERS];
     char *values[TC_MAX_HEADERS];
-    char *body;       /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t body_len;
 } tc_response;
 
