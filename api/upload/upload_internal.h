@@ -16,12 +16,24 @@ typedef enum up_cell_kind {
     UP_CELL_ERROR   /* a spreadsheet error value (#N/A, #DIV/0!): missing */
 } up_cell_kind;
 
+#define UP_CELL_INLINE 16 /* texts shorter than this live inside the cell (most numbers) */
+
+/* 40 bytes; a grid holds at most max_cells of them. */
 typedef struct up_cell {
     uint32_t row, col; /* row 0 is the header */
     up_cell_kind kind;
-    double num;
-    char *text; /* UP_CELL_TEXT only, owned */
+    union {
+        double num; /* every kind but UP_CELL_TEXT */
+        char *text; /* UP_CELL_TEXT longer than the inline buffer, owned; else NULL */
+    };
+    char small[UP_CELL_INLINE];
 } up_cell;
+
+/* The text of a UP_CELL_TEXT cell (not stable across grid growth: use it, do not keep it). */
+static inline const char *up_cell_text(const up_cell *c)
+{
+    return c->text != NULL ? c->text : c->small;
+}
 
 typedef struct up_grid {
     up_cell *cells;

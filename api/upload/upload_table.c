@@ -18,7 +18,8 @@ void upload__grid_init(up_grid *g, const upload_limits *l)
 void upload__grid_fini(up_grid *g)
 {
     for (size_t i = 0; i < g->n; i++)
-        free(g->cells[i].text);
+        if (g->cells[i].kind == UP_CELL_TEXT)
+            free(g->cells[i].text);
     free(g->cells);
     g->cells = NULL;
     g->n = g->cap = 0;
@@ -55,9 +56,15 @@ eq_err upload__grid_put(up_grid *g, size_t row, size_t col, up_cell_kind kind, d
     c->row = (uint32_t)row;
     c->col = (uint32_t)col;
     c->kind = kind;
-    c->num = num;
-    c->text = NULL;
-    if (kind == UP_CELL_TEXT) {
+    c->small[0] = '\0';
+    if (kind != UP_CELL_TEXT)
+        c->num = num;
+    else
+        c->text = NULL;
+    if (kind == UP_CELL_TEXT && textlen < UP_CELL_INLINE) {
+        memcpy(c->small, text, textlen);
+        c->small[textlen] = '\0';
+    } else if (kind == UP_CELL_TEXT) {
         c->text = malloc(textlen + 1);
         if (c->text == NULL)
             return upload__fail(err, EQ_ENOMEM, 500, "out-of-memory", "out of memory");
@@ -101,7 +108,7 @@ const ds_column *ds_table_column(const ds_table *t, const char *name)
 static int cell_missing(const up_cell *c)
 {
     return c == NULL || c->kind == UP_CELL_ERROR ||
-           (c->kind == UP_CELL_TEXT && upload__is_missing(c->text));
+           (c->kind == UP_CELL_TEXT && upload__is_missing(up_cell_text(c)));
 }
 
 /* The cells of one column (NULL = empty), rows 1.. that were kept. */
@@ -122,7 +129,7 @@ static int column_is_date(const col_view *v, int allow_year, double *out)
         }
         if (c->kind == UP_CELL_DATE)
             d = c->num;
-        else if (c->kind == UP_CELL_TEXT && upload__parse_date(c->text, allow_year, &d))
+        else if (c->kind == UP_CELL_TEXT && upload__parse_date(up_cell_text(c), allow_year, &d))
             ;
         else if (c->kind == UP_CELL_NUMBER && allow_year && c->num == floor(c->num) &&
                  c->num >= 1000 && c->num <= 9999)
@@ -144,7 +151,7 @@ static int column_is_number(const col_view *v, int decimal_comma, double *out)
             d = NAN;
         else if (c->kind == UP_CELL_NUMBER || c->kind == UP_CELL_BOOL)
             d = c->num;
-        else if (c->kind == UP_CELL_TEXT && upload__parse_number(c->text, decimal_comma, &d))
+        else if (c->kind == UP_CELL_TEXT && upload__parse_number(up_cell_text(c), decimal_comma, &d))
             ;
         else
             return 0;
@@ -158,7 +165,7 @@ static char *cell_text(const up_cell *c)
 {
     char buf[64];
     if (c->kind == UP_CELL_TEXT)
-        return strdup(c->text);
+        return strdup(up_cell_text(c));
     if (c->kind == UP_CELL_DATE)
         ds_date_format(c->num, buf, sizeof buf);
     else if (c->kind == UP_CELL_BOOL)
@@ -205,8 +212,8 @@ static char *column_name(const up_cell *h, size_t c, const ds_column *prev, size
 {
     char base[256], name[300];
     if (h == NULL || cell_missing(h)) {
-        if (h != NULL && h->kind == UP_CELL_TEXT && h->text[0] != '\0')
-            snprintf(base, sizeof base, "%s", h->text); /* e.g. a header literally "NA" */
+        if (h != NULL && h->kind == UP_CELL_TEXT && up_cell_text(h)[0] != '\0')
+            snprintf(base, sizeof base, "%s", up_cell_text(h)); /* a header literally "NA" */
         else
             snprintf(base, sizeof base, "column_%zu", c + 1);
     } else {

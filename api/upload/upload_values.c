@@ -27,6 +27,8 @@ static int trim_copy(const char *s, char *buf, size_t buflen)
 
 int upload__is_missing(const char *s)
 {
+    if ((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9'))
+        return 0; /* the common case, a number */
     static const char *const tokens[] = {"", "NA", "N/A", "#N/A", "null", "NaN", ".", "-"};
     char buf[16];
     if (!trim_copy(s, buf, sizeof buf))

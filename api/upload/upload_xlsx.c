@@ -260,7 +260,7 @@ static void XMLCALL no_end(void *ud, const XML_Char *name)
 
 typedef struct style_ctx {
     xml_base base;
-    int in_cellxfs;
+    int in_cellxfs, in_numfmts;
     unsigned *fmt_ids; /* custom numFmt ids that are dates */
     size_t nfmt;
     unsigned char *xf_date; /* per cellXfs index: is a date style */
@@ -309,7 +309,9 @@ static void XMLCALL style_start(void *ud, const XML_Char *name, const XML_Char *
     const char *n = local_name(name);
     if (strcmp(n, "cellXfs") == 0) {
         s->in_cellxfs = 1;
-    } else if (strcmp(n, "numFmt") == 0) {
+    } else if (strcmp(n, "numFmts") == 0) {
+        s->in_numfmts = 1; /* not the numFmt of differential formats (dxfs) */
+    } else if (strcmp(n, "numFmt") == 0 && s->in_numfmts) {
         const char *id = attr(atts, "numFmtId"), *code = attr(atts, "formatCode");
         if (id == NULL || code == NULL || !format_is_date(code))
             return;
@@ -351,6 +353,8 @@ static void XMLCALL style_end(void *ud, const XML_Char *name)
     style_ctx *s = ud;
     if (strcmp(local_name(name), "cellXfs") == 0)
         s->in_cellxfs = 0;
+    else if (strcmp(local_name(name), "numFmts") == 0)
+        s->in_numfmts = 0;
 }
 
 /* ---- sharedStrings.xml and the sheet share a text accumulator ---- */
