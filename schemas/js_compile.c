@@ -452,6 +452,9 @@ static eq_err node_fill(js_ctx *c, js_node *n, const cJSON *js, const char *oute
     const cJSON *kw;
     cJSON_ArrayForEach(kw, js) {
         const char *k = kw->string;
+        for (const cJSON *prev = js->child; prev != kw; prev = prev->next)
+            if (strcmp(prev->string, k) == 0)
+                return fail(c, EQ_EINVAL, "keyword \"%s\" appears twice", k);
         if (in_list(UNSUPPORTED, k))
             return fail(c, EQ_EUNSUPPORTED, "keyword \"%s\" is not supported", k);
         if (strcmp(k, "type") == 0) {

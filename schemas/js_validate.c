@@ -316,7 +316,11 @@ static int member_ok(js_vctx *v, const js_node *n, const cJSON *m, int depth, js
     for (size_t i = 0; ok && i < n->n_properties; i++) {
         if (strcmp(n->properties[i].name, m->string) == 0) {
             matched = 1;
-            ok = validate(v, n->properties[i].node, m, depth + 1, err);
+            if (n->properties[i].node->boolean == 0)
+                ok = error(v, err, "false", "property \"%.200s\" is not allowed here",
+                           m->string);
+            else
+                ok = validate(v, n->properties[i].node, m, depth + 1, err);
         }
     }
     for (size_t i = 0; ok && i < n->n_pattern_properties; i++) {

@@ -64,6 +64,8 @@ START_TEST(compile_refuses_bad_schemas)
         {"{\"type\": ", EQ_EINVAL},
         {"{\"unevaluatedProperties\": false}", EQ_EUNSUPPORTED},
         {"{\"items\": {\"$dynamicRef\": \"#x\"}}", EQ_EUNSUPPORTED},
+        {"{\"type\": \"string\", \"type\": \"integer\"}", EQ_EINVAL},
+        {"{\"properties\": {}, \"properties\": {\"a\": true}}", EQ_EINVAL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         js_schema *s = NULL;
