@@ -403,6 +403,44 @@ START_TEST(lines_from_json) {
 }
 END_TEST
 
+START_TEST(opts_from_json) {
+    chart_opts o;
+    char err[128];
+    cJSON *p = cJSON_Parse("{\"job\":\"j1\",\"format\":\"svg\",\"width\":800,"
+                           "\"height\":400,\"theme\":\"dark\",\"title\":\"GDP\"}");
+    ck_assert_int_eq(chart_opts_from_json(p, &o, err, sizeof err), EQ_OK);
+    ck_assert_str_eq(o.format, "svg");
+    ck_assert_int_eq(o.width, 800);
+    ck_assert_int_eq(o.height, 400);
+    ck_assert_int_eq(o.dark, 1);
+    ck_assert_str_eq(o.title, "GDP");
+    ck_assert_ptr_null(o.y_label);
+    cJSON_Delete(p);
+
+    ck_assert_int_eq(chart_opts_from_json(NULL, &o, err, sizeof err), EQ_OK);
+    ck_assert_str_eq(o.format, "png");
+    ck_assert_int_eq(o.width, CHART_DEFAULT_WIDTH);
+    ck_assert_int_eq(o.dark, 0);
+
+    static const struct {
+        const char *json, *needle;
+    } bad[] = {
+        {"{\"format\":\"gif\"}", "format"},
+        {"{\"format\":3}", "format must be a string"},
+        {"{\"width\":100000}", "width must be an integer from 300 to 4000"},
+        {"{\"height\":250.5}", "height"},
+        {"{\"theme\":\"blue\"}", "theme"},
+        {"[1]", "params must be an object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = cJSON_Parse(bad[i].json);
+        ck_assert_int_eq(chart_opts_from_json(p, &o, err, sizeof err), EQ_EINVAL);
+        ck_assert_msg(strstr(err, bad[i].needle) != NULL, "%s: '%s'", bad[i].json, err);
+        cJSON_Delete(p);
+    }
+}
+END_TEST
+
 START_TEST(parse_dates) {
     double d;
     ck_assert_int_eq(chart_parse_date("1970-01-01", &d), EQ_OK);
@@ -529,6 +567,7 @@ static Suite *chart_suite(void) {
     tcase_add_test(tc, nothing_to_draw_and_limits);
     tcase_add_test(tc, forecast_from_json);
     tcase_add_test(tc, lines_from_json);
+    tcase_add_test(tc, opts_from_json);
     tcase_add_test(tc, parse_dates);
     tcase_add_test(tc, largest_inputs);
     tcase_add_test(tc, mutated_json_is_safe);

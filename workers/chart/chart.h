@@ -83,6 +83,12 @@ typedef struct chart_opts {
     const char *format; /* "png" | "svg" */
 } chart_opts;
 
+/* Reads chart options from a job's params: "format" ("png" default, or "svg"), "width" and
+ * "height" (integers within the limits above; default 1000x500), "theme" ("light" default,
+ * or "dark"), "title" and "y_label" (strings). Other members are ignored. Strings in *out are
+ * borrowed from `params`. EQ_EINVAL with a message naming the member on a bad value. */
+eq_err chart_opts_from_json(const cJSON *params, chart_opts *out, char *err, size_t errlen);
+
 /* Draws a forecast chart from JSON as the forecast worker produces it:
  *   history:  {"dates": ["YYYY-MM-DD", ...], "values": [number|null, ...]}   (may be NULL)
  *   forecast: {"dates": [...], "point": [...],

@@ -343,3 +343,60 @@ done:
     free(x);
     return rc;
 }
+
+/* Reads an optional string member into *out; EQ_EINVAL if present and not a string. */
+static eq_err chart__opt_string(const cJSON *params, const char *key, const char **out, char *err,
+                                size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (!v || cJSON_IsNull(v)) return EQ_OK;
+    if (!cJSON_IsString(v)) {
+        chart__jerrf(err, errlen, "%s must be a string", key);
+        return EQ_EINVAL;
+    }
+    *out = v->valuestring;
+    return EQ_OK;
+}
+
+static eq_err chart__opt_int(const cJSON *params, const char *key, int lo, int hi, int *out,
+                             char *err, size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (!v || cJSON_IsNull(v)) return EQ_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        chart__jerrf(err, errlen, "%s must be an integer from %d to %d", key, lo, hi);
+        return EQ_EINVAL;
+    }
+    *out = (int)v->valuedouble;
+    return EQ_OK;
+}
+
+eq_err chart_opts_from_json(const cJSON *params, chart_opts *out, char *err, size_t errlen) {
+    eq_err rc;
+    const char *theme = NULL;
+    chart_opts o = {.width = CHART_DEFAULT_WIDTH, .height = CHART_DEFAULT_HEIGHT, .format = "png"};
+    if (err && errlen) err[0] = '\0';
+    if (params && !cJSON_IsNull(params) && !cJSON_IsObject(params)) {
+        chart__jerrf(err, errlen, "params must be an object");
+        return EQ_EINVAL;
+    }
+    if ((rc = chart__opt_string(params, "format", &o.format, err, errlen)) ||
+        (rc = chart__opt_string(params, "theme", &theme, err, errlen)) ||
+        (rc = chart__opt_string(params, "title", &o.title, err, errlen)) ||
+        (rc = chart__opt_string(params, "y_label", &o.y_label, err, errlen)) ||
+        (rc = chart__opt_int(params, "width", CHART_MIN_WIDTH, CHART_MAX_WIDTH, &o.width, err,
+                             errlen)) ||
+        (rc = chart__opt_int(params, "height", CHART_MIN_HEIGHT, CHART_MAX_HEIGHT, &o.height, err,
+                             errlen)))
+        return rc;
+    if (strcmp(o.format, "png") != 0 && strcmp(o.format, "svg") != 0) {
+        chart__jerrf(err, errlen, "format must be \"png\" or \"svg\"");
+        return EQ_EINVAL;
+    }
+    if (theme && strcmp(theme, "light") != 0 && strcmp(theme, "dark") != 0) {
+        chart__jerrf(err, errlen, "theme must be \"light\" or \"dark\"");
+        return EQ_EINVAL;
+    }
+    o.dark = theme && strcmp(theme, "dark") == 0;
+    *out = o;
+    return EQ_OK;
+}
