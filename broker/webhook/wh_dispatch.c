@@ -325,6 +325,8 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh__write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->xfer->errbuf);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (d->cfg.ca_file[0] != '\0') curl_easy_setopt(e, CURLOPT_CAINFO, d->cfg.ca_file);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         job->easy = NULL;
@@ -439,7 +441,7 @@ eq_err wh_dispatcher_new(uv_loop_t *loop, const wh_config *cfg, wh_done_fn done,
         c.max_inflight > WH_INFLIGHT_MAX || c.max_queued > WH_QUEUE_MAX ||
         c.connect_timeout_ms <= 0 || c.connect_timeout_ms > WH_TIMEOUT_MAX_MS ||
         c.total_timeout_ms <= 0 || c.total_timeout_ms > WH_TIMEOUT_MAX_MS ||
-        c.allow.n > WH_ALLOW_MAX_ENTRIES)
+        c.allow.n > WH_ALLOW_MAX_ENTRIES || memchr(c.ca_file, '\0', sizeof c.ca_file) == NULL)
         return EQ_EINVAL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return EQ_EIO;
     wh_dispatcher *d = calloc(1, sizeof *d);

@@ -34,6 +34,8 @@
 /* The longest timeout accepted for either setting: 10 minutes. */
 #define WH_TIMEOUT_MAX_MS (10 * 60 * 1000)
 #define WH_USER_AGENT "econq/0.1"
+/* Longest path of a CA bundle in wh_config. */
+#define WH_CA_FILE_MAX 512
 
 typedef struct wh_config {
     size_t max_inflight;     /* deliveries resolving or transferring at once */
@@ -41,6 +43,7 @@ typedef struct wh_config {
     long connect_timeout_ms; /* TCP (and TLS) connection */
     long total_timeout_ms;   /* whole delivery, resolution included */
     wh_allowlist allow;      /* ranges the SSRF guard lets through */
+    char ca_file[WH_CA_FILE_MAX]; /* PEM bundle trusted for https; "" = the system's */
 } wh_config;
 
 /* Fills `cfg` with the defaults: 64 in flight, 10,000 queued, 5 s connect, 15 s total, an empty

@@ -18,7 +18,8 @@ Control endpoints:
   POST /control       {"mode": "ok"|"status"|"hang"|"close"|"flaky"|"redirect", "code": 500,
                        "seconds": 60, "n": 2} sets the default mode
   POST /reset         forgets the records and attempt counts
-With --log FILE every record is also appended to FILE as one JSON line.
+With --log FILE every record is also appended to FILE as one JSON line. With --tls-cert and
+--tls-key it speaks https (the handshake runs in the connection's thread).
 """
 import argparse
 import base64
@@ -27,6 +28,7 @@ import hmac
 import http.server
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -188,6 +190,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = [("Location", "/hook")] if status == 302 else []
         self._answer(status, {"received": msg_id, "status": status}, headers)
 
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
+
     def finish(self):
         try:
             super().finish()
@@ -211,8 +219,15 @@ def main():
     ap.add_argument("--secret", action="append", default=[])
     ap.add_argument("--tolerance", type=int, default=300)
     ap.add_argument("--log")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     server = Server((args.host, args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     server.state = State(args.secret, args.tolerance, args.log)
     print("PORT %d" % server.server_address[1], flush=True)
     try:

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -391,6 +392,52 @@ START_TEST(test_no_redirect_no_proxy_control) {
 }
 END_TEST
 
+START_TEST(test_https_pinned_and_verified) {
+    char dir[] = "/tmp/wh_tls_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cert[64], key[64];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    wh_tls_selfsigned(cert, key);
+    wh_rx_start_tls(&g_rx, SECRET, cert, key);
+    wh_config cfg = local_config();
+    snprintf(cfg.ca_file, sizeof cfg.ca_file, "%s", cert);
+    harness h;
+    harness_init(&h, &cfg, 2);
+    char named[128], literal[128];
+    /* The connection is pinned to the checked address while TLS still verifies the name. */
+    snprintf(named, sizeof named, "https://localhost:%d/hook", g_rx.port);
+    snprintf(literal, sizeof literal, "https://127.0.0.1:%d/hook", g_rx.port);
+    ck_assert_int_eq(dispatch_one(&h, named, "msg_tls_named"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, literal, "msg_tls_literal"), EQ_OK);
+    harness_run(&h);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_msg(h.res[i].err == EQ_OK, "%s: %s", h.res[i].msg_id, h.res[i].error);
+        ck_assert_int_eq(h.res[i].http_status, 200);
+        ck_assert_str_eq(h.res[i].addr, "127.0.0.1");
+    }
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 2);
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs) ck_assert(cJSON_IsTrue(record_field(rec, "verified")));
+    cJSON_Delete(recs);
+
+    /* Without trusting the certificate, the delivery fails (and may be retried). */
+    wh_config_default(&cfg);
+    ck_assert_int_eq(wh_allowlist_parse("127.0.0.0/8", &cfg.allow), EQ_OK);
+    harness_init(&h, &cfg, 1);
+    ck_assert_int_eq(dispatch_one(&h, named, "msg_tls_untrusted"), EQ_OK);
+    harness_run(&h);
+    ck_assert_int_eq(h.res[0].err, EQ_ENET);
+    ck_assert_msg(strstr(h.res[0].error, "certificate") != NULL, "%s", h.res[0].error);
+    ck_assert_int_eq(h.res[0].http_status, 0);
+    ck_assert_int_eq(h.res[0].retryable, 1);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -435,6 +482,7 @@ int main(void) {
     tcase_add_test(tc, test_closed_connection_is_network_error);
     tcase_add_test(tc, test_ssrf_refused_without_allowlist);
     tcase_add_test(tc, test_no_redirect_no_proxy_control);
+    tcase_add_test(tc, test_https_pinned_and_verified);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);

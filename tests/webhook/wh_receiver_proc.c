@@ -11,13 +11,17 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 extern char **environ;
 
 /* Largest /deliveries answer the tests read. */
 #define WH_RX_MAX_ANSWER_BYTES (8 * 1024 * 1024)
 
-void wh_rx_start(wh_rx *rx, const char *secret) {
+void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char *key) {
     const char *src = getenv("ECONQ_SOURCE_DIR");
     ck_assert_msg(src != NULL, "ECONQ_SOURCE_DIR is not set");
     char script[PATH_MAX];
@@ -29,8 +33,22 @@ void wh_rx_start(wh_rx *rx, const char *secret) {
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[] = {"/usr/bin/python3", script, "--secret", (char *)secret, NULL};
-    if (secret == NULL) argv[2] = NULL;
+    char *argv[10];
+    int argc = 0;
+    argv[argc++] = "/usr/bin/python3";
+    argv[argc++] = script;
+    if (secret != NULL) {
+        argv[argc++] = "--secret";
+        argv[argc++] = (char *)secret;
+    }
+    if (cert != NULL) {
+        argv[argc++] = "--tls-cert";
+        argv[argc++] = (char *)cert;
+        argv[argc++] = "--tls-key";
+        argv[argc++] = (char *)key;
+    }
+    argv[argc] = NULL;
+    snprintf(rx->ca, sizeof rx->ca, "%s", cert != NULL ? cert : "");
     int rc = posix_spawn(&rx->pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
@@ -42,6 +60,50 @@ void wh_rx_start(wh_rx *rx, const char *secret) {
     if (fgets(line, sizeof line, f) != NULL) sscanf(line, "PORT %d", &rx->port);
     fclose(f);
     ck_assert_msg(rx->port > 0, "the fake receiver did not report its port");
+}
+
+void wh_rx_start(wh_rx *rx, const char *secret) {
+    wh_rx_start_tls(rx, secret, NULL, NULL);
+}
+
+void wh_tls_selfsigned(const char *cert, const char *key) {
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    ck_assert(pkey != NULL && x != NULL);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, pkey);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    static const struct {
+        int nid;
+        const char *value;
+    } exts[] = {{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+                {NID_basic_constraints, "critical,CA:TRUE"}};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, exts[i].nid, exts[i].value);
+        ck_assert_ptr_nonnull(ext);
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    ck_assert_int_gt(X509_sign(x, pkey, EVP_sha256()), 0);
+    FILE *f = fopen(cert, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_X509(f, x), 1);
+    fclose(f);
+    f = fopen(key, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pkey);
 }
 
 void wh_rx_stop(wh_rx *rx) {
@@ -72,12 +134,14 @@ static size_t wh_rx_write_cb(char *ptr, size_t size, size_t nmemb, void *userdat
 
 cJSON *wh_rx_deliveries(const wh_rx *rx) {
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/deliveries", rx->port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/deliveries", rx->ca[0] ? "https" : "http",
+             rx->port);
     wh_rx_buf b = {0};
     CURL *e = curl_easy_init();
     ck_assert_ptr_nonnull(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (rx->ca[0] != '\0') curl_easy_setopt(e, CURLOPT_CAINFO, rx->ca);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh_rx_write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
@@ -92,12 +156,13 @@ cJSON *wh_rx_deliveries(const wh_rx *rx) {
 
 void wh_rx_control(const wh_rx *rx, const char *json) {
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/control", rx->port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/control", rx->ca[0] ? "https" : "http", rx->port);
     wh_rx_buf b = {0};
     CURL *e = curl_easy_init();
     ck_assert_ptr_nonnull(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (rx->ca[0] != '\0') curl_easy_setopt(e, CURLOPT_CAINFO, rx->ca);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh_rx_write_cb);

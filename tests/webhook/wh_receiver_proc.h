@@ -10,10 +10,18 @@
 typedef struct wh_rx {
     pid_t pid;
     int port;
+    char ca[256]; /* the certificate to trust when it speaks https, "" for http */
 } wh_rx;
 
 /* Starts the receiver on 127.0.0.1 with `secret` (NULL: no verification) and waits for its port. */
 void wh_rx_start(wh_rx *rx, const char *secret);
+
+/* Like wh_rx_start(), speaking https with the PEM certificate and key at the given paths. */
+void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char *key);
+
+/* Writes a self-signed P-256 certificate for "localhost" and 127.0.0.1 to `cert` and its key to
+ * `key` (paths). */
+void wh_tls_selfsigned(const char *cert, const char *key);
 
 /* Kills the receiver and reaps it. */
 void wh_rx_stop(wh_rx *rx);
