@@ -17,6 +17,10 @@ eq_err upload__fail(upload_error *err, eq_err ret, int status, const char *type,
         va_start(ap, fmt);
         vsnprintf(err->detail, sizeof err->detail, fmt, ap);
         va_end(ap);
+        /* Details may quote the upload; keep them printable ASCII so they are safe to echo. */
+        for (char *p = err->detail; *p != '\0'; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '?';
     }
     return ret;
 }

@@ -21,39 +21,6 @@
 /* Bytes of the first line examined to choose the delimiter. */
 #define CSV_SNIFF_BYTES (64u * 1024u)
 
-static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned v, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0)
-            n = 2, v = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0)
-            n = 3, v = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0)
-            n = 4, v = c & 0x07, min = 0x10000;
-        else
-            return i;
-        if (i + n > len)
-            return i;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            v = (v << 6) | (s[i + k] & 0x3F);
-        }
-        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-            return i;
-        i += n;
-    }
-    return i;
-}
-
 static unsigned char sniff_delimiter(const unsigned char *s, size_t len)
 {
     size_t comma = 0, semi = 0, tab = 0;
@@ -131,7 +98,7 @@ eq_err upload__csv_parse(const void *buf, size_t len, up_grid *g, upload_error *
             return upload__fail(err, EQ_EINVAL, 415, "content-mismatch",
                                 "claimed to be CSV but holds binary byte 0x%02x at offset %zu",
                                 s[i], i);
-    if (utf8_valid_prefix(s, len) != len) {
+    if (upload__utf8_prefix(s, len) != len) {
         size_t extra = 0;
         for (size_t i = 0; i < len; i++) {
             if (s[i] >= 0x80 && s[i] <= 0x9F)

@@ -73,6 +73,8 @@ int64_t upload__days_from_civil(int64_t y, unsigned m, unsigned d);
  * of range. In the 1900 system serial 60 is Excel's fictitious 1900-02-29 and maps to
  * 1900-03-01; serials below 60 are shifted by one day so 1 is 1900-01-01. */
 double upload__excel_days(double serial, int date1904);
+/* Length of the longest valid UTF-8 prefix of s (len when all of it is valid). */
+size_t upload__utf8_prefix(const unsigned char *s, size_t len);
 /* A header name that allows plain YYYY integers to be read as dates ("date", "year", ...). */
 int upload__dateish_name(const char *name);
 

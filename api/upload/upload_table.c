@@ -41,6 +41,9 @@ eq_err upload__grid_put(up_grid *g, size_t row, size_t col, up_cell_kind kind, d
         return upload__fail(err, EQ_ETOOBIG, 413, "cell-too-long",
                             "a cell in row %zu, column %zu is longer than %zu bytes", row + 1,
                             col + 1, l->max_cell_bytes);
+    if (kind == UP_CELL_TEXT && upload__utf8_prefix((const unsigned char *)text, textlen) != textlen)
+        return upload__fail(err, EQ_EINVAL, 422, "invalid-encoding",
+                            "a cell in row %zu, column %zu is not valid UTF-8", row + 1, col + 1);
     if (g->n >= l->max_cells || g->n >= NO_CELL - 1)
         return upload__fail(err, EQ_ETOOBIG, 413, "too-many-cells",
                             "more than %zu cells", l->max_cells);

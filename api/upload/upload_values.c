@@ -240,3 +240,36 @@ int upload__dateish_name(const char *name)
             return 1;
     return 0;
 }
+
+size_t upload__utf8_prefix(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned v, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            n = 2, v = c & 0x1F, min = 0x80;
+        else if ((c & 0xF0) == 0xE0)
+            n = 3, v = c & 0x0F, min = 0x800;
+        else if ((c & 0xF8) == 0xF0)
+            n = 4, v = c & 0x07, min = 0x10000;
+        else
+            return i;
+        if (i + n > len)
+            return i;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            v = (v << 6) | (s[i + k] & 0x3F);
+        }
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return i;
+        i += n;
+    }
+    return i;
+}

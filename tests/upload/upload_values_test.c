@@ -85,6 +85,12 @@ START_TEST(missing_and_excel)
     ck_assert(upload__dateish_name("Date"));
     ck_assert(upload__dateish_name("fiscal_year"));
     ck_assert(!upload__dateish_name("value"));
+    /* Error details quoting the upload stay printable ASCII. */
+    upload_error e;
+    ck_assert_int_eq(upload__fail(&e, EQ_EINVAL, 422, "x", "a\nb\xc3\xa9%s", "\x01"), EQ_EINVAL);
+    ck_assert_str_eq(e.detail, "a?b???");
+    ck_assert_uint_eq(upload__utf8_prefix((const unsigned char *)"ok\xc3\xa9\xc3", 5), 4);
+    ck_assert_uint_eq(upload__utf8_prefix((const unsigned char *)"\xed\xa0\x80", 3), 0);
 }
 END_TEST
 
