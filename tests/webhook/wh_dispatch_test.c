@@ -438,6 +438,58 @@ START_TEST(test_https_pinned_and_verified) {
 }
 END_TEST
 
+START_TEST(test_wrong_secret_rejected_by_receiver) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 1);
+    char url[128];
+    make_url(url, sizeof url, "127.0.0.1", "/hook");
+    wh_delivery dl = {.msg_id = "msg_wrong_key",
+                      .url = url,
+                      .secret = "whsec_YWJjZGVmZ2hpamtsbW5vcA==",
+                      .body = BODY,
+                      .body_len = strlen(BODY)};
+    ck_assert_int_eq(wh_dispatch(h.d, &dl), EQ_OK);
+    harness_run(&h);
+    ck_assert_int_eq(h.res[0].http_status, 401);
+    ck_assert_int_eq(h.res[0].err, EQ_EPROTO);
+    ck_assert_int_eq(h.res[0].retryable, 1);
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 1);
+    ck_assert(cJSON_IsFalse(record_field(cJSON_GetArrayItem(recs, 0), "verified")));
+    cJSON_Delete(recs);
+}
+END_TEST
+
+START_TEST(test_config_from_env) {
+    wh_config cfg;
+    wh_config_default(&cfg);
+    ck_assert_uint_eq(cfg.max_inflight, 64);
+    ck_assert_int_eq(cfg.connect_timeout_ms, 5000);
+    ck_assert_int_eq(cfg.total_timeout_ms, 15000);
+    unsetenv("ECONQ_WEBHOOK_ALLOW");
+    ck_assert_int_eq(wh_config_from_env(&cfg), EQ_OK);
+    ck_assert_uint_eq(cfg.allow.n, 0);
+    setenv("ECONQ_WEBHOOK_ALLOW", "127.0.0.0/8,::1/128", 1);
+    ck_assert_int_eq(wh_config_from_env(&cfg), EQ_OK);
+    ck_assert_uint_eq(cfg.allow.n, 2);
+    setenv("ECONQ_WEBHOOK_ALLOW", "127.0.0.0/99", 1);
+    ck_assert_int_eq(wh_config_from_env(&cfg), EQ_EINVAL);
+    ck_assert_uint_eq(cfg.allow.n, 2); /* unchanged */
+    /* Out-of-range settings are refused. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    wh_dispatcher *d = NULL;
+    cfg.max_inflight = 0;
+    ck_assert_int_eq(wh_dispatcher_new(&loop, &cfg, done_cb, NULL, &d), EQ_EINVAL);
+    cfg.max_inflight = 1;
+    cfg.total_timeout_ms = 0;
+    ck_assert_int_eq(wh_dispatcher_new(&loop, &cfg, done_cb, NULL, &d), EQ_EINVAL);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -483,6 +535,8 @@ int main(void) {
     tcase_add_test(tc, test_ssrf_refused_without_allowlist);
     tcase_add_test(tc, test_no_redirect_no_proxy_control);
     tcase_add_test(tc, test_https_pinned_and_verified);
+    tcase_add_test(tc, test_wrong_secret_rejected_by_receiver);
+    tcase_add_test(tc, test_config_from_env);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);
