@@ -336,6 +336,8 @@ static eq_err compile_regex(js_ctx *c, const char *src, pcre2_code **out)
         pcre2_get_error_message(code, msg, sizeof msg);
         return fail(c, EQ_EINVAL, "bad pattern \"%s\" at %zu: %s", src, (size_t)off, (char *)msg);
     }
+    /* JIT where the platform has it; pcre2_match() falls back to the interpreter if not. */
+    (void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
     return EQ_OK;
 }
 

@@ -13,6 +13,7 @@ typedef struct js_vctx {
     char path[sizeof(((js_error *)0)->path)];
     size_t plen;
     unsigned long progress; /* subschemas passed so far: how far a failing branch got */
+    pcre2_match_data *md;   /* made at the first regex test of this validation */
 } js_vctx;
 
 static int validate(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err);
@@ -86,9 +87,14 @@ static size_t path_push(js_vctx *v, const char *token)
 
 static size_t path_push_index(js_vctx *v, int i)
 {
-    char buf[16];
-    snprintf(buf, sizeof buf, "%d", i);
-    return path_push(v, buf);
+    char buf[16], *p = buf + sizeof buf - 1; /* by hand: snprintf dominated long arrays */
+    unsigned u = (unsigned)i;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return path_push(v, p);
 }
 
 static void path_pop(js_vctx *v, size_t old)
@@ -203,13 +209,13 @@ static size_t utf8_length(const char *s)
 }
 
 /* 1: matches, 0: does not, -1: the match failed (match limit, invalid UTF-8). */
-static int regex_match(const js_vctx *v, pcre2_code *code, const char *subject)
+static int regex_match(js_vctx *v, pcre2_code *code, const char *subject)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
-    if (!md)
+    /* Only whether it matches matters, so one pair of offsets serves every pattern: a
+     * match with captures that do not fit returns 0, still a match. */
+    if (!v->md && !(v->md = pcre2_match_data_create(1, NULL)))
         return -1;
-    int rc = pcre2_match(code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, v->s->mctx);
-    pcre2_match_data_free(md);
+    int rc = pcre2_match(code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, v->md, v->s->mctx);
     if (rc >= 0)
         return 1;
     return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
@@ -563,5 +569,7 @@ int js_validate(const js_schema *s, const cJSON *instance, js_error *err)
         memset(err, 0, sizeof *err);
     if (!instance)
         return error(&v, err, "type", "no instance");
-    return validate(&v, s->root, instance, 0, err);
+    int ok = validate(&v, s->root, instance, 0, err);
+    pcre2_match_data_free(v.md);
+    return ok;
 }
