@@ -210,17 +210,37 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
             snprintf(kinds + l, sizeof kinds - l, "%s%s", i ? "," : "", r->lease.types[i]);
         }
         note_worker(b, c->txn, r->lease.worker, kinds, c->now);
+        /* Outcomes first: the jobs they free may be leased again at once. A parked request
+         * was handled before and carries its outcomes no more. */
         eq_buf_init(&body);
-        err = lc_lease(c, &r->lease, &body, &n, &b->next_ready_ms);
+        eq_buf st;
+        eq_buf_init(&st);
+        eq_buf_u32(&st, s->parked ? 0 : r->lease.nouts);
+        for (uint32_t i = 0; !s->parked && i < r->lease.nouts; i++) {
+            proto_outcome *o = &r->lease.outs[i];
+            err = o->failed ? lc_fail(c, o, &why) : lc_complete(c, o, &why);
+            if (err != EQ_OK && err != EQ_ESTALE && err != EQ_ENOTFOUND) {
+                eq_buf_fini(&st);
+                eq_buf_fini(&body);
+                return err;
+            }
+            eq_buf_u32(&st, (uint32_t)err);
+        }
+        err = EQ_OK;
+        if (r->lease.max > 0)
+            err = lc_lease(c, &r->lease, &body, &n, &b->next_ready_ms);
         if (!err) {
-            if (n == 0 && r->lease.wait_ms > 0 && !b->stopping && !s->parked) {
+            if (n == 0 && r->lease.wait_ms > 0 && r->lease.max > 0 && r->lease.nouts == 0 &&
+                !b->stopping && !s->parked) {
                 s->parked = 1;
                 s->park_until = c->now + r->lease.wait_ms;
             }
             proto_enc_reply(out, EQ_OK, NULL);
             eq_buf_u32(out, n);
             eq_buf_put(out, body.data, body.len);
+            eq_buf_put(out, st.data, st.len);
         }
+        eq_buf_fini(&st);
         eq_buf_fini(&body);
         return err;
     }

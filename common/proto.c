@@ -32,8 +32,21 @@ void proto_enc_id(eq_buf *b, uint8_t op, const char *id) {
     eq_buf_str(b, id);
 }
 
+static void enc_outcome(eq_buf *b, const proto_outcome *o) {
+    eq_buf_str(b, o->id);
+    eq_buf_u16(b, o->attempt);
+    eq_buf_u8(b, o->failed);
+    if (o->failed) {
+        eq_buf_str(b, o->code);
+        eq_buf_str(b, o->message);
+        eq_buf_u8(b, o->retryable);
+    } else {
+        eq_buf_str(b, o->result);
+    }
+}
+
 void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
-                     uint16_t max, uint32_t wait_ms) {
+                     uint16_t max, uint32_t wait_ms, const proto_outcome *outs, uint32_t nouts) {
     enc_head(b, PROTO_LEASE);
     eq_buf_str(b, worker);
     eq_buf_u16(b, ntypes);
@@ -41,6 +54,9 @@ void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, ui
         eq_buf_str(b, types[i]);
     eq_buf_u16(b, max);
     eq_buf_u32(b, wait_ms);
+    eq_buf_u32(b, nouts);
+    for (uint32_t i = 0; i < nouts; i++)
+        enc_outcome(b, &outs[i]);
 }
 
 void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *items, uint32_t n) {
@@ -56,21 +72,18 @@ void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *ite
 void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
                         const char *result) {
     enc_head(b, PROTO_COMPLETE);
+    proto_outcome o = {.id = (char *)id, .attempt = attempt, .result = (char *)result};
     eq_buf_str(b, worker);
-    eq_buf_str(b, id);
-    eq_buf_u16(b, attempt);
-    eq_buf_str(b, result);
+    enc_outcome(b, &o);
 }
 
 void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
                     const char *code, const char *message, int retryable) {
+    proto_outcome o = {.id = (char *)id, .attempt = attempt, .failed = 1, .code = (char *)code,
+                       .message = (char *)message, .retryable = retryable ? 1 : 0};
     enc_head(b, PROTO_FAIL);
     eq_buf_str(b, worker);
-    eq_buf_str(b, id);
-    eq_buf_u16(b, attempt);
-    eq_buf_str(b, code);
-    eq_buf_str(b, message);
-    eq_buf_u8(b, retryable ? 1 : 0);
+    enc_outcome(b, &o);
 }
 
 void proto_enc_reply(eq_buf *b, eq_err status, const char *message) {
@@ -123,6 +136,29 @@ static char *req_str(eq_rd *rd, size_t max) {
     return s;
 }
 
+static void outcome_fini(proto_outcome *o) {
+    free(o->worker);
+    free(o->id);
+    free(o->result);
+    free(o->code);
+    free(o->message);
+}
+
+static void dec_outcome(eq_rd *rd, proto_outcome *o) {
+    o->id = req_str(rd, 64);
+    o->attempt = eq_rd_u16(rd);
+    o->failed = eq_rd_u8(rd);
+    if (o->failed > 1) {
+        rd->bad = 1;
+    } else if (o->failed) {
+        o->code = req_str(rd, 64);
+        o->message = req_str(rd, 4096);
+        o->retryable = eq_rd_u8(rd);
+    } else {
+        o->result = req_str(rd, PROTO_MAX_STR);
+    }
+}
+
 static void submit_job_fini(proto_submit_job *j) {
     free(j->type);
     free(j->params);
@@ -145,11 +181,10 @@ void proto_req_fini(proto_req *r) {
     for (uint32_t i = 0; r->hb && i < r->nhb; i++)
         free(r->hb[i].id);
     free(r->hb);
-    free(r->out.worker);
-    free(r->out.id);
-    free(r->out.result);
-    free(r->out.code);
-    free(r->out.message);
+    outcome_fini(&r->out);
+    for (uint32_t i = 0; r->lease.outs && i < r->lease.nouts; i++)
+        outcome_fini(&r->lease.outs[i]);
+    free(r->lease.outs);
     memset(r, 0, sizeof *r);
 }
 
@@ -212,8 +247,30 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
             r->lease.types[i] = req_str(&rd, 64);
         r->lease.max = eq_rd_u16(&rd);
         r->lease.wait_ms = eq_rd_u32(&rd);
-        if (r->lease.max == 0 || r->lease.max > PROTO_MAX_JOBS)
+        if (r->lease.max > PROTO_MAX_JOBS) {
             rd.bad = 1;
+            break;
+        }
+        {
+            uint32_t n = eq_rd_u32(&rd);
+            if (n > PROTO_MAX_JOBS || (size_t)(rd.end - rd.p) < (size_t)n * 8) {
+                rd.bad = 1;
+                break;
+            }
+            if (n) {
+                r->lease.outs = calloc(n, sizeof *r->lease.outs);
+                if (!r->lease.outs) {
+                    rd.bad = 1;
+                    break;
+                }
+            }
+            for (uint32_t i = 0; i < n && !rd.bad; i++) {
+                r->lease.nouts = i + 1;
+                dec_outcome(&rd, &r->lease.outs[i]);
+            }
+            if (r->lease.max == 0 && n == 0)
+                rd.bad = 1; /* asks for nothing and reports nothing */
+        }
         break;
     case PROTO_HEARTBEAT: {
         r->worker = req_str(&rd, 256);
@@ -235,18 +292,11 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
         break;
     }
     case PROTO_COMPLETE:
-        r->out.worker = req_str(&rd, 256);
-        r->out.id = req_str(&rd, 64);
-        r->out.attempt = eq_rd_u16(&rd);
-        r->out.result = req_str(&rd, PROTO_MAX_STR);
-        break;
     case PROTO_FAIL:
         r->out.worker = req_str(&rd, 256);
-        r->out.id = req_str(&rd, 64);
-        r->out.attempt = eq_rd_u16(&rd);
-        r->out.code = req_str(&rd, 64);
-        r->out.message = req_str(&rd, 4096);
-        r->out.retryable = eq_rd_u8(&rd);
+        dec_outcome(&rd, &r->out);
+        if (r->out.failed != (r->op == PROTO_FAIL))
+            rd.bad = 1;
         break;
     default:
         rd.bad = 1;

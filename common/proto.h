@@ -43,7 +43,20 @@ typedef struct proto_submit_job {
     char *batch_id, *schedule, *webhook_url, *webhook_secret;
 } proto_submit_job;
 
+typedef struct proto_outcome {
+    char *worker, *id;
+    uint16_t attempt;
+    uint8_t failed;          /* 0: complete (result), 1: fail (code, message, retryable) */
+    char *result;            /* complete: the result JSON */
+    char *code, *message;    /* fail */
+    uint8_t retryable;       /* fail */
+} proto_outcome;
+
+/* A lease request may carry the outcomes of the jobs the worker finished since its last
+ * request, so that one round trip reports and asks for more. */
 typedef struct proto_lease_req {
+    proto_outcome *outs;
+    uint32_t nouts;
     char *worker;
     char *types[PROTO_MAX_TYPES];
     uint16_t ntypes;
@@ -63,14 +76,6 @@ typedef struct proto_hb_item {
 } proto_hb_item;
 
 typedef enum proto_hb_verdict { PROTO_HB_OK = 0, PROTO_HB_CANCEL = 1, PROTO_HB_LOST = 2 } proto_hb_verdict;
-
-typedef struct proto_outcome {
-    char *worker, *id;
-    uint16_t attempt;
-    char *result;            /* complete: the result JSON */
-    char *code, *message;    /* fail */
-    uint8_t retryable;       /* fail */
-} proto_outcome;
 
 /* A decoded request. */
 typedef struct proto_req {
@@ -96,8 +101,9 @@ void proto_req_fini(proto_req *r);
 /* Encoders append one whole request to b. */
 void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n);
 void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry */
+/* outs may be NULL when nouts is 0; an outcome's worker field is not sent (the request's is). */
 void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
-                     uint16_t max, uint32_t wait_ms);
+                     uint16_t max, uint32_t wait_ms, const proto_outcome *outs, uint32_t nouts);
 void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *items, uint32_t n);
 void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
                         const char *result);
@@ -107,7 +113,8 @@ void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t atte
 /* Replies: a header, then a body written by the caller with eq_buf_* calls:
  *   submit:    u32 n, then per job: u32 status, str message, str job JSON
  *   cancel/retry: str job JSON (or NULL)
- *   lease:     u32 n, then per job: str id, str type, u16 attempt, i64 deadline, str params
+ *   lease:     u32 n, then per job: str id, str type, u16 attempt, i64 deadline, str params;
+ *              then u32 m and a u32 status per carried outcome
  *   heartbeat: u32 n, then a u8 verdict per item
  *   complete/fail: nothing */
 void proto_enc_reply(eq_buf *b, eq_err status, const char *message);

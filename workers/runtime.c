@@ -36,7 +36,10 @@ typedef struct worker_thread {
     pthread_t tid;
     nng_ctx ctx;
     nng_aio *aio;
-    worker_ctx job;        /* the running job; guarded by pool->mu for the heartbeat thread */
+    worker_ctx *held;      /* the leased jobs (lease_batch); `active` guarded by pool->mu */
+    proto_outcome *outs;   /* outcomes not yet reported */
+    uint32_t nouts;
+    int64_t oldest_out_ms;
 } worker_thread;
 
 struct worker_pool {
@@ -58,6 +61,8 @@ void worker_pool_config_defaults(worker_pool_config *c) {
     c->url = "inproc://econq-broker";
     c->lease_ms = 30000;
     c->lease_wait_ms = 10000;
+    c->lease_batch = 8;
+    c->report_delay_ms = 5;
     c->name_prefix = "";
 }
 
@@ -110,66 +115,110 @@ static eq_err rpc(nng_ctx ctx, nng_aio *aio, const eq_buf *req, int64_t timeout_
     return EQ_OK;
 }
 
-/* Sends an outcome until the broker answers (the req socket resends across reconnects). */
-static void report(worker_thread *t, const eq_buf *req) {
-    for (int tries = 0; tries < 5; tries++) {
+static void outcome_free(proto_outcome *o) {
+    free(o->id);
+    free(o->result);
+    free(o->code);
+    free(o->message);
+    memset(o, 0, sizeof *o);
+}
+
+/* Logs the statuses the broker gave the reported outcomes, then forgets them. */
+static void outcomes_done(worker_thread *t, eq_rd *rd) {
+    uint32_t m = eq_rd_u32(rd);
+    for (uint32_t i = 0; i < m && i < t->nouts && !rd->bad; i++) {
+        eq_err st = (eq_err)eq_rd_u32(rd);
+        if (st != EQ_OK)
+            eq_log(st == EQ_ESTALE ? EQ_LOG_WARN : EQ_LOG_ERROR, "outcome refused", "job_id",
+                   t->outs[i].id, "worker", t->name, "error", eq_strerror(st), NULL);
+    }
+    for (uint32_t i = 0; i < t->nouts; i++)
+        outcome_free(&t->outs[i]);
+    t->nouts = 0;
+}
+
+/* One round trip: reports pending outcomes and asks for up to `max` jobs. On success the reply
+ * is left in *reply with rd positioned at the leased jobs. Outcomes stay pending on failure
+ * (reporting them again is harmless: the broker recognises a repeat). */
+static eq_err lease_rpc(worker_thread *t, uint16_t max, uint32_t wait_ms, nng_msg **reply,
+                        eq_rd *rd, uint32_t *n) {
+    eq_buf req;
+    eq_buf_init(&req);
+    proto_enc_lease(&req, t->name, t->types, t->ntypes, max, wait_ms, t->outs, t->nouts);
+    eq_err err = rpc(t->ctx, t->aio, &req, (int64_t)wait_ms + WORKER_RPC_SLACK_MS, reply);
+    eq_buf_fini(&req);
+    if (err)
+        return err;
+    eq_err st;
+    char *msg = NULL;
+    eq_rd_init(rd, nng_msg_body(*reply), nng_msg_len(*reply));
+    err = proto_dec_reply(rd, &st, &msg);
+    free(msg);
+    if (err || st != EQ_OK) {
+        nng_msg_free(*reply);
+        return err ? err : st;
+    }
+    *n = eq_rd_u32(rd);
+    return EQ_OK;
+}
+
+static void flush_outcomes(worker_thread *t) {
+    for (int tries = 0; t->nouts && tries < 5 && !atomic_load(&t->pool->stopping); tries++) {
         nng_msg *reply;
-        eq_err err = rpc(t->ctx, t->aio, req, t->pool->cfg.lease_ms + WORKER_RPC_SLACK_MS, &reply);
+        eq_rd rd;
+        uint32_t n;
+        eq_err err = lease_rpc(t, 0, 0, &reply, &rd, &n);
         if (err == EQ_ECLOSED)
             return;
         if (err)
             continue;
-        eq_rd rd;
-        eq_err st;
-        char *msg = NULL;
-        eq_rd_init(&rd, nng_msg_body(reply), nng_msg_len(reply));
-        if (proto_dec_reply(&rd, &st, &msg) == EQ_OK && st != EQ_OK)
-            eq_log(st == EQ_ESTALE ? EQ_LOG_WARN : EQ_LOG_ERROR, "outcome refused", "job_id",
-                   t->job.id, "worker", t->name, "error", eq_strerror(st), "detail", msg, NULL);
-        free(msg);
+        outcomes_done(t, &rd);
         nng_msg_free(reply);
-        if (st != EQ_EFULL && st != EQ_ESTORE && st != EQ_EIO)
-            return;
     }
-    eq_log(EQ_LOG_ERROR, "could not report an outcome; the lease will expire", "job_id", t->job.id,
-           NULL);
 }
 
-static void run_one(worker_thread *t, proto_leased_job *lj) {
+static void run_one(worker_thread *t, worker_ctx *wc, proto_leased_job *lj) {
     worker_pool *p = t->pool;
     worker_job job = {.id = lj->id, .type = lj->type, .params = lj->params,
                       .attempt = lj->attempt, .lease_deadline_ms = lj->lease_deadline_ms};
     worker_error werr;
     char *result = NULL;
+    eq_err err;
     memset(&werr, 0, sizeof werr);
-    pthread_mutex_lock(&p->mu);
-    snprintf(t->job.id, sizeof t->job.id, "%s", lj->id);
-    t->job.attempt = lj->attempt;
-    atomic_store(&t->job.cancelled, 0);
-    atomic_store(&t->job.lost, 0);
-    t->job.active = 1;
-    pthread_mutex_unlock(&p->mu);
     atomic_fetch_add(&p->running, 1);
-
-    eq_err err = strcmp(lj->type, "noop") == 0 ? worker_noop_run(&job, &t->job, &result, &werr)
-                                               : t->kind->run(&job, &t->job, &result, &werr);
-    eq_buf req;
-    eq_buf_init(&req);
-    if (err == EQ_OK) {
-        proto_enc_complete(&req, t->name, lj->id, lj->attempt, result);
+    if (worker_ctx_cancelled(wc)) {
+        /* Cancelled, lost or stopping before it started. */
+        snprintf(werr.code, sizeof werr.code, "%s", worker_ctx_stopping(wc) ? "shutdown" : "cancelled");
+        snprintf(werr.message, sizeof werr.message, "stopped before it started");
+        err = EQ_ECLOSED;
+    } else if (strcmp(lj->type, "noop") == 0) {
+        err = worker_noop_run(&job, wc, &result, &werr);
     } else {
+        err = t->kind->run(&job, wc, &result, &werr);
+    }
+    proto_outcome *o = &t->outs[t->nouts++];
+    memset(o, 0, sizeof *o);
+    o->id = lj->id;
+    lj->id = NULL;
+    o->attempt = lj->attempt;
+    if (err == EQ_OK) {
+        o->result = result;
+    } else {
+        free(result);
+        o->failed = 1;
         if (!werr.code[0]) {
             snprintf(werr.code, sizeof werr.code, "internal");
             snprintf(werr.message, sizeof werr.message, "%s", eq_strerror(err));
             werr.retryable = 1;
         }
-        proto_enc_fail(&req, t->name, lj->id, lj->attempt, werr.code, werr.message, werr.retryable);
+        o->code = strdup(werr.code);
+        o->message = strdup(werr.message);
+        o->retryable = (uint8_t)werr.retryable;
     }
-    free(result);
-    report(t, &req);
-    eq_buf_fini(&req);
+    if (t->nouts == 1)
+        t->oldest_out_ms = eq_mono_ms();
     pthread_mutex_lock(&p->mu);
-    t->job.active = 0;
+    wc->active = 0;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     atomic_fetch_sub(&p->running, 1);
@@ -178,39 +227,56 @@ static void run_one(worker_thread *t, proto_leased_job *lj) {
 static void *thread_main(void *arg) {
     worker_thread *t = arg;
     worker_pool *p = t->pool;
-    eq_buf req;
-    eq_buf_init(&req);
-    while (!atomic_load(&p->stopping)) {
+    unsigned batch = p->cfg.lease_batch;
+    proto_leased_job *jobs = calloc(batch, sizeof *jobs);
+    while (jobs && !atomic_load(&p->stopping)) {
         nng_msg *reply;
-        eq_buf_reset(&req);
-        proto_enc_lease(&req, t->name, t->types, t->ntypes, 1, p->cfg.lease_wait_ms);
-        eq_err err = rpc(t->ctx, t->aio, &req, (int64_t)p->cfg.lease_wait_ms + WORKER_RPC_SLACK_MS,
-                         &reply);
+        eq_rd rd;
+        uint32_t n = 0;
+        eq_err err = lease_rpc(t, (uint16_t)batch, p->cfg.lease_wait_ms, &reply, &rd, &n);
         if (err == EQ_ECLOSED)
             break;
-        if (err)
-            continue; /* the broker is away; the req socket reconnects */
-        eq_rd rd;
-        eq_err st;
-        char *msg = NULL;
-        eq_rd_init(&rd, nng_msg_body(reply), nng_msg_len(reply));
-        if (proto_dec_reply(&rd, &st, &msg) == EQ_OK && st == EQ_OK) {
-            uint32_t n = eq_rd_u32(&rd);
-            for (uint32_t i = 0; i < n && !rd.bad; i++) {
-                proto_leased_job lj;
-                if (proto_dec_leased(&rd, &lj) != EQ_OK)
-                    break;
-                run_one(t, &lj);
-                proto_leased_job_fini(&lj);
-            }
-        } else if (st != EQ_OK) {
-            /* The store failed; back off briefly rather than spin. */
-            nng_msleep(200);
+        if (err) {
+            if (err != EQ_ETIMEDOUT)
+                nng_msleep(200); /* the store failed; back off rather than spin */
+            continue;
         }
-        free(msg);
+        uint32_t got = 0;
+        pthread_mutex_lock(&p->mu);
+        for (; got < n && got < batch; got++) {
+            if (proto_dec_leased(&rd, &jobs[got]) != EQ_OK)
+                break;
+            worker_ctx *wc = &t->held[got];
+            snprintf(wc->id, sizeof wc->id, "%s", jobs[got].id);
+            wc->attempt = jobs[got].attempt;
+            atomic_store(&wc->cancelled, 0);
+            atomic_store(&wc->lost, 0);
+            wc->active = 1;
+        }
+        pthread_mutex_unlock(&p->mu);
+        outcomes_done(t, &rd);
         nng_msg_free(reply);
+        for (uint32_t i = 0; i < got; i++) {
+            run_one(t, &t->held[i], &jobs[i]);
+            proto_leased_job_fini(&jobs[i]);
+            /* Long jobs: report what is done rather than keep it waiting for the batch. */
+            if (i + 1 < got && eq_mono_ms() - t->oldest_out_ms >= p->cfg.report_delay_ms)
+                flush_outcomes(t);
+        }
     }
-    eq_buf_fini(&req);
+    /* Hand in what is done before leaving. */
+    if (t->nouts) {
+        for (int tries = 0; t->nouts && tries < 3; tries++) {
+            nng_msg *reply;
+            eq_rd rd;
+            uint32_t n;
+            if (lease_rpc(t, 0, 0, &reply, &rd, &n) == EQ_OK) {
+                outcomes_done(t, &rd);
+                nng_msg_free(reply);
+            }
+        }
+    }
+    free(jobs);
     return NULL;
 }
 
@@ -218,8 +284,9 @@ static void *thread_main(void *arg) {
 static void *heartbeat_main(void *arg) {
     worker_pool *p = arg;
     int64_t period = p->cfg.lease_ms / 3 > 0 ? p->cfg.lease_ms / 3 : 1;
-    proto_hb_item *items = calloc(p->nthreads, sizeof *items);
-    worker_ctx **ctxs = calloc(p->nthreads, sizeof *ctxs);
+    size_t cap = (size_t)p->nthreads * p->cfg.lease_batch;
+    proto_hb_item *items = calloc(cap, sizeof *items);
+    worker_ctx **ctxs = calloc(cap, sizeof *ctxs);
     eq_buf req;
     eq_buf_init(&req);
     while (items && ctxs) {
@@ -233,17 +300,19 @@ static void *heartbeat_main(void *arg) {
             pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         uint32_t n = 0;
         for (unsigned i = 0; i < p->nthreads; i++) {
-            worker_ctx *c = &p->threads[i].job;
-            if (c->active) {
-                items[n].id = c->id;
-                items[n].attempt = c->attempt;
-                ctxs[n++] = c;
+            for (unsigned k = 0; k < p->cfg.lease_batch; k++) {
+                worker_ctx *c = &p->threads[i].held[k];
+                if (c->active) {
+                    items[n].id = c->id;
+                    items[n].attempt = c->attempt;
+                    ctxs[n++] = c;
+                }
             }
         }
         eq_buf_reset(&req);
         proto_enc_heartbeat(&req, "heartbeat", items, n);
         pthread_mutex_unlock(&p->mu);
-        if (atomic_load(&p->stopping) && atomic_load(&p->running) == 0)
+        if (atomic_load(&p->stopping) && n == 0)
             break;
         if (n == 0)
             continue;
@@ -281,9 +350,15 @@ static void *heartbeat_main(void *arg) {
 }
 
 static void pool_free(worker_pool *p) {
-    for (unsigned i = 0; i < p->nthreads; i++)
-        if (p->threads[i].aio)
-            nng_aio_free(p->threads[i].aio);
+    for (unsigned i = 0; p->threads && i < p->nthreads; i++) {
+        worker_thread *t = &p->threads[i];
+        if (t->aio)
+            nng_aio_free(t->aio);
+        for (uint32_t k = 0; k < t->nouts; k++)
+            outcome_free(&t->outs[k]);
+        free(t->outs);
+        free(t->held);
+    }
     if (p->hb_aio)
         nng_aio_free(p->hb_aio);
     free(p->threads);
@@ -311,7 +386,8 @@ eq_err worker_pool_start(const worker_pool_config *cfg, worker_pool **out) {
         }
         total += cfg->threads ? cfg->threads : kinds[nkinds]->default_threads;
     }
-    if (total == 0 || total > WORKER_MAX_THREADS) {
+    if (total == 0 || total > WORKER_MAX_THREADS || cfg->lease_batch == 0 ||
+        cfg->lease_batch > 1024) {
         pool_free(p);
         return EQ_EINVAL;
     }
@@ -337,7 +413,18 @@ eq_err worker_pool_start(const worker_pool_config *cfg, worker_pool **out) {
             worker_thread *t = &p->threads[idx];
             t->pool = p;
             t->kind = kinds[k];
-            t->job.pool = p;
+            t->held = calloc(cfg->lease_batch, sizeof *t->held);
+            t->outs = calloc(cfg->lease_batch, sizeof *t->outs);
+            if (!t->held || !t->outs) {
+                free(t->held);
+                free(t->outs);
+                t->held = NULL;
+                t->outs = NULL;
+                rv = NNG_ENOMEM;
+                goto fail_nng;
+            }
+            for (unsigned h = 0; h < cfg->lease_batch; h++)
+                t->held[h].pool = p;
             for (size_t ti = 0; kinds[k]->types[ti] && t->ntypes < PROTO_MAX_TYPES - 1; ti++)
                 t->types[t->ntypes++] = kinds[k]->types[ti];
             t->types[t->ntypes++] = "noop";
@@ -366,7 +453,7 @@ void worker_pool_stop(worker_pool *p, int64_t grace_ms) {
     /* Idle threads wait in a lease request: cancel those so they see the stop. */
     pthread_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->nthreads; i++)
-        if (!p->threads[i].job.active)
+        if (atomic_load(&p->running) == 0 || !p->threads[i].held[0].active)
             nng_aio_cancel(p->threads[i].aio);
     pthread_cond_broadcast(&p->cv);
     int64_t deadline = eq_mono_ms() + grace_ms;

@@ -1,6 +1,7 @@
 /* The worker runtime: threads that pull jobs from the broker over nng, run them through their
  * kind's function, send heartbeats while they run, and report the outcome. A worker never holds
- * more jobs than it asked for: each thread leases one job at a time.
+ * more jobs than it asked for: each thread leases at most `lease_batch` jobs at a time, runs
+ * them one after another, and reports their outcomes together with its next lease request.
  *
  * A kind is a table entry (workers/kinds.c): a name, the job types it serves and a run function.
  * Every kind also serves `noop`. */
@@ -54,6 +55,8 @@ typedef struct worker_pool_config {
     const char *name_prefix;    /* worker names are "<prefix><kind>-<n>" */
     int64_t lease_ms;           /* the broker's lease; heartbeats go out at a third of it */
     uint32_t lease_wait_ms;     /* how long a lease request waits at the broker */
+    unsigned lease_batch;       /* jobs one thread leases at a time (1 for long jobs) */
+    int64_t report_delay_ms;    /* outcomes wait at most this long for the next lease request */
 } worker_pool_config;
 
 void worker_pool_config_defaults(worker_pool_config *c);

@@ -122,6 +122,7 @@ static int run_node(node *n) {
         wc.name_prefix = prefix;
         wc.lease_ms = bc.policy.lease_ms;
         wc.lease_wait_ms = (uint32_t)cfg_int(&n->cfg, "lease-wait-ms");
+        wc.lease_batch = (unsigned)cfg_int(&n->cfg, "lease-batch");
         if ((err = worker_pool_start(&wc, &n->workers))) {
             fprintf(stderr, "econqd: workers cannot start: %s\n", eq_strerror(err));
             stop_all(n);
@@ -189,6 +190,7 @@ static int run_worker(node *n) {
     wc.name_prefix = prefix;
     wc.lease_ms = cfg_int(&n->cfg, "lease-ms");
     wc.lease_wait_ms = (uint32_t)cfg_int(&n->cfg, "lease-wait-ms");
+    wc.lease_batch = (unsigned)cfg_int(&n->cfg, "lease-batch");
     if (!worker_kind_find(wc.kinds[0])) {
         fprintf(stderr, "econqd: unknown worker kind \"%s\"; kinds:", wc.kinds[0]);
         for (size_t i = 0; worker_kinds[i]; i++)

@@ -22,6 +22,8 @@ const cfg_setting econqd_settings[] = {
      "how long a worker holds a job without a heartbeat"},
     {"lease-wait-ms", "ECONQ_LEASE_WAIT_MS", "10000", CFG_INT, 0, 60000, NULL, CMD_SERVE | CMD_WORKER,
      "how long an idle worker's lease request waits at the broker"},
+    {"lease-batch", "ECONQ_LEASE_BATCH", "8", CFG_INT, 1, 1024, NULL, CMD_SERVE | CMD_WORKER,
+     "jobs a worker thread leases at once and runs in turn (1 for long jobs)"},
     {"backoff-base-ms", "ECONQ_BACKOFF_BASE_MS", "1000", CFG_INT, 1, 86400000, NULL,
      CMD_SERVE | CMD_SERVER, "first retry delay after a retryable failure; doubles each attempt"},
     {"backoff-max-ms", "ECONQ_BACKOFF_MAX_MS", "3600000", CFG_INT, 1, 604800000, NULL,
