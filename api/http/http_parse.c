@@ -271,6 +271,7 @@ static int on_headers_complete(http_parser *hp) {
 static int on_body(http_parser *hp, const char *at, size_t len) {
     http_reqparser *p = hp->data;
     http_request *r = p->req;
+    p->want_continue = false; /* the client did not wait for 100 Continue */
     if (len > p->body_limit - r->body_len) return fail_body(p);
     if (r->body_len + len + 1 > r->body_cap) {
         size_t need = r->body_len + len + 1;

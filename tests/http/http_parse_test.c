@@ -261,6 +261,13 @@ START_TEST(test_expect_continue) {
     ck_assert_str_eq(http_request_body(r, NULL), "abcd");
     http__request_free(r);
     http_reqparser_fini(&p);
+    /* a client that sends its body without waiting gets no 100 Continue */
+    http_reqparser_init(&p, &lim);
+    ck_assert_int_eq(http_reqparser_feed(&p, head, strlen(head), &used, &r), HTTP_PARSE_MORE);
+    ck_assert(http_reqparser_wants_continue(&p));
+    ck_assert_int_eq(http_reqparser_feed(&p, "ab", 2, &used, &r), HTTP_PARSE_MORE);
+    ck_assert(!http_reqparser_wants_continue(&p));
+    http_reqparser_fini(&p);
     ck_assert_int_eq(parse_err("POST / HTTP/1.1\r\nContent-Length: 4\r\nExpect: fancy\r\n\r\n",
                                HTTP_PROBLEM_EXPECTATION),
                      417);
