@@ -137,6 +137,19 @@ eq_err ds_table_decode(const void *buf, size_t len, ds_table **out);
  * with cJSON_Delete(); NULL only when out of memory. */
 cJSON *ds_table_describe(const ds_table *t, int with_stats);
 
+/* The values of one column for GET /v1/datasets/{id}/columns/{name}:
+ * {"name","type","missing","values":[...]} (numbers, "YYYY-MM-DD" strings or text; null when
+ * missing) plus "dates" (the date column, row for row) when the table has one and it is not
+ * this column. NULL when there is no such column or memory ran out. Caller cJSON_Delete()s. */
+cJSON *ds_column_json(const ds_table *t, const char *column);
+
+/* The inline series a forecast job takes, {"dates": ["YYYY-MM-DD", ...], "values": [x|null]},
+ * from NUMBER column `column` against the table's date column, in increasing date order;
+ * rows without a date are left out. Refusals: EQ_ENOTFOUND 404 "column-not-found"; EQ_EINVAL
+ * 422 "column-not-numeric", "no-date-column", "duplicate-dates". *out is new on EQ_OK. */
+eq_err ds_table_series_json(const ds_table *t, const char *column, cJSON **out,
+                            upload_error *err);
+
 /* Writes a day count since 1970-01-01 as YYYY-MM-DD into out (at least 11 bytes). */
 void ds_date_format(double days, char *out, size_t outlen);
 
