@@ -235,6 +235,66 @@ START_TEST(test_random_ops_match_reference)
 }
 END_TEST
 
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* The int8 pre-scan must never change the answer: compare every search with a brute-force
+ * top-k in double precision over the stored vectors, on clustered data (like real
+ * embeddings: many near neighbours, so the pruning bound is exercised). */
+START_TEST(test_prefilter_is_exact)
+{
+    enum { DIM = 96, DOCS = 3000, CLUSTERS = 12, QUERIES = 60, K = 10 };
+    static float centre[CLUSTERS][DIM];
+    static double ref[DOCS];
+    unsigned seed = 777;
+    for (int c = 0; c < CLUSTERS; c++)
+        for (int d = 0; d < DIM; d++)
+            centre[c][d] = (float)rand_r(&seed) / RAND_MAX - 0.5f;
+    vindex *vi;
+    ck_assert_int_eq(vindex_new(DIM, &vi), EQ_OK);
+    char id[16];
+    float v[DIM];
+    for (int i = 0; i < DOCS; i++) {
+        int c = rand_r(&seed) % CLUSTERS;
+        for (int d = 0; d < DIM; d++)
+            v[d] = centre[c][d] + 0.15f * ((float)rand_r(&seed) / RAND_MAX - 0.5f);
+        if (i % 7 == 0)
+            v[rand_r(&seed) % DIM] += 3.0f; /* a spiky vector: a coarse int8 scale */
+        snprintf(id, sizeof id, "d%d", i);
+        ck_assert_int_eq(vindex_put(vi, id, v, NULL), EQ_OK);
+    }
+    vindex_hit hits[K];
+    size_t n;
+    for (int q = 0; q < QUERIES; q++) {
+        int c = q % CLUSTERS;
+        double qn2 = 0;
+        for (int d = 0; d < DIM; d++) {
+            v[d] = centre[c][d] + 0.2f * ((float)rand_r(&seed) / RAND_MAX - 0.5f);
+            qn2 += (double)v[d] * v[d];
+        }
+        for (int i = 0; i < DOCS; i++) {
+            const float *dv;
+            snprintf(id, sizeof id, "d%d", i);
+            ck_assert_int_eq(vindex_get(vi, id, &dv), EQ_OK);
+            double s = 0;
+            for (int d = 0; d < DIM; d++)
+                s += (double)v[d] * dv[d];
+            ref[i] = s / sqrt(qn2);
+        }
+        qsort(ref, DOCS, sizeof *ref, cmp_desc);
+        ck_assert_int_eq(vindex_search(vi, v, K, hits, &n), EQ_OK);
+        ck_assert_uint_eq(n, K);
+        for (int i = 0; i < K; i++)
+            ck_assert_msg(fabs(hits[i].score - ref[i]) < 1e-5, "query %d rank %d: %f vs %f", q,
+                          i, hits[i].score, ref[i]);
+    }
+    vindex_free(vi);
+}
+END_TEST
+
 START_TEST(test_vrecord_roundtrip)
 {
     float v[EMBED_DIM], back[EMBED_DIM];
@@ -273,6 +333,7 @@ int main(void)
     tcase_add_test(tc, test_replace_and_delete);
     tcase_add_test(tc, test_topk_ties_and_order);
     tcase_add_test(tc, test_random_ops_match_reference);
+    tcase_add_test(tc, test_prefilter_is_exact);
     tcase_add_test(tc, test_vrecord_roundtrip);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

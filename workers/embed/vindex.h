@@ -1,7 +1,9 @@
 /* An in-memory index for exact top-k cosine search over a collection's document vectors.
  *
- * Vectors are stored unit-normalised and contiguously (float32, slot order), so a query is
- * one pass of dot products over a single array and a k-sized heap: no allocation per query.
+ * Vectors are stored unit-normalised and contiguously (float32, plus an int8 copy used to
+ * skip documents that provably cannot make the top k), so a query is one pass over the
+ * arrays with a k-sized heap: no allocation per query. Scores are exact float32 cosines.
+ * Memory: about 5 * dim bytes per document plus its id.
  * Documents are named by string ids and can be added, replaced and deleted; a delete moves
  * the last slot into the hole, so slot order is not insertion order.
  *
@@ -16,8 +18,9 @@
 
 #include "common/eq_err.h"
 
-/* Largest vector dimension an index accepts (an Ollama model's vectors are 384..4096). */
-#define VINDEX_MAX_DIM 8192u
+/* Largest vector dimension an index accepts (an Ollama model's vectors are 384..4096).
+ * A search keeps 5 bytes per dimension on the stack. */
+#define VINDEX_MAX_DIM 4096u
 /* Longest document id (bytes, without the NUL). */
 #define VINDEX_MAX_ID_BYTES 256u
 /* Most documents one index holds: 4M x 384 floats is already 6 GiB. */

@@ -30,8 +30,8 @@
 /* Most messages in one chat request and inputs in one embedding request. */
 #define LLM_MAX_MESSAGES 64u
 #define LLM_MAX_EMBED_INPUTS 256u
-/* Largest embedding dimension accepted from a server. */
-#define LLM_MAX_EMBED_DIM 8192u
+/* Largest embedding dimension accepted from a server (as VINDEX_MAX_DIM). */
+#define LLM_MAX_EMBED_DIM 4096u
 
 typedef enum llm_api { LLM_API_OLLAMA, LLM_API_OPENAI } llm_api;
 
