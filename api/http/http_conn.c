@@ -160,7 +160,8 @@ static void conn_answer_error(http_conn *c, int status, const char *slug, const 
     c->no_more = true;
     c->srv->stats.client_errors++;
     conn_enqueue(c, r);
-    http_respond_problem(r, status, slug, title, detail, NULL);
+    http_respond_problem_headers(r, status, slug, title, detail, NULL,
+                                 status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 /* ---- writing */

@@ -156,6 +156,11 @@ void http_respond(http_request *r, int status, const char *content_type, const c
 
 void http_respond_problem(http_request *r, int status, const char *slug, const char *title,
                           const char *detail, cJSON *extra) {
+    http_respond_problem_headers(r, status, slug, title, detail, extra, NULL);
+}
+
+void http_respond_problem_headers(http_request *r, int status, const char *slug, const char *title,
+                                  const char *detail, cJSON *extra, const char *extra_headers) {
     if (!r || r->responded || !r->conn) {
         cJSON_Delete(extra);
         if (r && !r->responded)
@@ -175,7 +180,7 @@ void http_respond_problem(http_request *r, int status, const char *slug, const c
             while (it) {
                 cJSON *next = it->next;
                 const char *k = it->string;
-                bool reserved = strcmp(k ? k : "type", "type") == 0 || strcmp(k, "title") == 0 ||
+                bool reserved = !k || strcmp(k, "type") == 0 || strcmp(k, "title") == 0 ||
                                 strcmp(k, "status") == 0 || strcmp(k, "detail") == 0;
                 if (!reserved && !cJSON_GetObjectItemCaseSensitive(o, k)) {
                     cJSON_DetachItemViaPointer(extra, it);
@@ -189,7 +194,7 @@ void http_respond_problem(http_request *r, int status, const char *slug, const c
     cJSON_Delete(extra);
     cJSON_Delete(o);
     if (json) {
-        http_respond(r, status, "application/problem+json", NULL, json, strlen(json));
+        http_respond(r, status, "application/problem+json", extra_headers, json, strlen(json));
         cJSON_free(json);
     } else {
         http_respond(r, 500, "application/problem+json", NULL, internal_problem,

@@ -149,4 +149,9 @@ void http_respond(http_request *r, int status, const char *content_type, const c
 void http_respond_problem(http_request *r, int status, const char *slug, const char *title,
                           const char *detail, cJSON *extra);
 
+/* The same with extra response headers ("Name: value\r\n..." or NULL), e.g. Retry-After on
+ * 429/503, Allow on 405, WWW-Authenticate on 401. */
+void http_respond_problem_headers(http_request *r, int status, const char *slug, const char *title,
+                                  const char *detail, cJSON *extra, const char *extra_headers);
+
 #endif

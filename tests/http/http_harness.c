@@ -103,6 +103,10 @@ static void route(harness *h, http_request *r) {
         snprintf(n, sizeof n, "%d", h->nheld);
         answer_held_reversed(h);
         http_respond(r, 200, "text/plain", NULL, n, strlen(n));
+    } else if (strcmp(path, "/badheader") == 0) {
+        http_respond(r, 200, "text/plain", "X-A: 1\r\nX-B: 2\nInjected: yes\r\n", "x", 1);
+    } else if (strcmp(path, "/badstatus") == 0) {
+        http_respond(r, 99, "text/plain", NULL, "x", 1);
     } else if (strcmp(path, "/hello") == 0) {
         http_respond(r, 200, "text/plain", NULL, "hello", 5);
     } else if (strncmp(path, "/echo", 5) == 0 || strncmp(path, "/big", 4) == 0) {
@@ -126,7 +130,11 @@ static void route(harness *h, http_request *r) {
         if (http_request_query_param(r, "watch", w, sizeof w) == 1)
             uv_timer_start(&h->timer, watch_timer_cb, 10, 10);
     } else {
-        http_respond_problem(r, 404, "not-found", "Not found", path, NULL);
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddStringToObject(extra, "path", path);
+        cJSON_AddStringToObject(extra, "type", "overridden?"); /* must not replace the slug */
+        http_respond_problem_headers(r, 404, "not-found", "Not found", NULL, extra,
+                                     "Cache-Control: no-store\r\n");
     }
 }
 

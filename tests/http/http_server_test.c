@@ -83,7 +83,20 @@ START_TEST(test_get) {
     /* a 404 problem from the handler, then the client's own request id is echoed */
     roundtrip(&c, "GET /nope HTTP/1.1\r\nHost: t\r\nX-Request-Id: abc-123\r\n\r\n", 404, &r);
     check_problem(&r, 404, "not-found");
+    ck_assert_str_eq(tc_header(&r, "Cache-Control"), "no-store");
+    cJSON *p404 = json_body(&r);
+    ck_assert_str_eq(jstr(p404, "path"), "/nope");
+    ck_assert_ptr_null(cJSON_GetObjectItem(p404, "detail"));
+    cJSON_Delete(p404);
     ck_assert_str_eq(tc_header(&r, "X-Request-Id"), "abc-123");
+    tc_response_free(&r);
+    /* a handler's malformed header or status becomes a 500, never reaches the wire */
+    roundtrip(&c, "GET /badheader HTTP/1.1\r\nHost: t\r\n\r\n", 500, &r);
+    check_problem(&r, 500, "internal-error");
+    ck_assert_ptr_null(tc_header(&r, "Injected"));
+    tc_response_free(&r);
+    roundtrip(&c, "GET /badstatus HTTP/1.1\r\nHost: t\r\n\r\n", 500, &r);
+    check_problem(&r, 500, "internal-error");
     tc_response_free(&r);
     tc_close(&c);
     harness_stop(&H);
@@ -418,6 +431,7 @@ START_TEST(test_max_connections) {
     connect_ok(&c);
     ck_assert(tc_read_response(&c, &r)); /* answered without a request */
     check_problem(&r, 503, "too-many-connections");
+    ck_assert_str_eq(tc_header(&r, "Retry-After"), "1");
     tc_response_free(&r);
     ck_assert(tc_wait_closed(&c));
     tc_close(&c);
