@@ -13,14 +13,23 @@
 
 /* Size of the "CURLOPT_CONNECT_TO" entry: "::[addr]:port". */
 #define WH_CONNECT_TO_SIZE (WH_ADDR_STR_SIZE + 16)
+#define WH_SIGNATURE_HEADER_PREFIX "webhook-signature: "
 /* Size of a "webhook-...: value" header line we build (the id is limited to WH_MSG_ID_MAX_CHARS).
  */
 #define WH_HEADER_LINE_SIZE (WH_MSG_ID_MAX_CHARS + 32)
 
 typedef struct wh_job wh_job;
 
-/* Buffers a delivery needs only while in flight. */
+/* What a delivery needs only while in flight: allocated when it leaves the queue, so a queued
+ * delivery costs little more than its strings. */
 typedef struct wh_xfer {
+    uv_getaddrinfo_t gai;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_slist *connect_to;
+    uint64_t start_ns;
+    wh_url url;
+    wh_result res;
     char resp[WH_RESPONSE_KEEP_BYTES];
     char errbuf[CURL_ERROR_SIZE];
 } wh_xfer;
@@ -47,17 +56,10 @@ struct wh_dispatcher {
 struct wh_job {
     wh_dispatcher *d;
     wh_job *next, *prev;
-    wh_delivery dl; /* strings point into `data` */
-    uv_getaddrinfo_t gai;
-    CURL *easy;
-    struct curl_slist *headers;
-    struct curl_slist *connect_to;
-    uint64_t start_ns;
-    wh_url url;
-    wh_result res;
-    wh_xfer *xfer; /* allocated only while in flight, so a queue stays small */
-    char sig_header[WH_HEADER_LINE_SIZE + WH_SIGNATURE_SIZE];
-    char data[]; /* msg_id, url, body, each NUL-terminated */
+    wh_delivery dl;         /* strings point into `data` */
+    const char *sig_header; /* "webhook-signature: v1,...", in `data` */
+    wh_xfer *x;             /* NULL while queued */
+    char data[];            /* msg_id, url, body, signature header, each NUL-terminated */
 };
 
 /* A socket curl asked us to watch; freed in its close callback. */
@@ -119,24 +121,19 @@ static void wh__active_remove(wh_dispatcher *d, wh_job *job) {
 }
 
 static void wh__set_error(wh_job *job, eq_err err, int retryable, const char *msg) {
-    job->res.err = err;
-    job->res.retryable = retryable;
-    size_t n = strnlen(msg, sizeof job->res.error - 1); /* long causes are cut */
-    memcpy(job->res.error, msg, n);
-    job->res.error[n] = '\0';
+    job->x->res.err = err;
+    job->x->res.retryable = retryable;
+    size_t n = strnlen(msg, sizeof job->x->res.error - 1); /* long causes are cut */
+    memcpy(job->x->res.error, msg, n);
+    job->x->res.error[n] = '\0';
 }
 
-/* Ends a started job: reports it and frees it. The easy handle, if any, is already gone. */
-static void wh__complete(wh_job *job) {
+/* Ends a started job: reports `res` and frees the job. The easy handle, if any, is gone. */
+static void wh__report(wh_job *job, wh_result *res) {
     wh_dispatcher *d = job->d;
     wh__active_remove(d, job);
     d->inflight--;
-    job->res.latency_ms = job->start_ns ? (double)(uv_hrtime() - job->start_ns) / 1e6 : 0;
-    job->res.response = job->xfer != NULL ? job->xfer->resp : "";
-    d->done(d->ctx, &job->dl, &job->res);
-    free(job->xfer);
-    curl_slist_free_all(job->headers);
-    curl_slist_free_all(job->connect_to);
+    d->done(d->ctx, &job->dl, res);
     free(job);
     if (d->closing)
         wh__maybe_finish(d);
@@ -144,36 +141,49 @@ static void wh__complete(wh_job *job) {
         wh__kick(d);
 }
 
+/* Ends a started job with the result in its transfer state. */
+static void wh__complete(wh_job *job) {
+    wh_xfer *x = job->x;
+    x->res.latency_ms = (double)(uv_hrtime() - x->start_ns) / 1e6;
+    x->res.response = x->resp;
+    curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->connect_to);
+    x->headers = x->connect_to = NULL;
+    job->x = NULL;
+    wh__report(job, &x->res);
+    free(x);
+}
+
 static size_t wh__write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
     wh_job *job = userdata;
     size_t n = size * nmemb;
-    size_t room = sizeof job->xfer->resp - job->res.response_len;
+    size_t room = sizeof job->x->resp - job->x->res.response_len;
     size_t keep = n < room ? n : room;
-    memcpy(job->xfer->resp + job->res.response_len, ptr, keep);
-    job->res.response_len += keep;
+    memcpy(job->x->resp + job->x->res.response_len, ptr, keep);
+    job->x->res.response_len += keep;
     return n; /* the rest is read and dropped; the total timeout bounds a receiver that streams */
 }
 
 /* Translates a finished transfer into the job's result. */
 static void wh__transfer_result(wh_job *job, CURLcode code) {
     long status = 0;
-    curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-    job->res.http_status = (int)status;
+    curl_easy_getinfo(job->x->easy, CURLINFO_RESPONSE_CODE, &status);
+    job->x->res.http_status = (int)status;
     if (code == CURLE_OK) {
         char msg[64];
         snprintf(msg, sizeof msg, "HTTP %ld", status);
         if (status >= 200 && status <= 299) {
-            job->res.err = EQ_OK;
-            job->res.retryable = 0;
+            job->x->res.err = EQ_OK;
+            job->x->res.retryable = 0;
         } else if (status == 410) {
             wh__set_error(job, EQ_EPROTO, 0, "HTTP 410 Gone");
-            job->res.gone = 1;
+            job->x->res.gone = 1;
         } else {
             wh__set_error(job, EQ_EPROTO, 1, msg);
         }
         return;
     }
-    const char *msg = job->xfer->errbuf[0] != '\0' ? job->xfer->errbuf : curl_easy_strerror(code);
+    const char *msg = job->x->errbuf[0] != '\0' ? job->x->errbuf : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT)
         wh__set_error(job, EQ_ETIMEDOUT, 1, msg);
     else if (code == CURLE_OUT_OF_MEMORY)
@@ -195,7 +205,7 @@ static void wh__check_multi_info(wh_dispatcher *d) {
         wh__transfer_result(job, code);
         curl_multi_remove_handle(d->multi, easy);
         curl_easy_cleanup(easy);
-        job->easy = NULL;
+        job->x->easy = NULL;
         wh__complete(job);
     }
 }
@@ -273,15 +283,15 @@ static int wh__slist_add(struct curl_slist **list, const char *line) {
 static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
     wh_dispatcher *d = job->d;
     char connect_to[WH_CONNECT_TO_SIZE];
-    if (wh_addr_str(sa, job->res.addr, sizeof job->res.addr) != EQ_OK) {
+    if (wh_addr_str(sa, job->x->res.addr, sizeof job->x->res.addr) != EQ_OK) {
         wh__set_error(job, EQ_ENET, 1, "unprintable address");
         wh__complete(job);
         return;
     }
     /* Empty source host and port: this handle only ever talks to its one URL. */
     snprintf(connect_to, sizeof connect_to, sa->sa_family == AF_INET6 ? "::[%s]:%u" : "::%s:%u",
-             job->res.addr, job->url.port);
-    long elapsed_ms = (long)((uv_hrtime() - job->start_ns) / 1000000);
+             job->x->res.addr, job->x->url.port);
+    long elapsed_ms = (long)((uv_hrtime() - job->x->start_ns) / 1000000);
     long remaining_ms = d->cfg.total_timeout_ms - elapsed_ms;
     if (remaining_ms <= 0) {
         wh__set_error(job, EQ_ETIMEDOUT, 1, "timed out while resolving");
@@ -299,14 +309,14 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
                            job->sig_header};
     int ok = 1;
     for (size_t i = 0; ok && i < sizeof lines / sizeof lines[0]; i++)
-        ok = wh__slist_add(&job->headers, lines[i]);
-    if (!ok || !wh__slist_add(&job->connect_to, connect_to) ||
-        (job->easy = curl_easy_init()) == NULL) {
+        ok = wh__slist_add(&job->x->headers, lines[i]);
+    if (!ok || !wh__slist_add(&job->x->connect_to, connect_to) ||
+        (job->x->easy = curl_easy_init()) == NULL) {
         wh__set_error(job, EQ_ENOMEM, 1, "out of memory preparing the request");
         wh__complete(job);
         return;
     }
-    CURL *e = job->easy;
+    CURL *e = job->x->easy;
     curl_easy_setopt(e, CURLOPT_URL, job->dl.url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, job);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -315,8 +325,8 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_CONNECT_TO, job->connect_to);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, job->headers);
+    curl_easy_setopt(e, CURLOPT_CONNECT_TO, job->x->connect_to);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, job->x->headers);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->dl.body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->dl.body_len);
@@ -324,12 +334,12 @@ static void wh__begin_transfer(wh_job *job, const struct sockaddr *sa) {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, remaining_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh__write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->xfer->errbuf);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->x->errbuf);
     curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (d->cfg.ca_file[0] != '\0') curl_easy_setopt(e, CURLOPT_CAINFO, d->cfg.ca_file);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
-        job->easy = NULL;
+        job->x->easy = NULL;
         wh__set_error(job, EQ_ENOMEM, 1, "could not add the transfer");
         wh__complete(job);
     }
@@ -347,7 +357,7 @@ static void wh__use_addresses(wh_job *job, const struct addrinfo *ai) {
         }
         if (why == NULL) why = w;
     }
-    char msg[sizeof job->res.error];
+    char msg[sizeof job->x->res.error];
     snprintf(msg, sizeof msg, "refused by the SSRF guard: %s", why ? why : "no usable address");
     wh__set_error(job, EQ_EINVAL, 0, msg);
     wh__complete(job);
@@ -361,8 +371,8 @@ static void wh__resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *
         wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
         wh__complete(job);
     } else if (status < 0) {
-        char msg[sizeof job->res.error];
-        snprintf(msg, sizeof msg, "could not resolve %.100s: %s", job->url.host,
+        char msg[sizeof job->x->res.error];
+        snprintf(msg, sizeof msg, "could not resolve %.100s: %s", job->x->url.host,
                  uv_strerror(status));
         wh__set_error(job, EQ_ENET, 1, msg);
         wh__complete(job);
@@ -374,24 +384,31 @@ static void wh__resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *
 
 /* Takes a job out of the queue into flight: resolve (or read the literal), check, transfer. */
 static void wh__start(wh_dispatcher *d, wh_job *job) {
-    job->start_ns = uv_hrtime();
     job->next = d->active;
     job->prev = NULL;
     if (d->active != NULL) d->active->prev = job;
     d->active = job;
     d->inflight++;
-    job->xfer = malloc(sizeof *job->xfer);
-    if (job->xfer == NULL) {
-        wh__set_error(job, EQ_ENOMEM, 1, "out of memory starting the delivery");
+    job->x = calloc(1, sizeof *job->x);
+    if (job->x == NULL) {
+        wh_result res = {.err = EQ_ENOMEM, .retryable = 1, .response = ""};
+        snprintf(res.error, sizeof res.error, "out of memory starting the delivery");
+        wh__report(job, &res);
+        return;
+    }
+    job->x->start_ns = uv_hrtime();
+    /* The URL parsed in wh_dispatch(), so this cannot fail; it is parsed again to keep the
+     * queued delivery small. */
+    if (wh_url_parse(job->dl.url, &job->x->url) != EQ_OK) {
+        wh__set_error(job, EQ_EINVAL, 0, "unparsable URL");
         wh__complete(job);
         return;
     }
-    job->xfer->errbuf[0] = '\0';
-    if (job->url.host_is_ip) {
+    if (job->x->url.host_is_ip) {
         struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
         struct addrinfo *ai = NULL;
         /* A numeric host needs no lookup, so this getaddrinfo does not block. */
-        if (getaddrinfo(job->url.host, NULL, &hints, &ai) != 0) {
+        if (getaddrinfo(job->x->url.host, NULL, &hints, &ai) != 0) {
             wh__set_error(job, EQ_EINVAL, 0, "unparsable address literal");
             wh__complete(job);
             return;
@@ -401,10 +418,10 @@ static void wh__start(wh_dispatcher *d, wh_job *job) {
         return;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    job->gai.data = job;
-    int rc = uv_getaddrinfo(d->loop, &job->gai, wh__resolved_cb, job->url.host, NULL, &hints);
+    job->x->gai.data = job;
+    int rc = uv_getaddrinfo(d->loop, &job->x->gai, wh__resolved_cb, job->x->url.host, NULL, &hints);
     if (rc != 0) {
-        char msg[sizeof job->res.error];
+        char msg[sizeof job->x->res.error];
         snprintf(msg, sizeof msg, "could not start resolving: %s", uv_strerror(rc));
         wh__set_error(job, EQ_ENET, 1, msg);
         wh__complete(job);
@@ -490,10 +507,10 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     eq_err err = wh_url_parse(in->url, &url);
     if (err != EQ_OK) return err;
     size_t url_len = strlen(in->url);
-    wh_job *job = calloc(1, sizeof *job + id_len + 1 + url_len + 1 + in->body_len + 1);
+    size_t sig_len = sizeof WH_SIGNATURE_HEADER_PREFIX - 1 + WH_SIGNATURE_SIZE;
+    wh_job *job = calloc(1, sizeof *job + id_len + 1 + url_len + 1 + in->body_len + 1 + sig_len);
     if (job == NULL) return EQ_ENOMEM;
     job->d = d;
-    job->url = url;
     job->dl = *in;
     job->dl.secret = NULL; /* not kept once the body is signed */
     if (job->dl.timestamp <= 0) job->dl.timestamp = (int64_t)time(NULL);
@@ -507,6 +524,7 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     if (in->body_len > 0) memcpy(p, in->body, in->body_len);
     p[in->body_len] = '\0';
     job->dl.body = p;
+    p += in->body_len + 1;
     char sig[WH_SIGNATURE_SIZE];
     err = wh_sign_secret(in->secret, job->dl.msg_id, job->dl.timestamp, job->dl.body,
                          job->dl.body_len, sig, sizeof sig);
@@ -514,7 +532,8 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
         free(job);
         return err == EQ_ETOOBIG ? EQ_EINVAL : err;
     }
-    snprintf(job->sig_header, sizeof job->sig_header, "webhook-signature: %s", sig);
+    snprintf(p, sig_len, "%s%s", WH_SIGNATURE_HEADER_PREFIX, sig);
+    job->sig_header = p;
     if (d->queue_tail != NULL)
         d->queue_tail->next = job;
     else
@@ -543,9 +562,9 @@ void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
         wh_job *job = d->queue_head;
         d->queue_head = job->next;
         d->queued--;
-        wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
-        job->res.response = "";
-        d->done(d->ctx, &job->dl, &job->res);
+        wh_result res = {.err = EQ_ECLOSED, .retryable = 1, .response = ""};
+        snprintf(res.error, sizeof res.error, "dispatcher closed");
+        d->done(d->ctx, &job->dl, &res);
         free(job);
     }
     d->queue_tail = NULL;
@@ -553,15 +572,15 @@ void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
     wh_job *job = d->active;
     while (job != NULL) {
         wh_job *next = job->next;
-        if (job->easy != NULL) {
-            curl_multi_remove_handle(d->multi, job->easy);
-            curl_easy_cleanup(job->easy);
-            job->easy = NULL;
+        if (job->x != NULL && job->x->easy != NULL) {
+            curl_multi_remove_handle(d->multi, job->x->easy);
+            curl_easy_cleanup(job->x->easy);
+            job->x->easy = NULL;
             wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
             /* Keep the dispatcher alive through wh__complete: a handle is still open. */
             wh__complete(job);
-        } else {
-            uv_cancel((uv_req_t *)&job->gai);
+        } else if (job->x != NULL) {
+            uv_cancel((uv_req_t *)&job->x->gai);
         }
         job = next;
     }
