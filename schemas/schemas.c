@@ -29,6 +29,11 @@ const char *schemas_text(const char *name)
     return i < 0 ? NULL : SCHEMAS_EMBEDDED[i].text;
 }
 
+const char *schemas_openapi_json(void)
+{
+    return SCHEMAS_OPENAPI_JSON;
+}
+
 size_t schemas_count(void)
 {
     return SCHEMAS_EMBEDDED_COUNT;

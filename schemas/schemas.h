@@ -21,6 +21,11 @@
  * Usable without schemas_init(), e.g. to serve a schema over HTTP. */
 const char *schemas_text(const char *name);
 
+/* The OpenAPI 3.1 description of the HTTP API (static storage), for GET /openapi.json.
+ * Its components/schemas hold every schema above under its name with '/' as '.'
+ * ("params.forecast"), composed at build time from schemas/openapi.json.in. */
+const char *schemas_openapi_json(void);
+
 /* The number of embedded schemas, and the name of the i-th (NULL when i is out of range). */
 size_t schemas_count(void);
 const char *schemas_name(size_t i);

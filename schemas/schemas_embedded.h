@@ -11,4 +11,7 @@ typedef struct schemas_embedded {
 extern const schemas_embedded SCHEMAS_EMBEDDED[];
 extern const unsigned SCHEMAS_EMBEDDED_COUNT;
 
+/* The OpenAPI 3.1 document with every schema under components/schemas. */
+extern const char *const SCHEMAS_OPENAPI_JSON;
+
 #endif

@@ -282,6 +282,69 @@ START_TEST(validate_job_needs_init)
 }
 END_TEST
 
+/* Checks every "$ref" under `j` that points into the document resolves in `doc`. */
+static void check_refs(const cJSON *doc, const cJSON *j, int *n)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) {
+        if (c->string && strcmp(c->string, "$ref") == 0 && cJSON_IsString(c) &&
+            strncmp(c->valuestring, "#/components/", 13) == 0) {
+            char sect[64], name[128];
+            ck_assert_int_eq(sscanf(c->valuestring, "#/components/%63[^/]/%127s", sect, name), 2);
+            const cJSON *comp = cJSON_GetObjectItemCaseSensitive(doc, "components");
+            ck_assert_msg(cJSON_GetObjectItemCaseSensitive(
+                              cJSON_GetObjectItemCaseSensitive(comp, sect), name) != NULL,
+                          "dangling %s", c->valuestring);
+            (*n)++;
+        }
+        check_refs(doc, c, n);
+    }
+}
+
+START_TEST(openapi_document_is_consistent)
+{
+    cJSON *doc = cJSON_Parse(schemas_openapi_json());
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "openapi")), "3.1.0");
+    /* Every schema is there, identical to its file. */
+    const cJSON *comps = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "components"), "schemas");
+    for (size_t i = 0; i < N_NAMES; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s", NAMES[i]);
+        for (char *p = name; *p; p++)
+            if (*p == '/')
+                *p = '.';
+        cJSON *file = cJSON_Parse(schemas_text(NAMES[i]));
+        ck_assert_msg(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(comps, name), file, 1),
+                      "components/schemas/%s differs from %s.json", name, NAMES[i]);
+        cJSON_Delete(file);
+    }
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(comps, "@SCHEMAS@"));
+    /* References resolve, and every operation has a unique id and responses. */
+    int refs = 0;
+    check_refs(doc, doc, &refs);
+    ck_assert_int_gt(refs, 20);
+    const cJSON *path, *op;
+    char seen[64][64];
+    int nops = 0;
+    cJSON_ArrayForEach(path, cJSON_GetObjectItem(doc, "paths")) {
+        cJSON_ArrayForEach(op, path) {
+            if (strcmp(op->string, "parameters") == 0)
+                continue;
+            const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(op, "operationId"));
+            ck_assert_msg(id != NULL, "%s %s has no operationId", op->string, path->string);
+            ck_assert_ptr_nonnull(cJSON_GetObjectItem(op, "responses"));
+            for (int i = 0; i < nops; i++)
+                ck_assert_str_ne(seen[i], id);
+            ck_assert_int_lt(nops, 64);
+            snprintf(seen[nops++], sizeof seen[0], "%s", id);
+        }
+    }
+    ck_assert_int_ge(nops, 20);
+    cJSON_Delete(doc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("schemas");
@@ -295,6 +358,7 @@ int main(void)
     tcase_add_test(tc, example_bodies_validate_as_expected);
     tcase_add_test(tc, validate_job_checks_params_by_type);
     tcase_add_test(tc, validate_job_needs_init);
+    tcase_add_test(tc, openapi_document_is_consistent);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
