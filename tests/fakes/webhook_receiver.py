@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A fake webhook receiver for econq's tests (stdlib only; run with /usr/bin/python3).
 
-Listens on 127.0.0.1 (port from --port, 0 = any free port) and prints "PORT <n>" on stdout
+Listens on 127.0.0.1 or --host (e.g. ::1) (port from --port, 0 = any free port) and prints "PORT <n>" on stdout
 once it accepts connections. Every POST is recorded: path, the three Standard Webhooks headers,
 body, whether the signature verified against --secret (repeatable, for rotation) and the status
 answered. With at least one --secret, a delivery that does not verify is answered 401.
@@ -222,6 +222,8 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     args = ap.parse_args()
+    if ":" in args.host:
+        Server.address_family = socket.AF_INET6
     server = Server((args.host, args.port), Handler)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -490,6 +490,27 @@ START_TEST(test_config_from_env) {
 }
 END_TEST
 
+START_TEST(test_ipv6_literal_pinned) {
+    wh_rx_start_on(&g_rx, "::1", SECRET);
+    wh_config cfg;
+    wh_config_default(&cfg);
+    ck_assert_int_eq(wh_allowlist_parse("::1/128", &cfg.allow), EQ_OK);
+    harness h;
+    harness_init(&h, &cfg, 1);
+    char url[128];
+    make_url(url, sizeof url, "[::1]", "/hook");
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_v6"), EQ_OK);
+    harness_run(&h);
+    ck_assert_msg(h.res[0].err == EQ_OK, "%s", h.res[0].error);
+    ck_assert_int_eq(h.res[0].http_status, 200);
+    ck_assert_str_eq(h.res[0].addr, "::1");
+    cJSON *recs = wh_rx_deliveries(&g_rx);
+    ck_assert_int_eq(cJSON_GetArraySize(recs), 1);
+    ck_assert(cJSON_IsTrue(record_field(cJSON_GetArrayItem(recs, 0), "verified")));
+    cJSON_Delete(recs);
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -537,6 +558,7 @@ int main(void) {
     tcase_add_test(tc, test_https_pinned_and_verified);
     tcase_add_test(tc, test_wrong_secret_rejected_by_receiver);
     tcase_add_test(tc, test_config_from_env);
+    tcase_add_test(tc, test_ipv6_literal_pinned);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);

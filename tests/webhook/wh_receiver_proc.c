@@ -21,7 +21,9 @@ extern char **environ;
 /* Largest /deliveries answer the tests read. */
 #define WH_RX_MAX_ANSWER_BYTES (8 * 1024 * 1024)
 
-void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char *key) {
+/* Starts the receiver on `host` with the given options (NULL: not given). */
+static void wh_rx_spawn(wh_rx *rx, const char *host, const char *secret, const char *cert,
+                        const char *key) {
     const char *src = getenv("ECONQ_SOURCE_DIR");
     ck_assert_msg(src != NULL, "ECONQ_SOURCE_DIR is not set");
     char script[PATH_MAX];
@@ -33,10 +35,12 @@ void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[10];
+    char *argv[12];
     int argc = 0;
     argv[argc++] = "/usr/bin/python3";
     argv[argc++] = script;
+    argv[argc++] = "--host";
+    argv[argc++] = (char *)host;
     if (secret != NULL) {
         argv[argc++] = "--secret";
         argv[argc++] = (char *)secret;
@@ -49,6 +53,7 @@ void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char
     }
     argv[argc] = NULL;
     snprintf(rx->ca, sizeof rx->ca, "%s", cert != NULL ? cert : "");
+    snprintf(rx->host, sizeof rx->host, strchr(host, ':') ? "[%s]" : "%s", host);
     int rc = posix_spawn(&rx->pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
@@ -63,7 +68,15 @@ void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char
 }
 
 void wh_rx_start(wh_rx *rx, const char *secret) {
-    wh_rx_start_tls(rx, secret, NULL, NULL);
+    wh_rx_spawn(rx, "127.0.0.1", secret, NULL, NULL);
+}
+
+void wh_rx_start_on(wh_rx *rx, const char *host, const char *secret) {
+    wh_rx_spawn(rx, host, secret, NULL, NULL);
+}
+
+void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char *key) {
+    wh_rx_spawn(rx, "127.0.0.1", secret, cert, key);
 }
 
 void wh_tls_selfsigned(const char *cert, const char *key) {
@@ -133,8 +146,8 @@ static size_t wh_rx_write_cb(char *ptr, size_t size, size_t nmemb, void *userdat
 }
 
 cJSON *wh_rx_deliveries(const wh_rx *rx) {
-    char url[64];
-    snprintf(url, sizeof url, "%s://127.0.0.1:%d/deliveries", rx->ca[0] ? "https" : "http",
+    char url[128];
+    snprintf(url, sizeof url, "%s://%s:%d/deliveries", rx->ca[0] ? "https" : "http", rx->host,
              rx->port);
     wh_rx_buf b = {0};
     CURL *e = curl_easy_init();
@@ -155,8 +168,9 @@ cJSON *wh_rx_deliveries(const wh_rx *rx) {
 }
 
 void wh_rx_control(const wh_rx *rx, const char *json) {
-    char url[64];
-    snprintf(url, sizeof url, "%s://127.0.0.1:%d/control", rx->ca[0] ? "https" : "http", rx->port);
+    char url[128];
+    snprintf(url, sizeof url, "%s://%s:%d/control", rx->ca[0] ? "https" : "http", rx->host,
+             rx->port);
     wh_rx_buf b = {0};
     CURL *e = curl_easy_init();
     ck_assert_ptr_nonnull(e);

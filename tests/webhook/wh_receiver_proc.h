@@ -10,11 +10,15 @@
 typedef struct wh_rx {
     pid_t pid;
     int port;
-    char ca[256]; /* the certificate to trust when it speaks https, "" for http */
+    char ca[256];  /* the certificate to trust when it speaks https, "" for http */
+    char host[64]; /* as written in a URL: "127.0.0.1" or "[::1]" */
 } wh_rx;
 
 /* Starts the receiver on 127.0.0.1 with `secret` (NULL: no verification) and waits for its port. */
 void wh_rx_start(wh_rx *rx, const char *secret);
+
+/* Like wh_rx_start(), listening on `host` ("127.0.0.1" or "::1"). */
+void wh_rx_start_on(wh_rx *rx, const char *host, const char *secret);
 
 /* Like wh_rx_start(), speaking https with the PEM certificate and key at the given paths. */
 void wh_rx_start_tls(wh_rx *rx, const char *secret, const char *cert, const char *key);
