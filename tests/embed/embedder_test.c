@@ -1,6 +1,7 @@
 /* Tests workers/embed/embedder.c: determinism, normalisation, folding and similarity. */
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "workers/embed/embedder.h"
@@ -104,6 +105,39 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Random bytes (mostly invalid UTF-8, some valid multi-byte letters) never crash, and the
+ * result is either a unit vector or EQ_EINVAL with zeros. */
+START_TEST(test_random_bytes)
+{
+    static const char *const pieces[] = {"a", "Z", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                         "\xd0\x96", "\xff", "\x80", "7", "-", "\xe2"};
+    unsigned seed = 99;
+    char buf[600];
+    float v[EMBED_DIM];
+    for (int iter = 0; iter < 1500; iter++) {
+        size_t len = 0, target = (size_t)(rand_r(&seed) % 500);
+        while (len < target) {
+            if (rand_r(&seed) % 3 == 0) {
+                buf[len++] = (char)(rand_r(&seed) & 0xFF);
+            } else {
+                const char *p = pieces[rand_r(&seed) % (sizeof pieces / sizeof *pieces)];
+                size_t n = strlen(p);
+                if (len + n > sizeof buf)
+                    break;
+                memcpy(buf + len, p, n);
+                len += n;
+            }
+        }
+        eq_err err = embed_text(buf, len, v);
+        ck_assert(err == EQ_OK || err == EQ_EINVAL);
+        double n2 = 0;
+        for (size_t i = 0; i < EMBED_DIM; i++)
+            n2 += (double)v[i] * v[i];
+        ck_assert_double_eq_tol(n2, err == EQ_OK ? 1.0 : 0.0, 1e-5);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("embedder");
@@ -113,6 +147,7 @@ int main(void)
     tcase_add_test(tc, test_stop_words_down_weighted);
     tcase_add_test(tc, test_folding_and_unicode);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_random_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

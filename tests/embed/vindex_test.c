@@ -297,7 +297,7 @@ END_TEST
 
 START_TEST(test_vrecord_roundtrip)
 {
-    float v[EMBED_DIM], back[EMBED_DIM];
+    float v[EMBED_DIM], back[VINDEX_MAX_DIM];
     ck_assert_int_eq(embed_text("inflation", 9, v), EQ_OK);
     unsigned char buf[4096];
     size_t len;
@@ -317,6 +317,23 @@ START_TEST(test_vrecord_roundtrip)
     buf[0] = 2;
     ck_assert_int_eq(vrecord_decode(buf, len, &r), EQ_EUNSUPPORTED);
     buf[0] = VRECORD_VERSION;
+    /* Random corruption never reads out of bounds; what decodes is well-formed. */
+    unsigned seed = 4242;
+    unsigned char mut[4096];
+    for (int iter = 0; iter < 3000; iter++) {
+        memcpy(mut, buf, len);
+        size_t mlen = len;
+        for (int k = rand_r(&seed) % 4; k >= 0; k--)
+            mut[rand_r(&seed) % 24] = (unsigned char)rand_r(&seed);
+        if (rand_r(&seed) % 4 == 0)
+            mlen = (size_t)rand_r(&seed) % (len + 1);
+        if (vrecord_decode(mut, mlen, &r) == EQ_OK) {
+            ck_assert_uint_eq(mlen, vrecord_size(strlen(r.embedder), r.dim));
+            vrecord_copy_vec(&r, back);
+            for (uint32_t i = 0; i < r.dim && i < EMBED_DIM; i++)
+                ck_assert(isfinite(back[i]));
+        }
+    }
     float nan1[1] = {NAN};
     ck_assert_int_eq(vrecord_encode("x", nan1, 1, buf, sizeof buf, &len), EQ_EINVAL);
     ck_assert_int_eq(vrecord_encode("x", v, EMBED_DIM, buf, 100, &len), EQ_ETOOBIG);

@@ -294,6 +294,46 @@ START_TEST(test_parsers)
 }
 END_TEST
 
+/* Random corruption of real response bodies never crashes or leaks the parsers. */
+START_TEST(test_parsers_random_corruption)
+{
+    static const char *const bodies[] = {
+        "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Imports fell.\"},"
+        "\"done\":true,\"prompt_eval_count\":31,\"eval_count\":4}",
+        "{\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"ok\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}",
+        "{\"model\":\"m\",\"embeddings\":[[0.1,-0.2,0.3],[0.4,0.5,-0.6]]}",
+        "{\"data\":[{\"index\":1,\"embedding\":[1,2]},{\"index\":0,\"embedding\":[3,4]}]}",
+    };
+    unsigned seed = 31337;
+    char buf[512];
+    for (int iter = 0; iter < 4000; iter++) {
+        int which = iter % 4;
+        size_t len = strlen(bodies[which]);
+        memcpy(buf, bodies[which], len);
+        for (int k = rand_r(&seed) % 3; k >= 0; k--)
+            buf[rand_r(&seed) % len] = "{}[]\",:0-e\\x"[rand_r(&seed) % 12];
+        if (rand_r(&seed) % 3 == 0)
+            len = (size_t)rand_r(&seed) % (len + 1);
+        llm_api api = (which == 0 || which == 2) ? LLM_API_OLLAMA : LLM_API_OPENAI;
+        if (which < 2) {
+            llm_reply r;
+            if (llm_parse_chat(api, buf, len, &r) == EQ_OK) {
+                ck_assert_ptr_nonnull(r.content);
+                llm_reply_fini(&r);
+            }
+        } else {
+            float *v;
+            uint32_t d;
+            if (llm_parse_embed(api, buf, len, 2, &v, &d) == EQ_OK) {
+                ck_assert_uint_gt(d, 0);
+                free(v);
+            }
+        }
+    }
+}
+END_TEST
+
 static uint64_t test_clock_ms;
 static uint64_t test_clock(void *ctx)
 {
@@ -388,6 +428,7 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *pure = tcase_create("pure");
     tcase_add_test(pure, test_parsers);
+    tcase_add_test(pure, test_parsers_random_corruption);
     tcase_add_test(pure, test_config_from_env);
     suite_add_tcase(s, pure);
     SRunner *sr = srunner_create(s);
