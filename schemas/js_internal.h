@@ -26,9 +26,9 @@ typedef struct js_named {
 } js_named;
 
 typedef struct js_pattern {
-    const char *source;  /* borrowed from the schema document */
+    const char *source; /* borrowed from the schema document */
     pcre2_code *code;
-    js_node *node;       /* patternProperties only */
+    js_node *node; /* patternProperties only */
 } js_pattern;
 
 typedef struct js_list {
@@ -49,12 +49,12 @@ struct js_node {
     js_pattern *pattern;
     long max_items, min_items;
     int unique_items;
-    js_node *items;          /* applies past prefix_items */
+    js_node *items; /* applies past prefix_items */
     js_list prefix_items;
     js_node *contains;
     long min_contains, max_contains;
     long max_properties, min_properties;
-    const cJSON *required;   /* array of strings or NULL */
+    const cJSON *required; /* array of strings or NULL */
     js_named *properties;
     size_t n_properties;
     js_pattern *pattern_properties;
@@ -79,9 +79,9 @@ enum {
 };
 
 struct js_schema {
-    cJSON *doc;              /* the parsed schema document, owned */
+    cJSON *doc; /* the parsed schema document, owned */
     js_node *root;
-    js_node **nodes;         /* every node, for js_free() */
+    js_node **nodes; /* every node, for js_free() */
     size_t n_nodes, cap_nodes;
     pcre2_match_context *mctx;
 };

@@ -18,15 +18,12 @@ typedef struct js_vctx {
 
 static int validate(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err);
 
-static int cjson_type(const cJSON *j)
-{
+static int cjson_type(const cJSON *j) {
     return j->type & 0xFF;
 }
 
-int js__equal(const cJSON *a, const cJSON *b)
-{
-    if (cjson_type(a) != cjson_type(b))
-        return 0;
+int js__equal(const cJSON *a, const cJSON *b) {
+    if (cjson_type(a) != cjson_type(b)) return 0;
     switch (cjson_type(a)) {
     case cJSON_Number:
         return a->valuedouble == b->valuedouble;
@@ -35,18 +32,15 @@ int js__equal(const cJSON *a, const cJSON *b)
     case cJSON_Array: {
         const cJSON *x = a->child, *y = b->child;
         for (; x && y; x = x->next, y = y->next)
-            if (!js__equal(x, y))
-                return 0;
+            if (!js__equal(x, y)) return 0;
         return !x && !y;
     }
     case cJSON_Object: {
-        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
-            return 0;
+        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) return 0;
         const cJSON *x;
         cJSON_ArrayForEach(x, a) {
             const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-            if (!y || !js__equal(x, y))
-                return 0;
+            if (!y || !js__equal(x, y)) return 0;
         }
         return 1;
     }
@@ -59,12 +53,10 @@ int js__equal(const cJSON *a, const cJSON *b)
 
 /* Appends "/token" (escaped as a JSON pointer) and returns the previous length for path_pop().
  * A path that would not fit is left as it was (the error then names an ancestor). */
-static size_t path_push(js_vctx *v, const char *token)
-{
+static size_t path_push(js_vctx *v, const char *token) {
     size_t old = v->plen, len = v->plen;
     char *p = v->path;
-    if (len + 1 >= sizeof v->path)
-        return old;
+    if (len + 1 >= sizeof v->path) return old;
     p[len++] = '/';
     for (const char *t = token; *t; t++) {
         const char *rep = *t == '~' ? "~0" : *t == '/' ? "~1" : NULL;
@@ -85,8 +77,7 @@ static size_t path_push(js_vctx *v, const char *token)
     return old;
 }
 
-static size_t path_push_index(js_vctx *v, int i)
-{
+static size_t path_push_index(js_vctx *v, int i) {
     char buf[16], *p = buf + sizeof buf - 1; /* by hand: snprintf dominated long arrays */
     unsigned u = (unsigned)i;
     *p = '\0';
@@ -97,16 +88,13 @@ static size_t path_push_index(js_vctx *v, int i)
     return path_push(v, p);
 }
 
-static void path_pop(js_vctx *v, size_t old)
-{
+static void path_pop(js_vctx *v, size_t old) {
     v->plen = old;
     v->path[old] = '\0';
 }
 
-static int error(js_vctx *v, js_error *err, const char *keyword, const char *fmt, ...)
-{
-    if (!err)
-        return 0;
+static int error(js_vctx *v, js_error *err, const char *keyword, const char *fmt, ...) {
+    if (!err) return 0;
     snprintf(err->path, sizeof err->path, "%s", v->path);
     snprintf(err->keyword, sizeof err->keyword, "%s", keyword);
     va_list ap;
@@ -117,8 +105,7 @@ static int error(js_vctx *v, js_error *err, const char *keyword, const char *fmt
 }
 
 /* Formats a number for a message: integers without exponent, others with full precision. */
-static const char *num(double x, char *buf, size_t len)
-{
+static const char *num(double x, char *buf, size_t len) {
     if (x == floor(x) && fabs(x) < 1e15)
         snprintf(buf, len, "%.0f", x);
     else
@@ -126,8 +113,7 @@ static const char *num(double x, char *buf, size_t len)
     return buf;
 }
 
-static const char *type_name(const cJSON *j)
-{
+static const char *type_name(const cJSON *j) {
     switch (cjson_type(j)) {
     case cJSON_NULL:
         return "null";
@@ -147,8 +133,7 @@ static const char *type_name(const cJSON *j)
     }
 }
 
-static int type_ok(unsigned types, const cJSON *j)
-{
+static int type_ok(unsigned types, const cJSON *j) {
     switch (cjson_type(j)) {
     case cJSON_NULL:
         return types & JS_T_NULL;
@@ -157,8 +142,7 @@ static int type_ok(unsigned types, const cJSON *j)
         return types & JS_T_BOOLEAN;
     case cJSON_Number: {
         double x = j->valuedouble;
-        if (types & JS_T_NUMBER)
-            return 1;
+        if (types & JS_T_NUMBER) return 1;
         return (types & JS_T_INTEGER) && isfinite(x) && x == floor(x);
     }
     case cJSON_String:
@@ -172,64 +156,53 @@ static int type_ok(unsigned types, const cJSON *j)
     }
 }
 
-static const char *types_text(unsigned types, char *buf, size_t len)
-{
-    static const char *const names[] = {"null", "boolean", "object", "array",
-                                        "number", "string", "integer"};
+static const char *types_text(unsigned types, char *buf, size_t len) {
+    static const char *const names[] = {"null",   "boolean", "object", "array",
+                                        "number", "string",  "integer"};
     size_t off = 0;
     buf[0] = '\0';
     for (int i = 0; i < 7; i++) {
-        if (!(types & (1u << i)))
-            continue;
+        if (!(types & (1u << i))) continue;
         int w = snprintf(buf + off, len - off, "%s%s", off ? " or " : "", names[i]);
-        if (w < 0 || (size_t)w >= len - off)
-            break;
+        if (w < 0 || (size_t)w >= len - off) break;
         off += (size_t)w;
     }
     return buf;
 }
 
-static int multiple_ok(double x, double m)
-{
+static int multiple_ok(double x, double m) {
     double q = x / m;
-    if (!isfinite(q))
-        return fmod(x, m) == 0.0;
+    if (!isfinite(q)) return fmod(x, m) == 0.0;
     double r = fabs(q - nearbyint(q));
     /* x / m is correctly rounded, so a true multiple is off by a few ulps of q at most. */
     return r <= fmax(1e-9, fabs(q) * 4 * DBL_EPSILON);
 }
 
-static size_t utf8_length(const char *s)
-{
+static size_t utf8_length(const char *s) {
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p & 0xC0) != 0x80)
-            n++;
+        if ((*p & 0xC0) != 0x80) n++;
     return n;
 }
 
 /* 1: matches, 0: does not, -1: the match failed (match limit, invalid UTF-8). */
-static int regex_match(js_vctx *v, pcre2_code *code, const char *subject)
-{
+static int regex_match(js_vctx *v, pcre2_code *code, const char *subject) {
     /* Only whether it matches matters, so one pair of offsets serves every pattern: a
      * match with captures that do not fit returns 0, still a match. */
-    if (!v->md && !(v->md = pcre2_match_data_create(1, NULL)))
-        return -1;
+    if (!v->md && !(v->md = pcre2_match_data_create(1, NULL))) return -1;
     int rc = pcre2_match(code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, v->md, v->s->mctx);
-    if (rc >= 0)
-        return 1;
+    if (rc >= 0) return 1;
     return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
-static int check_number(js_vctx *v, const js_node *n, double x, js_error *err)
-{
+static int check_number(js_vctx *v, const js_node *n, double x, js_error *err) {
     char a[40], b[40];
     if ((n->has & JS_HAS_MINIMUM) && !(x >= n->minimum))
         return error(v, err, "minimum", "%s is less than the minimum %s", num(x, a, sizeof a),
                      num(n->minimum, b, sizeof b));
     if ((n->has & JS_HAS_EXCLUSIVE_MINIMUM) && !(x > n->exclusive_minimum))
-        return error(v, err, "exclusiveMinimum", "%s must be greater than %s",
-                     num(x, a, sizeof a), num(n->exclusive_minimum, b, sizeof b));
+        return error(v, err, "exclusiveMinimum", "%s must be greater than %s", num(x, a, sizeof a),
+                     num(n->exclusive_minimum, b, sizeof b));
     if ((n->has & JS_HAS_MAXIMUM) && !(x <= n->maximum))
         return error(v, err, "maximum", "%s is greater than the maximum %s", num(x, a, sizeof a),
                      num(n->maximum, b, sizeof b));
@@ -242,8 +215,7 @@ static int check_number(js_vctx *v, const js_node *n, double x, js_error *err)
     return 1;
 }
 
-static int check_string(js_vctx *v, const js_node *n, const char *str, js_error *err)
-{
+static int check_string(js_vctx *v, const js_node *n, const char *str, js_error *err) {
     if (n->max_length >= 0 || n->min_length >= 0) {
         size_t len = utf8_length(str);
         if (n->max_length >= 0 && len > (size_t)n->max_length)
@@ -259,14 +231,12 @@ static int check_string(js_vctx *v, const js_node *n, const char *str, js_error 
             return error(v, err, "pattern", "string could not be matched against \"%.180s\"",
                          n->pattern->source);
         if (m == 0)
-            return error(v, err, "pattern", "string does not match \"%.200s\"",
-                         n->pattern->source);
+            return error(v, err, "pattern", "string does not match \"%.200s\"", n->pattern->source);
     }
     return 1;
 }
 
-static int check_array(js_vctx *v, const js_node *n, const cJSON *arr, int depth, js_error *err)
-{
+static int check_array(js_vctx *v, const js_node *n, const cJSON *arr, int depth, js_error *err) {
     int size = cJSON_GetArraySize(arr);
     if (n->max_items >= 0 && size > n->max_items)
         return error(v, err, "maxItems", "array has more than %ld items", n->max_items);
@@ -280,8 +250,7 @@ static int check_array(js_vctx *v, const js_node *n, const cJSON *arr, int depth
             size_t old = path_push_index(v, i);
             int ok = validate(v, sub, it, depth + 1, err);
             path_pop(v, old);
-            if (!ok)
-                return 0;
+            if (!ok) return 0;
         }
         i++;
     }
@@ -300,8 +269,7 @@ static int check_array(js_vctx *v, const js_node *n, const cJSON *arr, int depth
     if (n->contains) {
         long count = 0;
         cJSON_ArrayForEach(it, arr) {
-            if (validate(v, n->contains, it, depth + 1, NULL))
-                count++;
+            if (validate(v, n->contains, it, depth + 1, NULL)) count++;
         }
         long min = n->min_contains >= 0 ? n->min_contains : 1;
         if (count < min)
@@ -314,8 +282,7 @@ static int check_array(js_vctx *v, const js_node *n, const cJSON *arr, int depth
     return 1;
 }
 
-static int member_ok(js_vctx *v, const js_node *n, const cJSON *m, int depth, js_error *err)
-{
+static int member_ok(js_vctx *v, const js_node *n, const cJSON *m, int depth, js_error *err) {
     int matched = 0;
     size_t old = path_push(v, m->string);
     int ok = 1;
@@ -323,8 +290,7 @@ static int member_ok(js_vctx *v, const js_node *n, const cJSON *m, int depth, js
         if (strcmp(n->properties[i].name, m->string) == 0) {
             matched = 1;
             if (n->properties[i].node->boolean == 0)
-                ok = error(v, err, "false", "property \"%.200s\" is not allowed here",
-                           m->string);
+                ok = error(v, err, "false", "property \"%.200s\" is not allowed here", m->string);
             else
                 ok = validate(v, n->properties[i].node, m, depth + 1, err);
         }
@@ -352,8 +318,7 @@ static int member_ok(js_vctx *v, const js_node *n, const cJSON *m, int depth, js
 }
 
 static int missing(js_vctx *v, const char *name, const char *keyword, const char *because,
-                   js_error *err)
-{
+                   js_error *err) {
     size_t old = path_push(v, name);
     if (because)
         error(v, err, keyword, "property \"%.100s\" is required when \"%.100s\" is present", name,
@@ -364,9 +329,7 @@ static int missing(js_vctx *v, const char *name, const char *keyword, const char
     return 0;
 }
 
-static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int depth,
-                        js_error *err)
-{
+static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int depth, js_error *err) {
     int size = cJSON_GetArraySize(obj);
     if (n->max_properties >= 0 && size > n->max_properties)
         return error(v, err, "maxProperties", "object has more than %ld properties",
@@ -377,8 +340,7 @@ static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int dept
     const cJSON *m;
     if (n->n_properties || n->n_pattern_properties || n->additional_properties) {
         cJSON_ArrayForEach(m, obj) {
-            if (!member_ok(v, n, m, depth, err))
-                return 0;
+            if (!member_ok(v, n, m, depth, err)) return 0;
         }
     }
     const cJSON *r;
@@ -389,8 +351,7 @@ static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int dept
     if (n->dependent_required) {
         const cJSON *dep;
         cJSON_ArrayForEach(dep, n->dependent_required) {
-            if (!cJSON_GetObjectItemCaseSensitive(obj, dep->string))
-                continue;
+            if (!cJSON_GetObjectItemCaseSensitive(obj, dep->string)) continue;
             cJSON_ArrayForEach(r, dep) {
                 if (!cJSON_GetObjectItemCaseSensitive(obj, r->valuestring))
                     return missing(v, r->valuestring, "dependentRequired", dep->string, err);
@@ -403,8 +364,7 @@ static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int dept
             size_t old = path_push(v, m->string);
             int ok = validate(v, n->property_names, &name, depth + 1, err);
             path_pop(v, old);
-            if (!ok)
-                return 0;
+            if (!ok) return 0;
         }
     }
     for (size_t i = 0; i < n->n_dependent_schemas; i++) {
@@ -415,8 +375,7 @@ static int check_object(js_vctx *v, const js_node *n, const cJSON *obj, int dept
     return 1;
 }
 
-static int path_depth(const char *p)
-{
+static int path_depth(const char *p) {
     int d = 0;
     for (; *p; p++)
         d += *p == '/';
@@ -432,17 +391,13 @@ typedef struct branch_score {
     int depth, specific;
 } branch_score;
 
-static int score_better(const branch_score *a, const branch_score *b)
-{
-    if (a->progress != b->progress)
-        return a->progress > b->progress;
-    if (a->depth != b->depth)
-        return a->depth > b->depth;
+static int score_better(const branch_score *a, const branch_score *b) {
+    if (a->progress != b->progress) return a->progress > b->progress;
+    if (a->depth != b->depth) return a->depth > b->depth;
     return a->specific > b->specific;
 }
 
-static branch_score score_of(const js_error *e, unsigned long progress)
-{
+static branch_score score_of(const js_error *e, unsigned long progress) {
     branch_score s = {.progress = progress, .depth = path_depth(e->path)};
     s.specific = strcmp(e->keyword, "required") != 0 &&
                  strcmp(e->keyword, "additionalProperties") != 0 &&
@@ -451,15 +406,12 @@ static branch_score score_of(const js_error *e, unsigned long progress)
 }
 
 static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, int depth,
-                             js_error *err)
-{
+                             js_error *err) {
     for (size_t i = 0; i < n->all_of.n; i++)
-        if (!validate(v, n->all_of.v[i], inst, depth + 1, err))
-            return 0;
+        if (!validate(v, n->all_of.v[i], inst, depth + 1, err)) return 0;
     for (int which = 0; which < 2; which++) {
         const js_list *list = which == 0 ? &n->any_of : &n->one_of;
-        if (list->n == 0)
-            continue;
+        if (list->n == 0) continue;
         js_error best = {.path = ""}, cur;
         branch_score best_score = {0}, cur_score;
         int matches = 0, have_best = 0;
@@ -467,12 +419,10 @@ static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, in
             unsigned long before = v->progress;
             if (validate(v, list->v[i], inst, depth + 1, err ? &cur : NULL)) {
                 matches++;
-                if (which == 0 || matches > 1)
-                    break;
+                if (which == 0 || matches > 1) break;
                 continue;
             }
-            if (!err)
-                continue;
+            if (!err) continue;
             cur_score = score_of(&cur, v->progress - before);
             if (!have_best || score_better(&cur_score, &best_score)) {
                 best = cur;
@@ -495,31 +445,25 @@ static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, in
         return error(v, err, "not", "value matches a schema it must not match");
     if (n->if_) {
         const js_node *next = validate(v, n->if_, inst, depth + 1, NULL) ? n->then_ : n->else_;
-        if (next && !validate(v, next, inst, depth + 1, err))
-            return 0;
+        if (next && !validate(v, next, inst, depth + 1, err)) return 0;
     }
     return 1;
 }
 
-static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int depth,
-                         js_error *err);
+static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err);
 
-static int validate(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err)
-{
+static int validate(js_vctx *v, const js_node *n, const cJSON *inst, int depth, js_error *err) {
     int ok = validate_node(v, n, inst, depth, err);
     v->progress += (unsigned long)ok;
     return ok;
 }
 
 static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int depth,
-                         js_error *err)
-{
+                         js_error *err) {
     if (depth > JS_MAX_DEPTH)
         return error(v, err, "depth", "nested deeper than %d schema levels", JS_MAX_DEPTH);
-    if (n->boolean >= 0)
-        return n->boolean ? 1 : error(v, err, "false", "no value is allowed here");
-    if (n->ref && !validate(v, n->ref, inst, depth + 1, err))
-        return 0;
+    if (n->boolean >= 0) return n->boolean ? 1 : error(v, err, "false", "no value is allowed here");
+    if (n->ref && !validate(v, n->ref, inst, depth + 1, err)) return 0;
     if (n->types && !type_ok(n->types, inst)) {
         char buf[80];
         return error(v, err, "type", "expected %s, got %s", types_text(n->types, buf, sizeof buf),
@@ -536,25 +480,20 @@ static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int de
                 break;
             }
         }
-        if (!found)
-            return error(v, err, "enum", "value is not one of the allowed values");
+        if (!found) return error(v, err, "enum", "value is not one of the allowed values");
     }
     switch (cjson_type(inst)) {
     case cJSON_Number:
-        if (!check_number(v, n, inst->valuedouble, err))
-            return 0;
+        if (!check_number(v, n, inst->valuedouble, err)) return 0;
         break;
     case cJSON_String:
-        if (!check_string(v, n, inst->valuestring, err))
-            return 0;
+        if (!check_string(v, n, inst->valuestring, err)) return 0;
         break;
     case cJSON_Array:
-        if (!check_array(v, n, inst, depth, err))
-            return 0;
+        if (!check_array(v, n, inst, depth, err)) return 0;
         break;
     case cJSON_Object:
-        if (!check_object(v, n, inst, depth, err))
-            return 0;
+        if (!check_object(v, n, inst, depth, err)) return 0;
         break;
     default:
         break;
@@ -562,13 +501,10 @@ static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int de
     return check_combinators(v, n, inst, depth, err);
 }
 
-int js_validate(const js_schema *s, const cJSON *instance, js_error *err)
-{
+int js_validate(const js_schema *s, const cJSON *instance, js_error *err) {
     js_vctx v = {.s = s};
-    if (err)
-        memset(err, 0, sizeof *err);
-    if (!instance)
-        return error(&v, err, "type", "no instance");
+    if (err) memset(err, 0, sizeof *err);
+    if (!instance) return error(&v, err, "type", "no instance");
     int ok = validate(&v, s->root, instance, 0, err);
     pcre2_match_data_free(v.md);
     return ok;

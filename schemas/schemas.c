@@ -13,44 +13,34 @@ static js_schema **compiled;
 /* The longest job type name looked up as "params/<type>". */
 #define SCHEMAS_MAX_TYPE_BYTES 64
 
-static long find(const char *name)
-{
-    if (!name)
-        return -1;
+static long find(const char *name) {
+    if (!name) return -1;
     for (unsigned i = 0; i < SCHEMAS_EMBEDDED_COUNT; i++)
-        if (strcmp(SCHEMAS_EMBEDDED[i].name, name) == 0)
-            return (long)i;
+        if (strcmp(SCHEMAS_EMBEDDED[i].name, name) == 0) return (long)i;
     return -1;
 }
 
-const char *schemas_text(const char *name)
-{
+const char *schemas_text(const char *name) {
     long i = find(name);
     return i < 0 ? NULL : SCHEMAS_EMBEDDED[i].text;
 }
 
-const char *schemas_openapi_json(void)
-{
+const char *schemas_openapi_json(void) {
     return SCHEMAS_OPENAPI_JSON;
 }
 
-size_t schemas_count(void)
-{
+size_t schemas_count(void) {
     return SCHEMAS_EMBEDDED_COUNT;
 }
 
-const char *schemas_name(size_t i)
-{
+const char *schemas_name(size_t i) {
     return i < SCHEMAS_EMBEDDED_COUNT ? SCHEMAS_EMBEDDED[i].name : NULL;
 }
 
-eq_err schemas_init(void)
-{
-    if (compiled)
-        return EQ_OK;
+eq_err schemas_init(void) {
+    if (compiled) return EQ_OK;
     js_schema **all = calloc(SCHEMAS_EMBEDDED_COUNT + 1, sizeof *all);
-    if (!all)
-        return EQ_ENOMEM;
+    if (!all) return EQ_ENOMEM;
     for (unsigned i = 0; i < SCHEMAS_EMBEDDED_COUNT; i++) {
         char msg[256];
         eq_err e = js_compile(SCHEMAS_EMBEDDED[i].text, &all[i], msg, sizeof msg);
@@ -67,24 +57,20 @@ eq_err schemas_init(void)
     return EQ_OK;
 }
 
-const js_schema *schemas_get(const char *name)
-{
+const js_schema *schemas_get(const char *name) {
     long i = find(name);
     return i < 0 || !compiled ? NULL : compiled[i];
 }
 
-void schemas_fini(void)
-{
-    if (!compiled)
-        return;
+void schemas_fini(void) {
+    if (!compiled) return;
     for (unsigned i = 0; i < SCHEMAS_EMBEDDED_COUNT; i++)
         js_free(compiled[i]);
     free(compiled);
     compiled = NULL;
 }
 
-int schemas_validate_job(const cJSON *body, js_error *err)
-{
+int schemas_validate_job(const cJSON *body, js_error *err) {
     const js_schema *job = schemas_get("job");
     if (!job) {
         if (err) {
@@ -93,8 +79,7 @@ int schemas_validate_job(const cJSON *body, js_error *err)
         }
         return 0;
     }
-    if (!js_validate(job, body, err))
-        return 0;
+    if (!js_validate(job, body, err)) return 0;
     const char *type = cJSON_GetObjectItemCaseSensitive(body, "type")->valuestring;
     char name[SCHEMAS_MAX_TYPE_BYTES + sizeof "params/"];
     if (strncmp(type, "maintenance.", 12) == 0)
@@ -102,10 +87,8 @@ int schemas_validate_job(const cJSON *body, js_error *err)
     else if (snprintf(name, sizeof name, "params/%s", type) >= (int)sizeof name)
         return 1; /* longer than any type we have a schema for */
     const js_schema *params = schemas_get(name);
-    if (!params)
-        return 1;
-    if (js_validate(params, cJSON_GetObjectItemCaseSensitive(body, "params"), err))
-        return 1;
+    if (!params) return 1;
+    if (js_validate(params, cJSON_GetObjectItemCaseSensitive(body, "params"), err)) return 1;
     if (err) {
         /* Errors inside params are reported from the body's root. */
         static const char prefix[] = "/params";

@@ -16,8 +16,7 @@
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void)
-{
+static uint64_t rnd(void) {
     uint64_t x = rng_state;
     x ^= x >> 12;
     x ^= x << 25;
@@ -26,37 +25,56 @@ static uint64_t rnd(void)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-static size_t pick(size_t n)
-{
+static size_t pick(size_t n) {
     return (size_t)(rnd() % n);
 }
 
 static const char *const KEYS[] = {
-    "type", "params", "priority", "run_at", "delay_ms", "max_attempts", "webhook", "url",
-    "secret", "metadata", "series", "dates", "values", "dataset", "column", "horizon",
-    "method", "model", "levels", "frequency", "missing", "collection", "documents", "id",
-    "text", "query", "k", "question", "job", "columns", "format", "width", "height", "jobs",
-    "batch", "name", "cron", "sleep_ms", "fail", "payload", "", "x/y~z", "\xc3\xa9",
+    "type",     "params",    "priority", "run_at",     "delay_ms",  "max_attempts",
+    "webhook",  "url",       "secret",   "metadata",   "series",    "dates",
+    "values",   "dataset",   "column",   "horizon",    "method",    "model",
+    "levels",   "frequency", "missing",  "collection", "documents", "id",
+    "text",     "query",     "k",        "question",   "job",       "columns",
+    "format",   "width",     "height",   "jobs",       "batch",     "name",
+    "cron",     "sleep_ms",  "fail",     "payload",    "",          "x/y~z",
+    "\xc3\xa9",
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 
 static const char *const STRINGS[] = {
-    "", "*", "forecast", "noop", "maintenance.gc", "2020-01-01", "2026-11-29T05:00:00Z",
-    "01HZX3K7M9QW2E4R6T8Y0B1C2D", "https://e.com/h", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La",
-    "MAdM", "ZZZ", "png", "dark", "monthly", "interpolate", "\xe2\x82\xac\xf0\x9f\x98\x80",
-    "\xc3\x28", "a\nb", "retryable", "docs.v1",
+    "",
+    "*",
+    "forecast",
+    "noop",
+    "maintenance.gc",
+    "2020-01-01",
+    "2026-11-29T05:00:00Z",
+    "01HZX3K7M9QW2E4R6T8Y0B1C2D",
+    "https://e.com/h",
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La",
+    "MAdM",
+    "ZZZ",
+    "png",
+    "dark",
+    "monthly",
+    "interpolate",
+    "\xe2\x82\xac\xf0\x9f\x98\x80",
+    "\xc3\x28",
+    "a\nb",
+    "retryable",
+    "docs.v1",
 };
 #define N_STRINGS (sizeof STRINGS / sizeof STRINGS[0])
 
-static cJSON *random_json(int depth)
-{
+static cJSON *random_json(int depth) {
     size_t kind = pick(depth > 6 ? 4 : 6);
     switch (kind) {
     case 0:
         return pick(3) == 0 ? cJSON_CreateNull() : cJSON_CreateBool((cJSON_bool)pick(2));
     case 1: {
-        static const double nums[] = {0, 1, -1, 5, 9, 10, 0.5, 80, 95, 100, 1000, 1001, 1e308,
-                                      -1e308, 31536000000.0, 4e-300, 12.34};
+        static const double nums[] = {0,    1,   -1,   5,    9,     10,     0.5,           80,
+                                      95,   100, 1000, 1001, 1e308, -1e308, 31536000000.0, 4e-300,
+                                      12.34};
         return cJSON_CreateNumber(pick(4) == 0 ? (double)(int64_t)rnd() / 1e3
                                                : nums[pick(sizeof nums / sizeof nums[0])]);
     }
@@ -79,8 +97,7 @@ static cJSON *random_json(int depth)
 }
 
 /* Picks a random node of `root` (any depth) and changes it in place. */
-static void mutate(cJSON *root)
-{
+static void mutate(cJSON *root) {
     cJSON *cur = root;
     while ((cJSON_IsArray(cur) || cJSON_IsObject(cur)) && cur->child && pick(3) != 0)
         cur = cJSON_GetArrayItem(cur, (int)pick((size_t)cJSON_GetArraySize(cur)));
@@ -116,8 +133,7 @@ static void mutate(cJSON *root)
                         cJSON_ReplaceItemViaPointer(parent, cur, fresh);
                         return;
                     }
-                    if ((cJSON_IsArray(c) || cJSON_IsObject(c)) && sp < 64)
-                        stack[sp++] = c;
+                    if ((cJSON_IsArray(c) || cJSON_IsObject(c)) && sp < 64) stack[sp++] = c;
                 }
             }
             cJSON_Delete(fresh);
@@ -125,23 +141,21 @@ static void mutate(cJSON *root)
     }
 }
 
-static cJSON *random_schema(int depth)
-{
-    if (pick(6) == 0)
-        return cJSON_CreateBool((cJSON_bool)pick(2));
-    static const char *const types[] = {"null", "boolean", "object", "array",
-                                        "number", "string", "integer", "nope"};
-    static const char *const patterns[] = {"^a+$", "[", "\\d{2,}", "(a|a?)+$", "^\\u00e9",
+static cJSON *random_schema(int depth) {
+    if (pick(6) == 0) return cJSON_CreateBool((cJSON_bool)pick(2));
+    static const char *const types[] = {"null",   "boolean", "object",  "array",
+                                        "number", "string",  "integer", "nope"};
+    static const char *const patterns[] = {"^a+$",          "[", "\\d{2,}", "(a|a?)+$", "^\\u00e9",
                                            "(?<x>a)\\k<x>", ".*"};
-    static const char *const refs[] = {"#", "#/$defs/a", "#a", "#/properties/x", "b.json",
-                                       "#/$defs/missing", "urn:x#/$defs/a"};
-    static const char *const counts[] = {"maxLength", "minLength", "maxItems", "minItems",
-                                         "maxProperties", "minProperties", "minContains",
-                                         "maxContains"};
-    static const char *const nums[] = {"minimum", "maximum", "exclusiveMinimum",
-                                       "exclusiveMaximum", "multipleOf"};
-    static const char *const subs[] = {"items", "contains", "not", "if", "then", "else",
-                                       "additionalProperties", "propertyNames"};
+    static const char *const refs[] = {
+        "#", "#/$defs/a", "#a", "#/properties/x", "b.json", "#/$defs/missing", "urn:x#/$defs/a"};
+    static const char *const counts[] = {"maxLength",   "minLength",     "maxItems",
+                                         "minItems",    "maxProperties", "minProperties",
+                                         "minContains", "maxContains"};
+    static const char *const nums[] = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                                       "multipleOf"};
+    static const char *const subs[] = {
+        "items", "contains", "not", "if", "then", "else", "additionalProperties", "propertyNames"};
     static const char *const lists[] = {"allOf", "anyOf", "oneOf", "prefixItems"};
     cJSON *s = cJSON_CreateObject();
     for (size_t i = 0, n = 1 + pick(4); i < n; i++) {
@@ -176,16 +190,14 @@ static cJSON *random_schema(int depth)
         default: {
             cJSON *m = cJSON_AddObjectToObject(s, pick(2) ? "properties" : "$defs");
             cJSON_AddItemToObject(m, pick(2) ? "a" : "x", random_schema(depth + 1));
-            if (pick(2))
-                cJSON_AddStringToObject(cJSON_GetArrayItem(m, 0), "$anchor", "a");
+            if (pick(2)) cJSON_AddStringToObject(cJSON_GetArrayItem(m, 0), "$anchor", "a");
         }
         }
     }
     return s;
 }
 
-static void feed(cJSON *j)
-{
+static void feed(cJSON *j) {
     char *text = cJSON_PrintUnformatted(j);
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(js_fuzz_one((const uint8_t *)text, strlen(text)) == 0, "invariant broken by %s",
@@ -193,12 +205,10 @@ static void feed(cJSON *j)
     free(text);
 }
 
-START_TEST(generated_inputs_keep_invariants)
-{
+START_TEST(generated_inputs_keep_invariants) {
     const char *seed_env = getenv("ECONQ_FUZZ_SEED");
     rng_state = seed_env ? strtoull(seed_env, NULL, 10) : 0x9E3779B97F4A7C15ULL;
-    if (rng_state == 0)
-        rng_state = 1;
+    if (rng_state == 0) rng_state = 1;
     printf("js_fuzz seed %" PRIu64 "\n", rng_state);
     ck_assert_int_eq(schemas_init(), EQ_OK);
 
@@ -215,8 +225,7 @@ START_TEST(generated_inputs_keep_invariants)
     for (int r = 0; r < ROUNDS; r++) {
         /* A mutated example body, mutated one to four times. */
         cJSON *body = cJSON_Duplicate(
-            cJSON_GetObjectItem(cJSON_GetArrayItem(cases, (int)pick((size_t)ncases)), "data"),
-            1);
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cases, (int)pick((size_t)ncases)), "data"), 1);
         for (size_t m = 0, n = 1 + pick(4); m < n; m++)
             mutate(body);
         feed(body);
@@ -243,8 +252,7 @@ START_TEST(generated_inputs_keep_invariants)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *su = suite_create("js_fuzz");
     TCase *tc = tcase_create("js_fuzz");
     tcase_set_timeout(tc, 120);

@@ -82,28 +82,25 @@ static const suite_file FILES[] = {
 
 #define N_FILES (sizeof FILES / sizeof FILES[0])
 
-static const char *skip_reason(const void *ctx, const char *group, const char *test)
-{
+static const char *skip_reason(const void *ctx, const char *group, const char *test) {
     const suite_file *f = ctx;
     for (size_t i = 0; i < 8 && f->skips[i].group; i++) {
         const skip *s = &f->skips[i];
-        if ((strcmp(s->group, "*") == 0 || strcmp(s->group, group) == 0) && (!s->test || strcmp(s->test, test) == 0))
+        if ((strcmp(s->group, "*") == 0 || strcmp(s->group, group) == 0) &&
+            (!s->test || strcmp(s->test, test) == 0))
             return s->why;
     }
     return NULL;
 }
 
 /* Rewrites a draft 7 schema in place into its 2020-12 spelling. */
-static void translate(cJSON *s)
-{
-    if (!cJSON_IsObject(s))
-        return;
+static void translate(cJSON *s) {
+    if (!cJSON_IsObject(s)) return;
     cJSON *items = cJSON_GetObjectItemCaseSensitive(s, "items");
     cJSON *add = cJSON_GetObjectItemCaseSensitive(s, "additionalItems");
     if (cJSON_IsArray(items)) {
         cJSON_AddItemToObject(s, "prefixItems", cJSON_DetachItemViaPointer(s, items));
-        if (add)
-            cJSON_AddItemToObject(s, "items", cJSON_DetachItemViaPointer(s, add));
+        if (add) cJSON_AddItemToObject(s, "items", cJSON_DetachItemViaPointer(s, add));
     } else if (add) {
         cJSON_Delete(cJSON_DetachItemViaPointer(s, add));
     }
@@ -131,11 +128,19 @@ static void translate(cJSON *s)
         cJSON_AddStringToObject(s, "$anchor", id->valuestring + 1);
         cJSON_Delete(cJSON_DetachItemViaPointer(s, id));
     }
-    static const char *const one[] = {"additionalProperties", "propertyNames", "items",
-                                      "contains", "not", "if", "then", "else", NULL};
-    static const char *const many[] = {"prefixItems", "allOf", "anyOf", "oneOf",
-                                       "properties", "patternProperties", "definitions",
-                                       "$defs", "dependentSchemas", NULL};
+    static const char *const one[] = {"additionalProperties",
+                                      "propertyNames",
+                                      "items",
+                                      "contains",
+                                      "not",
+                                      "if",
+                                      "then",
+                                      "else",
+                                      NULL};
+    static const char *const many[] = {"prefixItems", "allOf",      "anyOf",
+                                       "oneOf",       "properties", "patternProperties",
+                                       "definitions", "$defs",      "dependentSchemas",
+                                       NULL};
     for (const char *const *k = one; *k; k++)
         translate(cJSON_GetObjectItemCaseSensitive(s, *k));
     for (const char *const *k = many; *k; k++) {
@@ -148,8 +153,7 @@ static void translate(cJSON *s)
 
 static int total_passed, total_skipped;
 
-START_TEST(suite_file_passes)
-{
+START_TEST(suite_file_passes) {
     const suite_file *f = &FILES[_i];
     const char *dir = getenv("ECONQ_JSTS_DIR") ? getenv("ECONQ_JSTS_DIR") : SUITE_DIR;
     char path[1024];
@@ -165,8 +169,7 @@ START_TEST(suite_file_passes)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *s = suite_create("js_suite");
     TCase *tc = tcase_create("draft7-as-2020-12");
     tcase_add_loop_test(tc, suite_file_passes, 0, (int)N_FILES);

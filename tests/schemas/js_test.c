@@ -9,8 +9,7 @@
 #include "schemas/jsonschema.h"
 #include "tests/schemas/js_test_util.h"
 
-static js_schema *compile_ok(const char *text)
-{
+static js_schema *compile_ok(const char *text) {
     js_schema *s = NULL;
     char err[256];
     eq_err e = js_compile(text, &s, err, sizeof err);
@@ -19,8 +18,7 @@ static js_schema *compile_ok(const char *text)
 }
 
 /* Validates `instance_json` and returns the result; the error goes to *err. */
-static int check(const js_schema *s, const char *instance_json, js_error *err)
-{
+static int check(const js_schema *s, const char *instance_json, js_error *err) {
     cJSON *inst = cJSON_Parse(instance_json);
     ck_assert_ptr_nonnull(inst);
     int ok = js_validate(s, inst, err);
@@ -28,8 +26,7 @@ static int check(const js_schema *s, const char *instance_json, js_error *err)
     return ok;
 }
 
-START_TEST(cases_2020_12_pass)
-{
+START_TEST(cases_2020_12_pass) {
     char path[1024];
     const char *root = getenv("ECONQ_SOURCE_DIR");
     snprintf(path, sizeof path, "%s/tests/schemas/cases/draft2020-12.json", root ? root : ".");
@@ -41,8 +38,7 @@ START_TEST(cases_2020_12_pass)
 }
 END_TEST
 
-START_TEST(compile_refuses_bad_schemas)
-{
+START_TEST(compile_refuses_bad_schemas) {
     static const struct {
         const char *schema;
         eq_err want;
@@ -78,14 +74,13 @@ START_TEST(compile_refuses_bad_schemas)
 }
 END_TEST
 
-START_TEST(error_paths_name_the_field)
-{
-    js_schema *s = compile_ok(
-        "{\"type\": \"object\", \"properties\": {"
-        "  \"a\": {\"type\": \"array\", \"items\": {\"type\": \"object\","
-        "         \"properties\": {\"b\": {\"type\": \"integer\", \"minimum\": 1}}}},"
-        "  \"x/y\": {\"type\": \"string\"}, \"m~n\": {\"type\": \"string\"}},"
-        " \"required\": [\"need\"], \"additionalProperties\": {\"type\": \"boolean\"}}");
+START_TEST(error_paths_name_the_field) {
+    js_schema *s =
+        compile_ok("{\"type\": \"object\", \"properties\": {"
+                   "  \"a\": {\"type\": \"array\", \"items\": {\"type\": \"object\","
+                   "         \"properties\": {\"b\": {\"type\": \"integer\", \"minimum\": 1}}}},"
+                   "  \"x/y\": {\"type\": \"string\"}, \"m~n\": {\"type\": \"string\"}},"
+                   " \"required\": [\"need\"], \"additionalProperties\": {\"type\": \"boolean\"}}");
     js_error e;
     ck_assert_int_eq(check(s, "{\"a\": [{\"b\": 1}, {\"b\": 0}], \"need\": true}", &e), 0);
     ck_assert_str_eq(e.path, "/a/1/b");
@@ -117,12 +112,12 @@ START_TEST(error_paths_name_the_field)
 }
 END_TEST
 
-START_TEST(any_of_reports_the_most_specific_branch)
-{
+START_TEST(any_of_reports_the_most_specific_branch) {
     js_schema *s = compile_ok(
         "{\"properties\": {\"series\": {\"oneOf\": ["
         "  {\"type\": \"object\", \"required\": [\"values\"], \"additionalProperties\": false,"
-        "   \"properties\": {\"values\": {\"type\": \"array\", \"items\": {\"type\": \"number\"}}}},"
+        "   \"properties\": {\"values\": {\"type\": \"array\", \"items\": {\"type\": "
+        "\"number\"}}}},"
         "  {\"type\": \"object\", \"required\": [\"dataset\"], \"additionalProperties\": false,"
         "   \"properties\": {\"dataset\": {\"type\": \"string\"}}}]}}}");
     js_error e;
@@ -138,8 +133,7 @@ START_TEST(any_of_reports_the_most_specific_branch)
 }
 END_TEST
 
-START_TEST(depth_is_limited)
-{
+START_TEST(depth_is_limited) {
     /* A schema that refers to itself without consuming the instance. */
     js_schema *s = compile_ok("{\"$ref\": \"#\"}");
     js_error e;
@@ -163,8 +157,7 @@ START_TEST(depth_is_limited)
 }
 END_TEST
 
-START_TEST(regex_backtracking_is_bounded)
-{
+START_TEST(regex_backtracking_is_bounded) {
     js_schema *s = compile_ok("{\"pattern\": \"^(a|a?)+$\"}");
     char subject[80];
     memset(subject, 'a', 60);
@@ -184,8 +177,7 @@ typedef struct race {
     int wrong;
 } race;
 
-static void *race_run(void *arg)
-{
+static void *race_run(void *arg) {
     race *r = arg;
     for (int i = 0; i < 2000; i++) {
         js_error e;
@@ -196,13 +188,14 @@ static void *race_run(void *arg)
     return NULL;
 }
 
-START_TEST(validation_is_thread_safe)
-{
-    js_schema *s = compile_ok("{\"properties\": {\"k\": {\"items\": {\"pattern\": \"^[a-z]+$\"}}}}");
+START_TEST(validation_is_thread_safe) {
+    js_schema *s =
+        compile_ok("{\"properties\": {\"k\": {\"items\": {\"pattern\": \"^[a-z]+$\"}}}}");
     race r[4];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
-        r[i] = (race){.s = s, .good = cJSON_Parse("{\"k\": [\"ab\", \"cd\"]}"),
+        r[i] = (race){.s = s,
+                      .good = cJSON_Parse("{\"k\": [\"ab\", \"cd\"]}"),
                       .bad = cJSON_Parse("{\"k\": [\"ab\", \"C\"]}")};
         ck_assert_int_eq(pthread_create(&t[i], NULL, race_run, &r[i]), 0);
     }
@@ -216,8 +209,7 @@ START_TEST(validation_is_thread_safe)
 }
 END_TEST
 
-START_TEST(invalid_utf8_fails_pattern_cleanly)
-{
+START_TEST(invalid_utf8_fails_pattern_cleanly) {
     js_schema *s = compile_ok("{\"pattern\": \"^.*$\"}");
     cJSON *inst = cJSON_CreateString("ok");
     js_error e;
@@ -230,8 +222,7 @@ START_TEST(invalid_utf8_fails_pattern_cleanly)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *su = suite_create("js");
     TCase *tc = tcase_create("js");
     tcase_set_timeout(tc, 30);

@@ -5,35 +5,29 @@
 
 #include "schemas/jsonschema.h"
 
-char *jt_read_file(const char *path)
-{
+char *jt_read_file(const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     char *buf = NULL;
     long len;
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto done;
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) goto done;
     buf = malloc((size_t)len + 1);
     if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
         free(buf);
         buf = NULL;
     }
-    if (buf)
-        buf[len] = '\0';
+    if (buf) buf[len] = '\0';
 done:
     fclose(f);
     return buf;
 }
 
 static void run_group(const char *path, cJSON *group, jt_translate_fn translate, const void *ctx,
-                      jt_skip_fn skip, jt_counts *n)
-{
+                      jt_skip_fn skip, jt_counts *n) {
     const char *gdesc = cJSON_GetStringValue(cJSON_GetObjectItem(group, "description"));
     cJSON *schema = cJSON_GetObjectItem(group, "schema");
     cJSON *tests = cJSON_GetObjectItem(group, "tests");
-    if (translate)
-        translate(schema);
+    if (translate) translate(schema);
     char *text = cJSON_PrintUnformatted(schema);
     js_schema *s = NULL;
     char err[256];
@@ -56,8 +50,8 @@ static void run_group(const char *path, cJSON *group, jt_translate_fn translate,
         if (got == want) {
             n->passed++;
         } else {
-            printf("FAIL %s: [%s] [%s]: expected %s, got %s (%s at \"%s\": %s)\n  schema %s\n", path,
-                   gdesc, tdesc, want ? "valid" : "invalid", got ? "valid" : "invalid",
+            printf("FAIL %s: [%s] [%s]: expected %s, got %s (%s at \"%s\": %s)\n  schema %s\n",
+                   path, gdesc, tdesc, want ? "valid" : "invalid", got ? "valid" : "invalid",
                    je.keyword, je.path, je.message, text);
             n->failed++;
         }
@@ -67,8 +61,7 @@ static void run_group(const char *path, cJSON *group, jt_translate_fn translate,
 }
 
 int jt_run_file(const char *path, jt_translate_fn translate, const void *ctx, jt_skip_fn skip,
-                jt_counts *n)
-{
+                jt_counts *n) {
     char *text = jt_read_file(path);
     cJSON *doc = text ? cJSON_Parse(text) : NULL;
     free(text);

@@ -12,32 +12,28 @@
 #include "tests/schemas/js_test_util.h"
 
 static const char *const NAMES[] = {
-    "batch",         "job",          "params/chart",       "params/embed",
-    "params/forecast", "params/llm", "params/maintenance", "params/noop",
-    "params/report", "params/search", "schedule",
+    "batch",           "job",           "params/chart",       "params/embed",
+    "params/forecast", "params/llm",    "params/maintenance", "params/noop",
+    "params/report",   "params/search", "schedule",
 };
 #define N_NAMES (sizeof NAMES / sizeof NAMES[0])
 
-static char *source_path(const char *rel)
-{
+static char *source_path(const char *rel) {
     const char *root = getenv("ECONQ_SOURCE_DIR");
     char *p = NULL;
     ck_assert_int_gt(asprintf(&p, "%s/%s", root ? root : ".", rel), 0);
     return p;
 }
 
-static void setup(void)
-{
+static void setup(void) {
     ck_assert_int_eq(schemas_init(), EQ_OK);
 }
 
-static void teardown(void)
-{
+static void teardown(void) {
     schemas_fini();
 }
 
-START_TEST(every_schema_is_embedded_and_compiles)
-{
+START_TEST(every_schema_is_embedded_and_compiles) {
     ck_assert_uint_eq(schemas_count(), N_NAMES);
     for (size_t i = 0; i < N_NAMES; i++) {
         ck_assert_str_eq(schemas_name(i), NAMES[i]);
@@ -52,8 +48,7 @@ START_TEST(every_schema_is_embedded_and_compiles)
 }
 END_TEST
 
-START_TEST(embedded_text_is_the_file)
-{
+START_TEST(embedded_text_is_the_file) {
     for (size_t i = 0; i < N_NAMES; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "schemas/%s.json", NAMES[i]);
@@ -68,21 +63,18 @@ START_TEST(embedded_text_is_the_file)
 END_TEST
 
 /* Fails unless every string, array, object and integer reachable in `s` is bounded. */
-static void check_limits(const char *name, const cJSON *s, const char *where)
-{
-    if (!cJSON_IsObject(s))
-        return;
+static void check_limits(const char *name, const cJSON *s, const char *where) {
+    if (!cJSON_IsObject(s)) return;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(s, "type");
     int is[4] = {0}; /* string, array, object, integer */
     static const char *const kinds[4] = {"string", "array", "object", "integer"};
     const cJSON *t = cJSON_IsArray(type) ? type->child : type;
     for (; t; t = cJSON_IsArray(type) ? t->next : NULL)
         for (int k = 0; k < 4; k++)
-            if (cJSON_IsString(t) && strcmp(t->valuestring, kinds[k]) == 0)
-                is[k] = 1;
+            if (cJSON_IsString(t) && strcmp(t->valuestring, kinds[k]) == 0) is[k] = 1;
     if (is[0])
-        ck_assert_msg(cJSON_HasObjectItem(s, "maxLength"), "%s %s: string without maxLength",
-                      name, where);
+        ck_assert_msg(cJSON_HasObjectItem(s, "maxLength"), "%s %s: string without maxLength", name,
+                      where);
     if (is[1])
         ck_assert_msg(cJSON_HasObjectItem(s, "maxItems"), "%s %s: array without maxItems", name,
                       where);
@@ -94,10 +86,18 @@ static void check_limits(const char *name, const cJSON *s, const char *where)
     if (is[3])
         ck_assert_msg(cJSON_HasObjectItem(s, "maximum") && cJSON_HasObjectItem(s, "minimum"),
                       "%s %s: integer without range", name, where);
-    static const char *const one[] = {"additionalProperties", "propertyNames", "items",
-                                      "contains", "not", "if", "then", "else", NULL};
-    static const char *const many[] = {"prefixItems", "allOf", "anyOf", "oneOf", "properties",
-                                       "patternProperties", "$defs", "dependentSchemas", NULL};
+    static const char *const one[] = {"additionalProperties",
+                                      "propertyNames",
+                                      "items",
+                                      "contains",
+                                      "not",
+                                      "if",
+                                      "then",
+                                      "else",
+                                      NULL};
+    static const char *const many[] = {
+        "prefixItems",      "allOf", "anyOf", "oneOf", "properties", "patternProperties", "$defs",
+        "dependentSchemas", NULL};
     char sub[512];
     for (const char *const *k = one; *k; k++) {
         snprintf(sub, sizeof sub, "%s/%s", where, *k);
@@ -117,8 +117,7 @@ static void check_limits(const char *name, const cJSON *s, const char *where)
     }
 }
 
-START_TEST(every_size_is_limited)
-{
+START_TEST(every_size_is_limited) {
     for (size_t i = 0; i < N_NAMES; i++) {
         cJSON *doc = cJSON_Parse(schemas_text(NAMES[i]));
         ck_assert_ptr_nonnull(doc);
@@ -130,8 +129,7 @@ START_TEST(every_size_is_limited)
 }
 END_TEST
 
-START_TEST(envelope_is_the_same_everywhere)
-{
+START_TEST(envelope_is_the_same_everywhere) {
     cJSON *job = cJSON_Parse(schemas_text("job"));
     static const char *const drop[] = {"$schema", "$id", "title", "description"};
     for (size_t i = 0; i < 4; i++)
@@ -153,8 +151,7 @@ END_TEST
 
 /* Applies a case's "grow" list: the array (or string) at each JSON pointer is extended to
  * `to` items (characters) by repeating its last one, so huge bodies need no huge file. */
-static void grow(cJSON *data, const cJSON *list)
-{
+static void grow(cJSON *data, const cJSON *list) {
     const cJSON *g;
     cJSON_ArrayForEach(g, list) {
         const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(g, "at"));
@@ -186,8 +183,7 @@ static void grow(cJSON *data, const cJSON *list)
     }
 }
 
-START_TEST(example_bodies_validate_as_expected)
-{
+START_TEST(example_bodies_validate_as_expected) {
     char *path = source_path("tests/schemas/cases/bodies.json");
     char *text = jt_read_file(path);
     ck_assert_ptr_nonnull(text);
@@ -207,8 +203,7 @@ START_TEST(example_bodies_validate_as_expected)
         const js_schema *s = schemas_get(name);
         ck_assert_msg(s != NULL, "no schema %s", name);
         for (size_t i = 0; i < N_NAMES; i++)
-            if (strcmp(NAMES[i], name) == 0)
-                seen[i][want]++;
+            if (strcmp(NAMES[i], name) == 0) seen[i][want]++;
         js_error e;
         int got = js_validate(s, data, &e);
         int ok = got == want && (want || ((!want_path || strcmp(e.path, want_path) == 0) &&
@@ -216,9 +211,8 @@ START_TEST(example_bodies_validate_as_expected)
         if (!ok) {
             wrong++;
             printf("WRONG %s [%s]: want %s %s %s, got %s at \"%s\" (%s: %s)\n", name, desc,
-                   want ? "valid" : "invalid", want_path ? want_path : "",
-                   want_kw ? want_kw : "", got ? "valid" : "invalid", e.path, e.keyword,
-                   e.message);
+                   want ? "valid" : "invalid", want_path ? want_path : "", want_kw ? want_kw : "",
+                   got ? "valid" : "invalid", e.path, e.keyword, e.message);
         }
         if (want)
             valid++;
@@ -228,16 +222,15 @@ START_TEST(example_bodies_validate_as_expected)
     printf("bodies: %d valid and %d invalid examples, %d wrong\n", valid, invalid, wrong);
     ck_assert_int_eq(wrong, 0);
     for (size_t i = 0; i < N_NAMES; i++)
-        ck_assert_msg(seen[i][0] > 0 && seen[i][1] > 0,
-                      "%s needs both valid and invalid examples", NAMES[i]);
+        ck_assert_msg(seen[i][0] > 0 && seen[i][1] > 0, "%s needs both valid and invalid examples",
+                      NAMES[i]);
     cJSON_Delete(cases);
     free(text);
     free(path);
 }
 END_TEST
 
-static int job_check(const char *body, js_error *e)
-{
+static int job_check(const char *body, js_error *e) {
     cJSON *j = cJSON_Parse(body);
     ck_assert_ptr_nonnull(j);
     int ok = schemas_validate_job(j, e);
@@ -245,22 +238,22 @@ static int job_check(const char *body, js_error *e)
     return ok;
 }
 
-START_TEST(validate_job_checks_params_by_type)
-{
+START_TEST(validate_job_checks_params_by_type) {
     js_error e;
     const char *series = "{\"dates\": [\"2020-01-01\", \"2021-01-01\"], \"values\": [1, 2]}";
     char body[512];
-    snprintf(body, sizeof body, "{\"type\": \"forecast\", \"params\": {\"series\": %s, \"horizon\": 0}}",
-             series);
+    snprintf(body, sizeof body,
+             "{\"type\": \"forecast\", \"params\": {\"series\": %s, \"horizon\": 0}}", series);
     ck_assert_int_eq(job_check(body, &e), 0);
     ck_assert_str_eq(e.path, "/params/horizon");
     ck_assert_str_eq(e.keyword, "minimum");
-    snprintf(body, sizeof body, "{\"type\": \"forecast\", \"params\": {\"series\": %s, \"horizon\": 4}}",
-             series);
+    snprintf(body, sizeof body,
+             "{\"type\": \"forecast\", \"params\": {\"series\": %s, \"horizon\": 4}}", series);
     ck_assert_int_eq(job_check(body, &e), 1);
     ck_assert_int_eq(job_check("{\"type\": \"noop\", \"params\": {\"sleep_ms\": -1}}", &e), 0);
     ck_assert_str_eq(e.path, "/params/sleep_ms");
-    ck_assert_int_eq(job_check("{\"type\": \"maintenance.vacuum\", \"params\": {\"X\": 1}}", &e), 0);
+    ck_assert_int_eq(job_check("{\"type\": \"maintenance.vacuum\", \"params\": {\"X\": 1}}", &e),
+                     0);
     ck_assert_str_eq(e.path, "/params/X");
     ck_assert_int_eq(job_check("{\"type\": \"maintenance.vacuum\", \"params\": {}}", &e), 1);
     ck_assert_int_eq(job_check("{\"type\": \"chart\", \"params\": {}}", &e), 0);
@@ -271,8 +264,7 @@ START_TEST(validate_job_checks_params_by_type)
 }
 END_TEST
 
-START_TEST(validate_job_needs_init)
-{
+START_TEST(validate_job_needs_init) {
     schemas_fini();
     js_error e;
     ck_assert_int_eq(job_check("{\"type\": \"noop\", \"params\": {}}", &e), 0);
@@ -283,8 +275,7 @@ START_TEST(validate_job_needs_init)
 END_TEST
 
 /* Checks every "$ref" under `j` that points into the document resolves in `doc`. */
-static void check_refs(const cJSON *doc, const cJSON *j, int *n)
-{
+static void check_refs(const cJSON *doc, const cJSON *j, int *n) {
     const cJSON *c;
     cJSON_ArrayForEach(c, j) {
         if (c->string && strcmp(c->string, "$ref") == 0 && cJSON_IsString(c) &&
@@ -301,8 +292,7 @@ static void check_refs(const cJSON *doc, const cJSON *j, int *n)
     }
 }
 
-START_TEST(openapi_document_is_consistent)
-{
+START_TEST(openapi_document_is_consistent) {
     cJSON *doc = cJSON_Parse(schemas_openapi_json());
     ck_assert_ptr_nonnull(doc);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "openapi")), "3.1.0");
@@ -312,8 +302,7 @@ START_TEST(openapi_document_is_consistent)
         char name[64];
         snprintf(name, sizeof name, "%s", NAMES[i]);
         for (char *p = name; *p; p++)
-            if (*p == '/')
-                *p = '.';
+            if (*p == '/') *p = '.';
         cJSON *file = cJSON_Parse(schemas_text(NAMES[i]));
         ck_assert_msg(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(comps, name), file, 1),
                       "components/schemas/%s differs from %s.json", name, NAMES[i]);
@@ -329,8 +318,7 @@ START_TEST(openapi_document_is_consistent)
     int nops = 0;
     cJSON_ArrayForEach(path, cJSON_GetObjectItem(doc, "paths")) {
         cJSON_ArrayForEach(op, path) {
-            if (strcmp(op->string, "parameters") == 0)
-                continue;
+            if (strcmp(op->string, "parameters") == 0) continue;
             const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(op, "operationId"));
             ck_assert_msg(id != NULL, "%s %s has no operationId", op->string, path->string);
             ck_assert_ptr_nonnull(cJSON_GetObjectItem(op, "responses"));
@@ -345,8 +333,7 @@ START_TEST(openapi_document_is_consistent)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *su = suite_create("schemas");
     TCase *tc = tcase_create("schemas");
     tcase_set_timeout(tc, 60);
