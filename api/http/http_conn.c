@@ -34,6 +34,20 @@ static uv_stream_t *conn_stream(http_conn *c) {
 static void conn_close_cb(uv_handle_t *h) {
     http_conn *c = h->data;
     if (--c->pending_closes > 0) return;
+    /* Tell handlers that asked (http_request_on_close) that their client went away. This is a
+     * libuv callback of its own, so handlers are never re-entered. */
+    http_request *d = c->detached;
+    c->detached = NULL;
+    while (d) {
+        http_request *next = d->next;
+        d->next = NULL;
+        d->notify_pending = false;
+        if (d->responded)
+            http__request_free(d);
+        else if (d->close_cb) /* NULL when cancelled after the client left */
+            d->close_cb(d->close_arg, d);
+        d = next;
+    }
     http_request *r = c->qhead;
     while (r) {
         http_request *next = r->next;
@@ -62,6 +76,11 @@ static void conn_close(http_conn *c) {
             r->conn = NULL;
             r->closed = true;
             c->nqueued--;
+            if (r->close_cb) {
+                r->notify_pending = true;
+                r->next = c->detached;
+                c->detached = r;
+            }
         } else {
             last = r;
             link = &r->next;

@@ -46,7 +46,10 @@ struct http_request {
     char *body; /* malloc'd (NUL-terminated) or NULL */
     size_t body_len, body_cap;
     void *userdata;
-    char *out; /* the response bytes not yet written (malloc'd) */
+    void (*close_cb)(void *arg, http_request *r); /* http_request_on_close() */
+    void *close_arg;
+    bool notify_pending; /* detached; close_cb runs from the connection's close callback */
+    char *out;           /* the response bytes not yet written (malloc'd) */
     size_t out_len, out_off;
     char id[HTTP_REQUEST_ID_MAX + 1];
     char remote[HTTP_ADDR_MAX];
@@ -71,6 +74,7 @@ struct http_conn {
     http_request *qhead, *qtail; /* parsed, not yet fully written */
     size_t nqueued;
     http_request *dispatch_next; /* first queued request not yet handed to the handler */
+    http_request *detached;      /* held requests whose close_cb is still to run */
     char *stash;                 /* bytes read but not parsed while the queue was full */
     size_t stash_len, stash_off;
     size_t inflight;              /* queued requests whose bytes the pending uv_write carries */

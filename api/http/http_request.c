@@ -77,6 +77,11 @@ int http_request_is_closed(const http_request *r) {
 void http_request_set_userdata(http_request *r, void *p) {
     r->userdata = p;
 }
+void http_request_on_close(http_request *r, void (*cb)(void *arg, http_request *r), void *arg) {
+    r->close_cb = cb;
+    r->close_arg = arg;
+}
+
 void *http_request_userdata(const http_request *r) {
     return r->userdata;
 }

@@ -126,7 +126,9 @@ void http_respond(http_request *r, int status, const char *content_type, const c
     r->responded = true;
     http_conn *c = r->conn;
     if (!c) {
-        http__request_free(r); /* the client went away; nothing to send */
+        /* The client went away; nothing to send. A request whose close notification is still
+         * pending is freed by the connection's close callback instead. */
+        if (!r->notify_pending) http__request_free(r);
         return;
     }
     if (status < 200 || status > 599 || (extra_headers && !extra_headers_ok(extra_headers)) ||

@@ -131,6 +131,13 @@ int http_request_is_closed(const http_request *r);           /* 1 when the clien
 void http_request_set_userdata(http_request *r, void *p);
 void *http_request_userdata(const http_request *r);
 
+/* Asks to be told when the client goes away while the handler still holds `r` (a long poll,
+ * say): cb(arg, r) then runs once on the loop thread, from a libuv callback of its own (never
+ * from inside another http_* call), and should answer r with http_respond(), which only frees
+ * it. Not called when r is answered first, nor when the client was already gone when this was
+ * called (check http_request_is_closed()). cb = NULL cancels. */
+void http_request_on_close(http_request *r, void (*cb)(void *arg, http_request *r), void *arg);
+
 /* ---- Responses. */
 
 /* Answers `r` and releases it: `r` and everything borrowed from it are invalid afterwards.

@@ -75,6 +75,27 @@ static void watch_timer_cb(uv_timer_t *t) {
     pthread_mutex_unlock(&h->mu);
 }
 
+/* http_request_on_close(): the client of a held request went away. */
+static void on_client_gone(void *arg, http_request *r) {
+    harness *h = arg;
+    ck_assert_int_eq(h->depth, 0);
+    ck_assert(http_request_is_closed(r));
+    for (int i = 0; i < h->nheld; i++) {
+        if (h->held[i] == r) {
+            h->held[i] = h->held[--h->nheld];
+            break;
+        }
+    }
+    pthread_mutex_lock(&h->mu);
+    h->held_closed = true;
+    pthread_mutex_unlock(&h->mu);
+    http_respond(r, 200, "text/plain", NULL, "late", 4); /* must only free it */
+    pthread_mutex_lock(&h->mu);
+    h->held_answered = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
 static void hold(harness *h, http_request *r) {
     ck_assert_int_lt(h->nheld, HARNESS_HELD_MAX);
     h->held[h->nheld++] = r;
@@ -127,6 +148,8 @@ static void route(harness *h, http_request *r) {
     } else if (strcmp(path, "/hold") == 0) {
         char w[4];
         hold(h, r);
+        if (http_request_query_param(r, "notify", w, sizeof w) == 1)
+            http_request_on_close(r, on_client_gone, h);
         if (http_request_query_param(r, "watch", w, sizeof w) == 1)
             uv_timer_start(&h->timer, watch_timer_cb, 10, 10);
     } else {

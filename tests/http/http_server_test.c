@@ -505,6 +505,32 @@ START_TEST(test_client_closes_while_held) {
 }
 END_TEST
 
+START_TEST(test_on_close_notification) {
+    start_default();
+    tc_conn c, other;
+    tc_response r;
+    connect_ok(&c);
+    /* two held requests on one connection; the client leaves; each handler is told once */
+    ck_assert(tc_send_str(&c, "GET /hold?notify=1&i=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /hold?notify=1&i=2 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    harness_wait_held(&H, 2);
+    tc_close(&c);
+    harness_wait_held_closed(&H);
+    /* a held request answered before its client leaves is not notified */
+    connect_ok(&other);
+    ck_assert(tc_send_str(&other, "GET /hold?notify=1&i=3 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    harness_wait_held(&H, 3);
+    harness_cmd(&H, CMD_QUERY);
+    harness_cmd(&H, CMD_RESPOND_HELD);
+    ck_assert(tc_read_response(&other, &r));
+    ck_assert_str_eq(r.body, "notify=1&i=3");
+    tc_response_free(&r);
+    tc_close(&other);
+    check_still_serving();
+    harness_stop(&H);
+}
+END_TEST
+
 START_TEST(test_http10_and_connection_close) {
     start_default();
     tc_conn c;
@@ -708,6 +734,7 @@ int main(void) {
     tcase_add_test(tc, test_max_connections);
     tcase_add_test(tc, test_query_and_path_decoding);
     tcase_add_test(tc, test_client_closes_while_held);
+    tcase_add_test(tc, test_on_close_notification);
     tcase_add_test(tc, test_http10_and_connection_close);
     tcase_add_test(tc, test_stop_answers_inflight);
     tcase_add_test(tc, test_bytewise_request);
