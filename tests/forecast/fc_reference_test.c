@@ -186,6 +186,55 @@ START_TEST(test_ets_auto_selection)
 }
 END_TEST
 
+/* Parses "ARIMA(p,d,q)(P,D,Q)[m] ..." into o[6] (seasonal part 0 when absent). */
+static void arima_order(const char *model, int o[6])
+{
+    memset(o, 0, 6 * sizeof *o);
+    ck_assert_int_eq(sscanf(model, "ARIMA(%d,%d,%d)", &o[0], &o[1], &o[2]), 3);
+    const char *s = strchr(model, ')');
+    if (s && s[1] == '(')
+        ck_assert_int_eq(sscanf(s + 1, "(%d,%d,%d)", &o[3], &o[4], &o[5]), 3);
+}
+
+/* ARIMA: the unit-root tests give R's differencing orders on every series; the stepwise
+ * search lands on R's full order on at least half of them, and there the forecasts agree
+ * (R refines by exact ML, we stay with CSS). */
+START_TEST(test_arima_against_r)
+{
+    const cJSON *e;
+    int same = 0, count = 0;
+    cJSON_ArrayForEach(e, ref)
+    {
+        const char *col = cJSON_GetObjectItem(e, "column")->valuestring;
+        const cJSON *ra = cJSON_GetObjectItem(e, "arima");
+        cJSON *r = fit(e, "arima", NULL);
+        int ours[6], theirs[6];
+        arima_order(cJSON_GetObjectItem(r, "model")->valuestring, ours);
+        arima_order(cJSON_GetObjectItem(ra, "model")->valuestring, theirs);
+        ck_assert_msg(ours[1] == theirs[1] && ours[4] == theirs[4], "%s: d/D %d/%d, R %d/%d", col,
+                      ours[1], ours[4], theirs[1], theirs[4]);
+        count++;
+        if (memcmp(ours, theirs, sizeof ours) == 0 &&
+            strcmp(cJSON_GetObjectItem(r, "model")->valuestring,
+                   cJSON_GetObjectItem(ra, "model")->valuestring) == 0) {
+            same++;
+            const cJSON *op = cJSON_GetObjectItem(r, "point"), *rp = cJSON_GetObjectItem(ra, "point");
+            double dev = 0.0;
+            int h = cJSON_GetArraySize(rp);
+            for (int j = 0; j < h; j++) {
+                double a = item(op, j), b = item(rp, j);
+                double rel = fabs(a - b) / fmax(fabs(b), 1e-9);
+                ck_assert_msg(rel < 0.05, "%s step %d: ours %g, R %g", col, j, a, b);
+                dev += rel / h;
+            }
+            ck_assert_msg(dev < 0.02, "%s: mean deviation %g", col, dev);
+        }
+        cJSON_Delete(r);
+    }
+    ck_assert_msg(2 * same >= count, "only %d of %d ARIMA orders agree with R", same, count);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("forecast_reference");
@@ -196,6 +245,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ets_forced_model_close_to_r);
     tcase_add_test(tc, test_ets_auto_selection);
     tcase_add_test(tc, test_theta_close_to_r);
+    tcase_add_test(tc, test_arima_against_r);
     suite_add_tcase(s, tc);
     return s;
 }

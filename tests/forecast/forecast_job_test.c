@@ -221,10 +221,10 @@ START_TEST(test_ets_inputs)
 }
 END_TEST
 
-/* A straight line is forecast exactly by ETS(A,A,N). */
-START_TEST(test_ets_aan_exact_on_line)
+/* A straight line is forecast exactly by ETS(A,A,N), ARIMA (0,1,0 with drift) and auto. */
+static void exact_on_line(const char *json)
 {
-    cJSON *p = cJSON_Parse("{\"horizon\":6,\"method\":\"ets\",\"model\":\"AAN\"}");
+    cJSON *p = cJSON_Parse(json);
     cJSON *series = cJSON_AddObjectToObject(p, "series");
     cJSON *dates = cJSON_AddArrayToObject(series, "dates");
     cJSON *values = cJSON_AddArrayToObject(series, "values");
@@ -237,11 +237,44 @@ START_TEST(test_ets_aan_exact_on_line)
     cJSON *r = NULL;
     fc_job_error err;
     ck_assert_int_eq(forecast_job_run(p, &r, &err), EQ_OK);
-    ck_assert_str_eq(get(r, "model")->valuestring, "ETS(A,A,N)");
     for (int j = 0; j < 6; j++)
-        ck_assert_double_eq_tol(at(get(r, "point"), j), 100.0 + 2.5 * (40 + j), 1e-6);
+        ck_assert_msg(fabs(at(get(r, "point"), j) - (100.0 + 2.5 * (40 + j))) < 1e-6,
+                      "%s: step %d: %.9g", get(r, "model")->valuestring, j,
+                      at(get(r, "point"), j));
     cJSON_Delete(r);
     cJSON_Delete(p);
+}
+
+START_TEST(test_exact_on_line)
+{
+    exact_on_line("{\"horizon\":6,\"method\":\"ets\",\"model\":\"AAN\"}");
+    exact_on_line("{\"horizon\":6,\"method\":\"arima\"}");
+    exact_on_line("{\"horizon\":6,\"method\":\"drift\"}");
+}
+END_TEST
+
+/* ARIMA intervals nest and widen (additive errors). */
+START_TEST(test_arima_intervals)
+{
+    static const char *files[][2] = {{"uk_driver_deaths_monthly.csv", "deaths"},
+                                     {"us_macro_quarterly.csv", "realgdp"},
+                                     {"lynx_annual.csv", "trappings"}};
+    for (int f = 0; f < 3; f++) {
+        fc_test_series s;
+        fc_test_load(files[f][0], files[f][1], &s);
+        cJSON *p = fc_test_params(&s, s.n);
+        cJSON_AddNumberToObject(p, "horizon", 12);
+        cJSON_AddStringToObject(p, "method", "arima");
+        cJSON *r = NULL;
+        fc_job_error err;
+        ck_assert_int_eq(forecast_job_run(p, &r, &err), EQ_OK);
+        ck_assert(strncmp(get(r, "model")->valuestring, "ARIMA(", 6) == 0);
+        check_intervals(r, 12);
+        ck_assert(cJSON_IsNumber(get(r, "aicc")));
+        cJSON_Delete(r);
+        cJSON_Delete(p);
+        fc_test_free(&s);
+    }
 }
 END_TEST
 
@@ -255,7 +288,7 @@ START_TEST(test_ets_intervals)
     for (int m = 0; m < 5; m++) {
         cJSON *p = fc_test_params(&s, s.n);
         cJSON_AddNumberToObject(p, "horizon", 24);
-        cJSON_AddStringToObject(p, "method", "ets");
+        cJSON_AddStringToObject(p, "method", "arima");
         if (models[m])
             cJSON_AddStringToObject(p, "model", models[m]);
         cJSON *r = NULL, *r2 = NULL;
@@ -276,7 +309,7 @@ START_TEST(test_ets_intervals)
 }
 END_TEST
 
-/* The default method combines ETS and Theta: its point forecast is their mean. */
+/* The default method combines Theta and ARIMA: its point forecast is their mean. */
 START_TEST(test_auto_is_mean_of_members)
 {
     fc_test_series s;
@@ -287,16 +320,16 @@ START_TEST(test_auto_is_mean_of_members)
     fc_job_error err;
     ck_assert_int_eq(forecast_job_run(p, &ra, &err), EQ_OK);
     ck_assert_str_eq(get(ra, "method")->valuestring, "auto");
-    ck_assert(strncmp(get(ra, "model")->valuestring, "Combination(ETS(", 16) == 0);
+    ck_assert(strncmp(get(ra, "model")->valuestring, "Combination(Theta", 17) == 0);
     check_intervals_ex(ra, 8, 0);
-    cJSON_AddStringToObject(p, "method", "ets");
+    cJSON_AddStringToObject(p, "method", "arima");
     ck_assert_int_eq(forecast_job_run(p, &re, &err), EQ_OK);
     cJSON_ReplaceItemInObject(p, "method", cJSON_CreateString("theta"));
     ck_assert_int_eq(forecast_job_run(p, &rt, &err), EQ_OK);
     for (int j = 0; j < 8; j++)
         ck_assert_double_eq_tol(at(get(ra, "point"), j),
                                 0.5 * (at(get(re, "point"), j) + at(get(rt, "point"), j)), 1e-6);
-    ck_assert(cJSON_IsNumber(get(get(ra, "params"), "ets.alpha")));
+    ck_assert(cJSON_IsNumber(get(get(ra, "params"), "theta.alpha")));
     ck_assert(cJSON_IsNumber(get(get(ra, "accuracy"), "mase")));
     cJSON_Delete(ra);
     cJSON_Delete(re);
@@ -316,7 +349,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_benchmarks_properties);
     tcase_add_test(tc, test_drift_exact_on_line);
     tcase_add_test(tc, test_ets_inputs);
-    tcase_add_test(tc, test_ets_aan_exact_on_line);
+    tcase_add_test(tc, test_exact_on_line);
+    tcase_add_test(tc, test_arima_intervals);
     tcase_add_test(tc, test_ets_intervals);
     tcase_add_test(tc, test_auto_is_mean_of_members);
     suite_add_tcase(s, tc);

@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "workers/forecast/fc_bench.h"
-#include "workers/forecast/fc_ets.h"
+#include "workers/forecast/fc_arima.h"
 #include "workers/forecast/fc_theta.h"
 
 typedef eq_err (*fc_combo_member_fn)(const fc_request *rq, fc_result *out, fc_job_error *err);
@@ -14,8 +13,8 @@ static const struct {
     const char *prefix;
     fc_combo_member_fn fit;
 } fc__members[] = {
-    {.prefix = "ets", .fit = fc_ets_fit},
     {.prefix = "theta", .fit = fc_theta_fit},
+    {.prefix = "arima", .fit = fc_arima_fit},
 };
 #define FC_COMBO_N (sizeof fc__members / sizeof fc__members[0])
 

@@ -101,3 +101,23 @@ int fc_seasonal_test(const double *y, size_t n, int m)
     double stat = sqrt((1.0 + 2.0 * s) / (double)n);
     return fabs(r[m - 1]) / stat > gsl_cdf_ugaussian_Pinv(0.95);
 }
+
+int fc_poly_roots_within(double *a, int d, double r)
+{
+    if (d > FC_POLY_MAX_DEGREE)
+        return 0;
+    double rp = 1.0, tmp[FC_POLY_MAX_DEGREE + 1];
+    for (int i = 0; i <= d; i++, rp *= r)
+        a[i] *= rp;
+    for (; d > 0; d--) {
+        double a0 = a[0], ad = a[d];
+        if (!(fabs(a0) < fabs(ad)))
+            return 0;
+        for (int i = 1; i <= d; i++)
+            tmp[i - 1] = ad * a[i] - a0 * a[d - i];
+        double norm = fabs(tmp[d - 1]);
+        for (int i = 0; i < d; i++)
+            a[i] = tmp[i] / norm;
+    }
+    return 1;
+}

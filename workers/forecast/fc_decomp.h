@@ -21,4 +21,12 @@ void fc_acf(const double *y, size_t n, int maxlag, double *r);
 /* R's thetaf seasonality test: the lag-m autocorrelation exceeds its 90% two-sided bound. */
 int fc_seasonal_test(const double *y, size_t n, int m);
 
+/* Longest polynomial fc_poly_roots_within accepts (degree). */
+#define FC_POLY_MAX_DEGREE 128
+
+/* Whether every root of a[0] + a[1] z + ... + a[d] z^d (a[d] != 0, d <= FC_POLY_MAX_DEGREE)
+ * lies strictly within radius r, by the Schur-Cohn step-down recursion on p(r z): no
+ * iterative root finding, no failure mode. Destroys a. */
+int fc_poly_roots_within(double *a, int d, double r);
+
 #endif

@@ -118,27 +118,6 @@ static void fc__ets_state_init(const fc__ets_ctx *c, const fc__ets_par *p, fc__e
             st->s[j] = p->init[off + (size_t)(c->m - 1 - j)];
 }
 
-/* Whether every root of a[0] + a[1] z + ... + a[d] z^d lies within radius r, by the
- * Schur-Cohn step-down recursion on p(r z) (no iterative root finding, no failure mode).
- * Destroys a. */
-static int fc__roots_within(double *a, int d, double r)
-{
-    double rp = 1.0, tmp[FC_ETS_MAX_M + 2];
-    for (int i = 0; i <= d; i++, rp *= r)
-        a[i] *= rp;
-    for (; d > 0; d--) {
-        double a0 = a[0], ad = a[d];
-        if (!(fabs(a0) < fabs(ad)))
-            return 0;
-        for (int i = 1; i <= d; i++)
-            tmp[i - 1] = ad * a[i] - a0 * a[d - i];
-        double norm = fabs(tmp[d - 1]);
-        for (int i = 0; i < d; i++)
-            a[i] = tmp[i] / norm;
-    }
-    return 1;
-}
-
 /* R's admissible(): the characteristic roots of the seasonal model inside the unit circle. */
 static int fc__ets_admissible(fc__ets_ctx *c, const fc__ets_par *p)
 {
@@ -169,7 +148,7 @@ static int fc__ets_admissible(fc__ets_ctx *c, const fc__ets_par *p)
         coef[j] = alpha + beta - alpha * phi;
     coef[m] = alpha + beta - phi;
     coef[m + 1] = 1.0;
-    return fc__roots_within(coef, m + 1, 1 + 1e-7);
+    return fc_poly_roots_within(coef, m + 1, 1 + 1e-7);
 }
 
 /* R's check.param with bounds = "both". */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "workers/forecast/fc_accuracy.h"
+#include "workers/forecast/fc_arima.h"
 #include "workers/forecast/fc_bench.h"
 #include "workers/forecast/fc_combo.h"
 #include "workers/forecast/fc_ets.h"
@@ -25,6 +26,7 @@ static const fc_method fc__methods[] = {
     {.name = "drift", .fit = fc_drift_fit},
     {.name = "ets", .fit = fc_ets_fit},
     {.name = "theta", .fit = fc_theta_fit},
+    {.name = "arima", .fit = fc_arima_fit},
     {.name = "auto", .fit = fc_combo_fit},
 };
 
