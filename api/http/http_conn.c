@@ -25,6 +25,14 @@ static void conn_timer_cb(uv_timer_t *t);
 static void conn_set_reading(http_conn *c, bool on);
 static void conn_unschedule_pump(http_conn *c);
 
+/* uv_buf_init() takes an unsigned int; uv_buf_t itself holds a size_t on Unix. */
+static uv_buf_t buf_of(const void *p, size_t n) {
+    uv_buf_t b;
+    b.base = (char *)p;
+    b.len = n;
+    return b;
+}
+
 static uv_stream_t *conn_stream(http_conn *c) {
     return (uv_stream_t *)&c->tcp;
 }
@@ -212,7 +220,7 @@ static void conn_flush(http_conn *c) {
         uv_buf_t bufs[HTTP_WRITE_BATCH];
         size_t k = 0;
         for (http_request *r = c->qhead; r && r->responded && k < HTTP_WRITE_BATCH; r = r->next)
-            bufs[k++] = uv_buf_init(r->out + r->out_off, (unsigned)(r->out_len - r->out_off));
+            bufs[k++] = buf_of(r->out + r->out_off, r->out_len - r->out_off);
         int n = uv_try_write(conn_stream(c), bufs, (unsigned)k);
         if (n < 0 && n != UV_EAGAIN) {
             conn_close(c);
@@ -233,7 +241,7 @@ static void conn_flush(http_conn *c) {
         if (done == k) continue;
         size_t m = 0;
         for (http_request *r = c->qhead; m < k - done; r = r->next)
-            bufs[m++] = uv_buf_init(r->out + r->out_off, (unsigned)(r->out_len - r->out_off));
+            bufs[m++] = buf_of(r->out + r->out_off, r->out_len - r->out_off);
         c->wreq.data = c;
         if (uv_write(&c->wreq, conn_stream(c), bufs, (unsigned)m, conn_write_cb) != 0) {
             conn_close(c);
@@ -331,8 +339,7 @@ void http__conn_respond(http_conn *c, http_request *r, const char *head, size_t 
     size_t sent = 0;
     if (r == c->qhead && !c->writing) {
         /* The common case: written straight from the caller's memory, no copy. */
-        uv_buf_t b[2] = {uv_buf_init((char *)head, (unsigned)hlen),
-                         uv_buf_init((char *)body, (unsigned)blen)};
+        uv_buf_t b[2] = {buf_of(head, hlen), buf_of(body, blen)};
         int n = uv_try_write(conn_stream(c), b, blen ? 2 : 1);
         if (n < 0 && n != UV_EAGAIN) {
             conn_close(c);
@@ -357,7 +364,7 @@ void http__conn_respond(http_conn *c, http_request *r, const char *head, size_t 
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     http_conn *c = h->data;
     /* One buffer for every connection: read_cb consumes or copies the bytes before returning. */
-    *buf = uv_buf_init(c->srv->readbuf, sizeof c->srv->readbuf);
+    *buf = buf_of(c->srv->readbuf, sizeof c->srv->readbuf);
 }
 
 static void conn_set_reading(http_conn *c, bool on) {
@@ -525,7 +532,7 @@ static void conn_timer_cb(uv_timer_t *t) {
 
 static void conn_send_continue(http_conn *c) {
     http_reqparser_continue_done(&c->parser);
-    uv_buf_t b = uv_buf_init((char *)continue_bytes, sizeof continue_bytes - 1);
+    uv_buf_t b = buf_of(continue_bytes, sizeof continue_bytes - 1);
     int n = uv_try_write(conn_stream(c), &b, 1);
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
