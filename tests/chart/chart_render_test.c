@@ -3,6 +3,7 @@
 #include <expat.h>
 #include <math.h>
 
+#include "tests/chart/chart_fuzz.h"
 #include "tests/chart/chart_test_util.h"
 
 #define HORIZON 24
@@ -536,6 +537,10 @@ START_TEST(mutated_json_is_safe) {
             if (item && !cJSON_ReplaceItemInArray(arr, idx, item))
                 cJSON_Delete(item); /* index past a shortened array */
         }
+        char *printed = cJSON_PrintUnformatted(fc);
+        ck_assert_ptr_nonnull(printed);
+        ck_assert_int_eq(chart_fuzz_one((const uint8_t *)printed, strlen(printed)), 0);
+        free(printed);
         unsigned char *img = NULL;
         size_t len = 0;
         char err[160] = "";
