@@ -203,12 +203,18 @@ START_TEST(line_chart_of_several_columns) {
 }
 END_TEST
 
+static int render_count;
+
+/* Renders, decodes and saves as chart_degenerate_<n>.png for a person to look at. */
 static void render_ok(const chart_spec *spec) {
     unsigned char *img = NULL;
     size_t len = 0;
     char err[128];
     eq_err rc = chart_render(spec, &img, &len, err, sizeof err);
     ck_assert_msg(rc == EQ_OK, "render failed: %s", err);
+    char name[64];
+    snprintf(name, sizeof name, "chart_degenerate_%d.png", render_count++);
+    test_save(name, img, len);
     cairo_surface_t *s = test_decode_png(img, len);
     ck_assert_int_eq(cairo_image_surface_get_width(s), spec->width ? spec->width : 1000);
     cairo_surface_destroy(s);
