@@ -6,21 +6,18 @@
 
 #include "workers/embed/embedder.h"
 
-static void embed_ok(const char *text, float *v)
-{
+static void embed_ok(const char *text, float *v) {
     ck_assert_int_eq(embed_text(text, strlen(text), v), EQ_OK);
 }
 
-static float sim(const char *a, const char *b)
-{
+static float sim(const char *a, const char *b) {
     float va[EMBED_DIM], vb[EMBED_DIM];
     embed_ok(a, va);
     embed_ok(b, vb);
     return embed_dot(va, vb, EMBED_DIM);
 }
 
-START_TEST(test_deterministic_and_unit)
-{
+START_TEST(test_deterministic_and_unit) {
     float a[EMBED_DIM], b[EMBED_DIM];
     const char *t = "Consumer prices rose 3.2% in March, driven by energy.";
     embed_ok(t, a);
@@ -38,14 +35,14 @@ START_TEST(test_deterministic_and_unit)
 }
 END_TEST
 
-START_TEST(test_related_beats_unrelated)
-{
+START_TEST(test_related_beats_unrelated) {
     const char *q = "imports rose sharply in the first quarter";
     float related = sim(q, "first-quarter imports climbed sharply");
     float unrelated = sim(q, "The football team won the cup final on Saturday");
     ck_assert_float_gt(related, unrelated + 0.3f);
-    ck_assert_float_gt(sim("how did imports move last year", "Imports of goods fell 3% over the year"),
-                       sim("how did imports move last year", "Housing starts rose last year") + 0.2f);
+    ck_assert_float_gt(
+        sim("how did imports move last year", "Imports of goods fell 3% over the year"),
+        sim("how did imports move last year", "Housing starts rose last year") + 0.2f);
     /* Morphology: inflected forms of one word are close. */
     ck_assert_float_gt(sim("imports", "import"), 0.6f);
     ck_assert_float_gt(sim("rising unemployment", "unemployment rises"), 0.6f);
@@ -56,16 +53,14 @@ START_TEST(test_related_beats_unrelated)
 }
 END_TEST
 
-START_TEST(test_stop_words_down_weighted)
-{
+START_TEST(test_stop_words_down_weighted) {
     /* Stop words barely move the vector; content words do. */
     ck_assert_float_gt(sim("inflation", "the inflation of it"), 0.9f);
     ck_assert_float_lt(sim("inflation", "housing inflation"), 0.9f);
 }
 END_TEST
 
-START_TEST(test_folding_and_unicode)
-{
+START_TEST(test_folding_and_unicode) {
     float a[EMBED_DIM], b[EMBED_DIM];
     /* Case and Latin accents fold to ASCII. */
     embed_ok("Café ÉCONOMIE Łódź straße", a);
@@ -78,7 +73,9 @@ START_TEST(test_folding_and_unicode)
     ck_assert_float_lt(sim("инфляция", "безработица"), 0.5f);
     ck_assert_float_gt(sim("инфляция выросла", "инфляция"), 0.5f);
     /* Punctuation separates words, and so does an invalid UTF-8 byte. */
-    embed_ok("gdp\xff" "growth", a);
+    embed_ok("gdp\xff"
+             "growth",
+             a);
     embed_ok("gdp, growth", b);
     ck_assert_mem_eq(a, b, sizeof a);
     /* A truncated multi-byte sequence at the end is dropped, not read past. */
@@ -88,8 +85,7 @@ START_TEST(test_folding_and_unicode)
 }
 END_TEST
 
-START_TEST(test_errors)
-{
+START_TEST(test_errors) {
     float v[EMBED_DIM];
     ck_assert_int_eq(embed_text("", 0, v), EQ_EINVAL);
     ck_assert_int_eq(embed_text(" ,.;!? — ", strlen(" ,.;!? — "), v), EQ_EINVAL);
@@ -107,10 +103,10 @@ END_TEST
 
 /* Random bytes (mostly invalid UTF-8, some valid multi-byte letters) never crash, and the
  * result is either a unit vector or EQ_EINVAL with zeros. */
-START_TEST(test_random_bytes)
-{
-    static const char *const pieces[] = {"a", "Z", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                         "\xd0\x96", "\xff", "\x80", "7", "-", "\xe2"};
+START_TEST(test_random_bytes) {
+    static const char *const pieces[] = {
+        "a",    "Z",    " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xd0\x96",
+        "\xff", "\x80", "7", "-",        "\xe2"};
     unsigned seed = 99;
     char buf[600];
     float v[EMBED_DIM];
@@ -122,8 +118,7 @@ START_TEST(test_random_bytes)
             } else {
                 const char *p = pieces[rand_r(&seed) % (sizeof pieces / sizeof *pieces)];
                 size_t n = strlen(p);
-                if (len + n > sizeof buf)
-                    break;
+                if (len + n > sizeof buf) break;
                 memcpy(buf + len, p, n);
                 len += n;
             }
@@ -138,8 +133,31 @@ START_TEST(test_random_bytes)
 }
 END_TEST
 
-int main(void)
-{
+/* Pins the vectors of EMBED_NAME: stored collections depend on them. If this fails after a
+ * deliberate change to features or weights, bump the version in EMBED_NAME and update the
+ * figures here; a collection then refuses to mix old and new vectors. */
+START_TEST(test_golden_vector) {
+    const char *t = "Consumer prices rose 3.2% in March; Café imports fell.";
+    float v[EMBED_DIM];
+    embed_ok(t, v);
+    static const struct {
+        int i;
+        float v;
+    } top[] = {{79, -0.303889f}, {73, 0.268707f}, {111, -0.268707f}, {120, 0.268707f}};
+    for (size_t k = 0; k < sizeof top / sizeof top[0]; k++)
+        ck_assert_float_eq_tol(v[top[k].i], top[k].v, 1e-5f);
+    double checksum = 0;
+    int nonzero = 0;
+    for (int i = 0; i < EMBED_DIM; i++) {
+        checksum += (i + 1) * (double)v[i];
+        nonzero += v[i] != 0;
+    }
+    ck_assert_int_eq(nonzero, 98);
+    ck_assert_double_eq_tol(checksum, 147.513669, 1e-3);
+}
+END_TEST
+
+int main(void) {
     Suite *s = suite_create("embedder");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_deterministic_and_unit);
@@ -148,6 +166,7 @@ int main(void)
     tcase_add_test(tc, test_folding_and_unicode);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_random_bytes);
+    tcase_add_test(tc, test_golden_vector);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

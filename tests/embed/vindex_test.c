@@ -2,6 +2,7 @@
  * delete, ties, and the map under random operations against a brute-force reference. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,7 @@ static const struct {
 };
 #define NCORPUS (sizeof corpus / sizeof corpus[0])
 
-static vindex *load_corpus(void)
-{
+static vindex *load_corpus(void) {
     vindex *vi;
     ck_assert_int_eq(vindex_new(EMBED_DIM, &vi), EQ_OK);
     float v[EMBED_DIM];
@@ -56,8 +56,7 @@ static vindex *load_corpus(void)
     return vi;
 }
 
-static const char *top1(const vindex *vi, const char *query)
-{
+static const char *top1(const vindex *vi, const char *query) {
     float q[EMBED_DIM];
     vindex_hit hits[3];
     size_t n = 0;
@@ -69,8 +68,7 @@ static const char *top1(const vindex *vi, const char *query)
     return hits[0].id;
 }
 
-START_TEST(test_known_queries_rank_first)
-{
+START_TEST(test_known_queries_rank_first) {
     vindex *vi = load_corpus();
     static const struct {
         const char *query, *expect;
@@ -97,8 +95,7 @@ START_TEST(test_known_queries_rank_first)
 }
 END_TEST
 
-START_TEST(test_replace_and_delete)
-{
+START_TEST(test_replace_and_delete) {
     vindex *vi = load_corpus();
     ck_assert_str_eq(top1(vi, "wheat harvest and grain exports"), "trade-balance");
     /* Rewrite a note about something else: the query now finds it. */
@@ -130,8 +127,7 @@ START_TEST(test_replace_and_delete)
 }
 END_TEST
 
-START_TEST(test_topk_ties_and_order)
-{
+START_TEST(test_topk_ties_and_order) {
     vindex *vi;
     ck_assert_int_eq(vindex_new(4, &vi), EQ_OK);
     const float a[4] = {1, 0, 0, 0}, b[4] = {0, 1, 0, 0}, ab[4] = {1, 1, 0, 0};
@@ -179,8 +175,7 @@ END_TEST
 
 /* Random puts and deletes against a brute-force reference: exercises map growth and
  * backward-shift deletion, and checks search results exactly. */
-START_TEST(test_random_ops_match_reference)
-{
+START_TEST(test_random_ops_match_reference) {
     enum { DIM = 8, IDS = 600, OPS = 6000 };
     static float ref[IDS][DIM];
     static bool live[IDS];
@@ -224,8 +219,7 @@ START_TEST(test_random_ops_match_reference)
     vindex_hit hits[5];
     size_t n;
     for (size_t i = 0; i < IDS; i++) {
-        if (!live[i])
-            continue;
+        if (!live[i]) continue;
         snprintf(id, sizeof id, "id%zu", i);
         ck_assert_int_eq(vindex_search(vi, ref[i], 5, hits, &n), EQ_OK);
         ck_assert_str_eq(hits[0].id, id);
@@ -235,8 +229,7 @@ START_TEST(test_random_ops_match_reference)
 }
 END_TEST
 
-static int cmp_desc(const void *a, const void *b)
-{
+static int cmp_desc(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
 }
@@ -244,9 +237,8 @@ static int cmp_desc(const void *a, const void *b)
 /* The int8 pre-scan must never change the answer: compare every search with a brute-force
  * top-k in double precision over the stored vectors, on clustered data (like real
  * embeddings: many near neighbours, so the pruning bound is exercised). */
-START_TEST(test_prefilter_is_exact)
-{
-    enum { DIM = 96, DOCS = 3000, CLUSTERS = 12, QUERIES = 60, K = 10 };
+START_TEST(test_prefilter_is_exact) {
+    enum { DIM = 96, DOCS = 2000, CLUSTERS = 12, QUERIES = 40, K = 10 };
     static float centre[CLUSTERS][DIM];
     static double ref[DOCS];
     unsigned seed = 777;
@@ -261,8 +253,7 @@ START_TEST(test_prefilter_is_exact)
         int c = rand_r(&seed) % CLUSTERS;
         for (int d = 0; d < DIM; d++)
             v[d] = centre[c][d] + 0.15f * ((float)rand_r(&seed) / RAND_MAX - 0.5f);
-        if (i % 7 == 0)
-            v[rand_r(&seed) % DIM] += 3.0f; /* a spiky vector: a coarse int8 scale */
+        if (i % 7 == 0) v[rand_r(&seed) % DIM] += 3.0f; /* a spiky vector: a coarse int8 scale */
         snprintf(id, sizeof id, "d%d", i);
         ck_assert_int_eq(vindex_put(vi, id, v, NULL), EQ_OK);
     }
@@ -288,15 +279,55 @@ START_TEST(test_prefilter_is_exact)
         ck_assert_int_eq(vindex_search(vi, v, K, hits, &n), EQ_OK);
         ck_assert_uint_eq(n, K);
         for (int i = 0; i < K; i++)
-            ck_assert_msg(fabs(hits[i].score - ref[i]) < 1e-5, "query %d rank %d: %f vs %f", q,
-                          i, hits[i].score, ref[i]);
+            ck_assert_msg(fabs(hits[i].score - ref[i]) < 1e-5, "query %d rank %d: %f vs %f", q, i,
+                          hits[i].score, ref[i]);
     }
     vindex_free(vi);
 }
 END_TEST
 
-START_TEST(test_vrecord_roundtrip)
-{
+/* Concurrent searches share the index read-only: every thread sees the same answers. */
+typedef struct reader {
+    const vindex *vi;
+    const char *expect[NCORPUS];
+    int mismatches;
+} reader;
+
+static void *reader_run(void *arg) {
+    reader *r = arg;
+    float q[EMBED_DIM];
+    vindex_hit hits[1];
+    size_t n;
+    for (int round = 0; round < 5; round++)
+        for (size_t i = 0; i < NCORPUS; i++) {
+            if (embed_text(corpus[i].text, strlen(corpus[i].text), q) != EQ_OK ||
+                vindex_search(r->vi, q, 1, hits, &n) != EQ_OK || n != 1 ||
+                strcmp(hits[0].id, r->expect[i]) != 0)
+                r->mismatches++;
+        }
+    return NULL;
+}
+
+START_TEST(test_concurrent_readers) {
+    vindex *vi = load_corpus();
+    reader rd[4];
+    for (int t = 0; t < 4; t++) {
+        rd[t] = (reader){.vi = vi};
+        for (size_t i = 0; i < NCORPUS; i++)
+            rd[t].expect[i] = corpus[i].id; /* each note is its own nearest neighbour */
+    }
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, reader_run, &rd[t]), 0);
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        ck_assert_int_eq(rd[t].mismatches, 0);
+    }
+    vindex_free(vi);
+}
+END_TEST
+
+START_TEST(test_vrecord_roundtrip) {
     float v[EMBED_DIM], back[VINDEX_MAX_DIM];
     ck_assert_int_eq(embed_text("inflation", 9, v), EQ_OK);
     unsigned char buf[4096];
@@ -325,8 +356,7 @@ START_TEST(test_vrecord_roundtrip)
         size_t mlen = len;
         for (int k = rand_r(&seed) % 4; k >= 0; k--)
             mut[rand_r(&seed) % 24] = (unsigned char)rand_r(&seed);
-        if (rand_r(&seed) % 4 == 0)
-            mlen = (size_t)rand_r(&seed) % (len + 1);
+        if (rand_r(&seed) % 4 == 0) mlen = (size_t)rand_r(&seed) % (len + 1);
         if (vrecord_decode(mut, mlen, &r) == EQ_OK) {
             ck_assert_uint_eq(mlen, vrecord_size(strlen(r.embedder), r.dim));
             vrecord_copy_vec(&r, back);
@@ -341,8 +371,7 @@ START_TEST(test_vrecord_roundtrip)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *s = suite_create("vindex");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 30);
@@ -351,6 +380,7 @@ int main(void)
     tcase_add_test(tc, test_topk_ties_and_order);
     tcase_add_test(tc, test_random_ops_match_reference);
     tcase_add_test(tc, test_prefilter_is_exact);
+    tcase_add_test(tc, test_concurrent_readers);
     tcase_add_test(tc, test_vrecord_roundtrip);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -8,43 +8,37 @@ typedef struct fake_clock {
     uint64_t now;
 } fake_clock;
 
-static uint64_t clock_read(void *ctx)
-{
+static uint64_t clock_read(void *ctx) {
     return ((fake_clock *)ctx)->now;
 }
 
 static breaker b;
 static fake_clock clk;
 
-static void setup(void)
-{
+static void setup(void) {
     clk.now = 1000000;
     breaker_config cfg = {.clock = clock_read, .clock_ctx = &clk}; /* defaults: 3, 5 min */
     ck_assert_int_eq(breaker_init(&b, &cfg), EQ_OK);
 }
 
-static void teardown(void)
-{
+static void teardown(void) {
     breaker_fini(&b);
 }
 
 /* Runs one allowed call that fails. */
-static void fail_once(void)
-{
+static void fail_once(void) {
     breaker_ticket t;
     ck_assert_int_eq(breaker_allow(&b, &t, NULL), EQ_OK);
     breaker_report(&b, t, false);
 }
 
-static breaker_state state(void)
-{
+static breaker_state state(void) {
     breaker_status st;
     breaker_get_status(&b, &st);
     return st.state;
 }
 
-START_TEST(test_opens_after_three_and_fails_fast)
-{
+START_TEST(test_opens_after_three_and_fails_fast) {
     ck_assert_int_eq(state(), BREAKER_CLOSED);
     fail_once();
     fail_once();
@@ -73,8 +67,7 @@ START_TEST(test_opens_after_three_and_fails_fast)
 }
 END_TEST
 
-START_TEST(test_success_resets_the_count)
-{
+START_TEST(test_success_resets_the_count) {
     fail_once();
     fail_once();
     breaker_ticket t;
@@ -88,8 +81,7 @@ START_TEST(test_success_resets_the_count)
 }
 END_TEST
 
-START_TEST(test_half_open_single_probe_closes_on_success)
-{
+START_TEST(test_half_open_single_probe_closes_on_success) {
     for (int i = 0; i < 3; i++)
         fail_once();
     clk.now += BREAKER_DEFAULT_COOLDOWN_MS;
@@ -115,8 +107,7 @@ START_TEST(test_half_open_single_probe_closes_on_success)
 }
 END_TEST
 
-START_TEST(test_half_open_probe_failure_reopens)
-{
+START_TEST(test_half_open_probe_failure_reopens) {
     for (int i = 0; i < 3; i++)
         fail_once();
     clk.now += BREAKER_DEFAULT_COOLDOWN_MS + 5;
@@ -139,8 +130,7 @@ START_TEST(test_half_open_probe_failure_reopens)
 }
 END_TEST
 
-START_TEST(test_stale_reports_are_ignored)
-{
+START_TEST(test_stale_reports_are_ignored) {
     /* A slow call started while closed finishes after the breaker opened: its success must
      * not close the breaker, and its failure must not count twice. */
     breaker_ticket slow;
@@ -166,8 +156,7 @@ START_TEST(test_stale_reports_are_ignored)
 }
 END_TEST
 
-START_TEST(test_custom_config)
-{
+START_TEST(test_custom_config) {
     breaker b2;
     fake_clock c2 = {.now = 0};
     breaker_config cfg = {.threshold = 1, .cooldown_ms = 10, .clock = clock_read, .clock_ctx = &c2};
@@ -187,14 +176,12 @@ START_TEST(test_custom_config)
 END_TEST
 
 /* Many threads hammer a half-open breaker: exactly one gets the probe. */
-static void *race_probe(void *arg)
-{
+static void *race_probe(void *arg) {
     breaker_ticket t;
     return (void *)(intptr_t)(breaker_allow(&b, &t, NULL) == EQ_OK && t.probe);
 }
 
-START_TEST(test_one_probe_under_contention)
-{
+START_TEST(test_one_probe_under_contention) {
     for (int i = 0; i < 3; i++)
         fail_once();
     clk.now += BREAKER_DEFAULT_COOLDOWN_MS;
@@ -211,8 +198,7 @@ START_TEST(test_one_probe_under_contention)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *s = suite_create("breaker");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);

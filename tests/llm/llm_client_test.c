@@ -17,24 +17,20 @@
 
 static fake_llm fake;
 
-static void server_start(void)
-{
+static void server_start(void) {
     static const char *const args[] = {"--api-key", "sk-test", NULL};
     ck_assert_int_eq(fake_llm_start(&fake, args), 0);
 }
 
-static void server_stop(void)
-{
+static void server_stop(void) {
     fake_llm_stop(&fake);
 }
 
-static void reset(void)
-{
+static void reset(void) {
     ck_assert_int_eq(fake_llm_reset(&fake), 0);
 }
 
-static llm_config config(llm_api api)
-{
+static llm_config config(llm_api api) {
     return (llm_config){
         .api = api,
         .base_url = fake.base_url,
@@ -46,8 +42,7 @@ static llm_config config(llm_api api)
 }
 
 /* The recorded requests, parsed; caller deletes. */
-static cJSON *recorded(void)
-{
+static cJSON *recorded(void) {
     char *json = fake_llm_requests(&fake);
     ck_assert_ptr_nonnull(json);
     cJSON *r = cJSON_Parse(json);
@@ -57,8 +52,7 @@ static cJSON *recorded(void)
 }
 
 /* Asks a question with a dataset summary and search results as context. */
-static eq_err ask(const llm_config *cfg, llm_reply *reply, llm_failure *fail)
-{
+static eq_err ask(const llm_config *cfg, llm_reply *reply, llm_failure *fail) {
     llm_section secs[] = {
         {"Dataset imports (monthly)", "MARK_DATASET imports fell 3% over 2023"},
         {"Search results", "1. [trade-balance] MARK_SEARCH the deficit narrowed"},
@@ -72,8 +66,7 @@ static eq_err ask(const llm_config *cfg, llm_reply *reply, llm_failure *fail)
     return err;
 }
 
-static void check_answer(const llm_reply *r)
-{
+static void check_answer(const llm_reply *r) {
     ck_assert_str_eq(r->content, "fake answer from fake-model: How did imports move last year? "
                                  "[context: MARK_DATASET MARK_SEARCH]");
     ck_assert_str_eq(r->model, "fake-model");
@@ -85,8 +78,7 @@ static void check_answer(const llm_reply *r)
     ck_assert_int_eq(r->completion_tokens, words);
 }
 
-START_TEST(test_ollama_chat)
-{
+START_TEST(test_ollama_chat) {
     reset();
     llm_config cfg = config(LLM_API_OLLAMA);
     llm_reply r;
@@ -107,15 +99,14 @@ START_TEST(test_ollama_chat)
     ck_assert_int_eq(cJSON_GetArraySize(msgs), 2);
     ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "role")->valuestring,
                      "system");
-    ck_assert_ptr_nonnull(strstr(
-        cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "content")->valuestring,
-        "### Dataset imports (monthly)\nMARK_DATASET"));
+    ck_assert_ptr_nonnull(
+        strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 1), "content")->valuestring,
+               "### Dataset imports (monthly)\nMARK_DATASET"));
     cJSON_Delete(reqs);
 }
 END_TEST
 
-START_TEST(test_openai_chat_and_key)
-{
+START_TEST(test_openai_chat_and_key) {
     reset();
     llm_config cfg = config(LLM_API_OPENAI);
     cfg.base_url = strcat(strcpy((char[80]){0}, fake.base_url), "/"); /* trailing slash */
@@ -140,8 +131,7 @@ START_TEST(test_openai_chat_and_key)
 }
 END_TEST
 
-START_TEST(test_missing_model_is_llm_error)
-{
+START_TEST(test_missing_model_is_llm_error) {
     reset();
     llm_config cfg = config(LLM_API_OLLAMA);
     cfg.model = "missing-model";
@@ -154,8 +144,7 @@ START_TEST(test_missing_model_is_llm_error)
 }
 END_TEST
 
-START_TEST(test_failure_classes)
-{
+START_TEST(test_failure_classes) {
     llm_reply r;
     llm_failure f;
     for (int api = 0; api < 2; api++) {
@@ -181,8 +170,7 @@ START_TEST(test_failure_classes)
 }
 END_TEST
 
-START_TEST(test_slow_times_out)
-{
+START_TEST(test_slow_times_out) {
     reset();
     ck_assert_int_eq(fake_llm_mode(&fake, "slow", 2), 0);
     llm_config cfg = config(LLM_API_OLLAMA);
@@ -195,8 +183,7 @@ START_TEST(test_slow_times_out)
 }
 END_TEST
 
-START_TEST(test_connection_refused_and_size_cap)
-{
+START_TEST(test_connection_refused_and_size_cap) {
     /* A port nobody listens on: bind one, note it, close it. */
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -222,8 +209,7 @@ START_TEST(test_connection_refused_and_size_cap)
 }
 END_TEST
 
-START_TEST(test_embeddings_both_apis)
-{
+START_TEST(test_embeddings_both_apis) {
     reset();
     const char *inputs[] = {"inflation rose", "imports fell", "inflation rose"};
     float *ov, *av;
@@ -254,8 +240,7 @@ START_TEST(test_embeddings_both_apis)
 }
 END_TEST
 
-START_TEST(test_parsers)
-{
+START_TEST(test_parsers) {
     llm_reply r;
     const char *ok = "{\"message\":{\"content\":\"hi\"}}";
     ck_assert_int_eq(llm_parse_chat(LLM_API_OLLAMA, ok, strlen(ok), &r), EQ_OK);
@@ -281,13 +266,14 @@ START_TEST(test_parsers)
     float *v;
     uint32_t d;
     static const char *const bad_embed[] = {
-        "{\"embeddings\":[]}", "{\"embeddings\":[[1,2],[3]]}", "{\"embeddings\":[[1,\"x\"]]}",
+        "{\"embeddings\":[]}",       "{\"embeddings\":[[1,2],[3]]}", "{\"embeddings\":[[1,\"x\"]]}",
         "{\"embeddings\":[[1e39]]}", "{\"embeddings\":[1,2]}",
     };
     for (size_t i = 0; i < sizeof bad_embed / sizeof *bad_embed; i++) {
         size_t n = i == 1 ? 2 : 1;
-        ck_assert_int_eq(llm_parse_embed(LLM_API_OLLAMA, bad_embed[i], strlen(bad_embed[i]), n,
-                                         &v, &d), EQ_EPROTO);
+        ck_assert_int_eq(
+            llm_parse_embed(LLM_API_OLLAMA, bad_embed[i], strlen(bad_embed[i]), n, &v, &d),
+            EQ_EPROTO);
     }
     const char *oob = "{\"data\":[{\"index\":3,\"embedding\":[1]}]}";
     ck_assert_int_eq(llm_parse_embed(LLM_API_OPENAI, oob, strlen(oob), 1, &v, &d), EQ_EPROTO);
@@ -295,8 +281,7 @@ START_TEST(test_parsers)
 END_TEST
 
 /* Random corruption of real response bodies never crashes or leaks the parsers. */
-START_TEST(test_parsers_random_corruption)
-{
+START_TEST(test_parsers_random_corruption) {
     static const char *const bodies[] = {
         "{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Imports fell.\"},"
         "\"done\":true,\"prompt_eval_count\":31,\"eval_count\":4}",
@@ -313,8 +298,7 @@ START_TEST(test_parsers_random_corruption)
         memcpy(buf, bodies[which], len);
         for (int k = rand_r(&seed) % 3; k >= 0; k--)
             buf[rand_r(&seed) % len] = "{}[]\",:0-e\\x"[rand_r(&seed) % 12];
-        if (rand_r(&seed) % 3 == 0)
-            len = (size_t)rand_r(&seed) % (len + 1);
+        if (rand_r(&seed) % 3 == 0) len = (size_t)rand_r(&seed) % (len + 1);
         llm_api api = (which == 0 || which == 2) ? LLM_API_OLLAMA : LLM_API_OPENAI;
         if (which < 2) {
             llm_reply r;
@@ -335,16 +319,14 @@ START_TEST(test_parsers_random_corruption)
 END_TEST
 
 static uint64_t test_clock_ms;
-static uint64_t test_clock(void *ctx)
-{
+static uint64_t test_clock(void *ctx) {
     (void)ctx;
     return test_clock_ms;
 }
 
 /* The breaker in front of the client: three 500s open it, calls then fail fast without
  * reaching the server, and after the cool-down one probe closes it again. */
-START_TEST(test_breaker_guards_client)
-{
+START_TEST(test_breaker_guards_client) {
     reset();
     ck_assert_int_eq(fake_llm_mode(&fake, "500", 0), 0);
     breaker b;
@@ -385,8 +367,7 @@ START_TEST(test_breaker_guards_client)
 }
 END_TEST
 
-START_TEST(test_config_from_env)
-{
+START_TEST(test_config_from_env) {
     llm_config cfg;
     unsetenv("ECONQ_LLM_URL");
     unsetenv("ECONQ_LLM_API");
@@ -409,10 +390,8 @@ START_TEST(test_config_from_env)
 }
 END_TEST
 
-int main(void)
-{
-    if (llm_global_init() != EQ_OK)
-        return 1;
+int main(void) {
+    if (llm_global_init() != EQ_OK) return 1;
     Suite *s = suite_create("llm_client");
     TCase *tc = tcase_create("fake");
     tcase_set_timeout(tc, 30);

@@ -5,8 +5,7 @@
 
 #include "workers/llm/llm_prompt.h"
 
-START_TEST(test_layout)
-{
+START_TEST(test_layout) {
     llm_section secs[] = {
         {"Dataset cpi", "columns: date, value; 2015-01..2024-06; last 3.2"},
         {"Search results", "1. [cpi-march] Consumer prices rose (score 0.61)"},
@@ -14,10 +13,11 @@ START_TEST(test_layout)
     llm_prompt p;
     ck_assert_int_eq(llm_prompt_build(NULL, secs, 2, "How did prices move?", 0, &p), EQ_OK);
     ck_assert_str_eq(p.system, LLM_PROMPT_DEFAULT_SYSTEM);
-    ck_assert_str_eq(p.user, "Context:\n\n"
-                             "### Dataset cpi\ncolumns: date, value; 2015-01..2024-06; last 3.2\n\n"
-                             "### Search results\n1. [cpi-march] Consumer prices rose (score 0.61)\n\n"
-                             "Question: How did prices move?");
+    ck_assert_str_eq(p.user,
+                     "Context:\n\n"
+                     "### Dataset cpi\ncolumns: date, value; 2015-01..2024-06; last 3.2\n\n"
+                     "### Search results\n1. [cpi-march] Consumer prices rose (score 0.61)\n\n"
+                     "Question: How did prices move?");
     ck_assert(!p.truncated);
     llm_prompt_fini(&p);
     /* No sections: just the question. */
@@ -28,8 +28,7 @@ START_TEST(test_layout)
 }
 END_TEST
 
-START_TEST(test_cap_is_fair_and_respected)
-{
+START_TEST(test_cap_is_fair_and_respected) {
     /* One short section and two long ones under a tight cap: the short one stays whole, the
      * long ones share the rest, the total stays under the cap. */
     size_t big = 5000;
@@ -50,7 +49,8 @@ START_TEST(test_cap_is_fair_and_respected)
         na += *c == 'a', nb += *c == 'b';
     ck_assert_uint_gt(na, 700);
     ck_assert_uint_gt(nb, 700);
-    ck_assert_int_le(labs((long)na - (long)nb), 5); /* equal shares ("stays", "[truncated]" add a few) */
+    ck_assert_int_le(labs((long)na - (long)nb),
+                     5); /* equal shares ("stays", "[truncated]" add a few) */
     ck_assert_ptr_nonnull(strstr(p.user, "Question: q?"));
     llm_prompt_fini(&p);
     free(a);
@@ -58,8 +58,7 @@ START_TEST(test_cap_is_fair_and_respected)
 }
 END_TEST
 
-START_TEST(test_utf8_cut_and_errors)
-{
+START_TEST(test_utf8_cut_and_errors) {
     /* A long run of 3-byte characters is cut on a character boundary. */
     char text[3 * 400 + 1];
     for (int i = 0; i < 400; i++)
@@ -92,8 +91,7 @@ START_TEST(test_utf8_cut_and_errors)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
     Suite *s = suite_create("llm_prompt");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_layout);

@@ -13,12 +13,12 @@
  * with the same bytes land in unrelated buckets. */
 enum { SEED_WORD = 0x11, SEED_BIGRAM = 0x22, SEED_CHAR = 0x33, SEED_CONCEPT = 0x44 };
 
-#define W_WORD 1.0f        /* a content word (its stem) */
-#define W_NUMBER 0.5f      /* a token made only of digits */
-#define W_STOP 0.1f        /* an English stop word */
-#define W_BIGRAM 0.6f      /* two consecutive content words */
-#define W_CHAR_WORD 0.6f   /* a word's character n-grams together (L2 energy of ~0.36) */
-#define W_CONCEPT 0.8f     /* a word's entry in the concept table */
+#define W_WORD 1.0f      /* a content word (its stem) */
+#define W_NUMBER 0.5f    /* a token made only of digits */
+#define W_STOP 0.1f      /* an English stop word */
+#define W_BIGRAM 0.6f    /* two consecutive content words */
+#define W_CHAR_WORD 0.6f /* a word's character n-grams together (L2 energy of ~0.36) */
+#define W_CONCEPT 0.8f   /* a word's entry in the concept table */
 #define CHAR_MIN_N 3
 #define CHAR_MAX_N 5
 /* Words longer than this (code points) contribute only their first n-grams; a guard
@@ -44,13 +44,11 @@ typedef struct builder {
     size_t n, cap;
 } builder;
 
-const char *embed_name(void)
-{
+const char *embed_name(void) {
     return EMBED_NAME;
 }
 
-float embed_dot(const float *a, const float *b, size_t dim)
-{
+float embed_dot(const float *a, const float *b, size_t dim) {
     /* Eight independent sums let the compiler keep them in vector registers. */
     float acc[8] = {0};
     size_t i = 0;
@@ -67,8 +65,7 @@ float embed_dot(const float *a, const float *b, size_t dim)
 
 /* Decodes one code point at s[*i] (len bytes total); advances *i. Returns -1 for an
  * invalid or overlong sequence (and skips one byte). */
-static int32_t utf8_next(const unsigned char *s, size_t len, size_t *i)
-{
+static int32_t utf8_next(const unsigned char *s, size_t len, size_t *i) {
     unsigned char c = s[*i];
     int32_t cp;
     size_t n;
@@ -105,8 +102,7 @@ static int32_t utf8_next(const unsigned char *s, size_t len, size_t *i)
     return cp;
 }
 
-static size_t utf8_put(int32_t cp, char *out)
-{
+static size_t utf8_put(int32_t cp, char *out) {
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;
@@ -128,17 +124,19 @@ static size_t utf8_put(int32_t cp, char *out)
 }
 
 /* ASCII base letters of U+00C0..U+00FF ('.' marks a separator, '2' a two-letter fold). */
-static const char latin1_fold[64] = "aaaaaa2ceeeeiiiidnooooo.ouuuuyt2aaaaaa2ceeeeiiiidnooooo.ouuuuyty";
-/* ASCII base letters of U+0100..U+017F (Latin Extended-A). */
+static const char latin1_fold[64] =
+    "aaaaaa2ceeeeiiiidnooooo.ouuuuyt2aaaaaa2ceeeeiiiidnooooo.ouuuuyty";
+/* ASCII base letters of U+0100..U+017F (Latin Extended-A), in runs of one letter. */
+/* clang-format off */
 static const char latin_ext_a_fold[128] =
     "aaaaaacccccccc" "dddd" "eeeeeeeeee" "gggggggg" "hhhh" "iiiiiiiiii" "ii" "jj" "kkk"
     "llllllllll" "nnnnnnnnn" "oooooo" "oo" "rrrrrr" "ssssssss" "tttttt" "uuuuuuuuuuuu" "ww"
     "yyy" "zzzzzz" "s";
+/* clang-format on */
 
 /* Folds one code point for indexing. Writes the folded UTF-8 to out (at most 4 bytes) and
  * returns its length, or 0 when the code point separates words. */
-static size_t fold_cp(int32_t cp, char *out)
-{
+static size_t fold_cp(int32_t cp, char *out) {
     if (cp < 0x80) {
         if (cp >= 'A' && cp <= 'Z') {
             out[0] = (char)(cp + 32);
@@ -152,8 +150,7 @@ static size_t fold_cp(int32_t cp, char *out)
     }
     if (cp >= 0xC0 && cp <= 0xFF) {
         char c = latin1_fold[cp - 0xC0];
-        if (c == '.')
-            return 0;
+        if (c == '.') return 0;
         if (c == '2') { /* Æ æ -> ae, ß -> ss */
             out[0] = (cp == 0xDF) ? 's' : 'a';
             out[1] = (cp == 0xDF) ? 's' : 'e';
@@ -189,27 +186,25 @@ static size_t fold_cp(int32_t cp, char *out)
 
 /* Sorted for bsearch. */
 static const char *const stop_words[] = {
-    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
-    "been", "before", "being", "between", "both", "but", "by", "can", "could", "did", "do",
-    "does", "during", "each", "for", "from", "had", "has", "have", "he", "her", "his", "how",
-    "i", "if", "in", "into", "is", "it", "its", "last", "me", "more", "most", "my", "no", "not",
-    "of", "on", "or", "other", "our", "over", "she", "so", "some", "such", "than", "that", "the",
-    "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "under",
-    "up", "was", "we", "were", "what", "when", "where", "which", "while", "who", "why", "will",
-    "with", "would", "you", "your",
+    "a",     "about",   "after", "all",   "also",   "am",     "an",      "and",   "any",  "are",
+    "as",    "at",      "be",    "been",  "before", "being",  "between", "both",  "but",  "by",
+    "can",   "could",   "did",   "do",    "does",   "during", "each",    "for",   "from", "had",
+    "has",   "have",    "he",    "her",   "his",    "how",    "i",       "if",    "in",   "into",
+    "is",    "it",      "its",   "last",  "me",     "more",   "most",    "my",    "no",   "not",
+    "of",    "on",      "or",    "other", "our",    "over",   "she",     "so",    "some", "such",
+    "than",  "that",    "the",   "their", "them",   "then",   "there",   "these", "they", "this",
+    "those", "through", "to",    "under", "up",     "was",    "we",      "were",  "what", "when",
+    "where", "which",   "while", "who",   "why",    "will",   "with",    "would", "you",  "your",
 };
 
-static bool is_stop(const char *w, size_t n)
-{
+static bool is_stop(const char *w, size_t n) {
     size_t lo = 0, hi = sizeof stop_words / sizeof stop_words[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const char *s = stop_words[mid];
         int c = strncmp(w, s, n);
-        if (c == 0)
-            c = (s[n] == '\0') ? 0 : -1;
-        if (c == 0)
-            return true;
+        if (c == 0) c = (s[n] == '\0') ? 0 : -1;
+        if (c == 0) return true;
         if (c < 0)
             hi = mid;
         else
@@ -218,28 +213,24 @@ static bool is_stop(const char *w, size_t n)
     return false;
 }
 
-static bool ends_with(const char *w, size_t n, const char *suffix)
-{
+static bool ends_with(const char *w, size_t n, const char *suffix) {
     size_t k = strlen(suffix);
     return n >= k && memcmp(w + n - k, suffix, k) == 0;
 }
 
-static bool is_vowel(char c)
-{
+static bool is_vowel(char c) {
     return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
 }
 
 /* A light English stemmer for ASCII words, enough to join inflections ("imports",
  * "imported", "importing" -> "import"; "prices", "price" -> "pric"). Writes the stem to
  * `out` (room for n bytes) and returns its length. */
-static size_t stem_word(const char *w, size_t n, char *out)
-{
+static size_t stem_word(const char *w, size_t n, char *out) {
     memcpy(out, w, n);
     for (size_t i = 0; i < n; i++)
         if (!((w[i] >= 'a' && w[i] <= 'z')))
             return n; /* digits or non-ASCII letters: keep the word as it is */
-    if (n < 4)
-        return n;
+    if (n < 4) return n;
     bool verbal = false;
     if (ends_with(out, n, "ies") && n > 4) {
         n -= 3;
@@ -261,59 +252,48 @@ static size_t stem_word(const char *w, size_t n, char *out)
     if (verbal && n >= 3 && out[n - 1] == out[n - 2] && !is_vowel(out[n - 1]) &&
         out[n - 1] != 'l' && out[n - 1] != 's' && out[n - 1] != 'z')
         n--;
-    if (n >= 4 && out[n - 1] == 'e')
-        n--;
+    if (n >= 4 && out[n - 1] == 'e') n--;
     return n;
 }
 
 /* A small thesaurus of economic concepts, keyed by stem: words that mean nearly the same
- * thing in economic notes ("inflation", "prices"; "rose", "increased") share a feature. */
-typedef struct concept {
-    const char *stem;
-    uint32_t id;
-} concept;
-
-static const concept concepts[] = {
-    {"inflation", 1}, {"pric", 1}, {"cpi", 1}, {"deflation", 1}, {"disinflation", 1},
-    {"hicp", 1}, {"pce", 1}, {"cost", 1},
-    {"unemployment", 2}, {"jobless", 2}, {"employment", 2}, {"job", 2}, {"payroll", 2},
-    {"labor", 2}, {"labour", 2}, {"worker", 2}, {"wag", 2}, {"hir", 2}, {"layoff", 2},
-    {"gdp", 3}, {"output", 3}, {"growth", 3}, {"recession", 3}, {"economy", 3},
-    {"production", 3}, {"expansion", 3},
-    {"import", 4}, {"export", 4}, {"trade", 4}, {"tariff", 4}, {"shipment", 4},
-    {"interest", 5}, {"monetary", 5}, {"rat", 5}, {"yield", 5}, {"bond", 5},
-    {"ris", 6}, {"rose", 6}, {"increas", 6}, {"climb", 6}, {"grew", 6}, {"grow", 6},
-    {"jump", 6}, {"surg", 6}, {"gain", 6}, {"accelerat", 6}, {"higher", 6}, {"soar", 6},
-    {"rebound", 6},
-    {"fell", 7}, {"fall", 7}, {"declin", 7}, {"drop", 7}, {"decreas", 7}, {"shrank", 7},
-    {"shrink", 7}, {"slump", 7}, {"contract", 7}, {"lower", 7}, {"slow", 7}, {"plung", 7},
-    {"cool", 7},
-    {"hous", 8}, {"home", 8}, {"mortgag", 8}, {"rent", 8},
-    {"money", 9}, {"credit", 9}, {"lend", 9}, {"loan", 9},
-    {"oil", 10}, {"energy", 10}, {"fuel", 10}, {"gasoline", 10}, {"petrol", 10}, {"crude", 10},
-    {"currency", 11}, {"exchang", 11}, {"dollar", 11}, {"euro", 11}, {"yen", 11},
-    {"sterling", 11},
-    {"consumer", 12}, {"retail", 12}, {"spend", 12}, {"consumption", 12},
+ * thing in economic notes ("inflation", "prices"; "rose", "increased") share a feature.
+ * One group per line; a group's concept id is its index + 1. */
+static const char *const concept_groups[] = {
+    " inflation pric cpi deflation disinflation hicp pce cost ",
+    " unemployment jobless employment job payroll labor labour worker wag hir layoff ",
+    " gdp output growth recession economy production expansion ",
+    " import export trade tariff shipment ",
+    " interest monetary rat yield bond ",
+    " ris rose increas climb grew grow jump surg gain accelerat higher soar rebound ",
+    " fell fall declin drop decreas shrank shrink slump contract lower slow plung cool ",
+    " hous home mortgag rent ",
+    " money credit lend loan ",
+    " oil energy fuel gasoline petrol crude ",
+    " currency exchang dollar euro yen sterling ",
+    " consumer retail spend consumption ",
 };
 
-static uint32_t concept_of(const char *s, size_t n)
-{
-    for (size_t i = 0; i < sizeof concepts / sizeof concepts[0]; i++)
-        if (concepts[i].stem[0] == s[0] && strlen(concepts[i].stem) == n &&
-            memcmp(concepts[i].stem, s, n) == 0)
-            return concepts[i].id;
+/* The concept id of a stem, or 0. */
+static uint32_t concept_of(const char *s, size_t n) {
+    char key[34]; /* " stem " */
+    if (n + 2 >= sizeof key) return 0;
+    key[0] = ' ';
+    memcpy(key + 1, s, n);
+    key[n + 1] = ' ';
+    key[n + 2] = '\0';
+    for (size_t i = 0; i < sizeof concept_groups / sizeof concept_groups[0]; i++)
+        if (strstr(concept_groups[i], key)) return (uint32_t)(i + 1);
     return 0;
 }
 
 /* ---- Features ---- */
 
-static bool builder_add(builder *b, uint64_t hash, float weight)
-{
+static bool builder_add(builder *b, uint64_t hash, float weight) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         feature *f = realloc(b->f, cap * sizeof *f);
-        if (!f)
-            return false;
+        if (!f) return false;
         b->f = f, b->cap = cap;
     }
     b->f[b->n++] = (feature){.hash = hash, .weight = weight};
@@ -321,8 +301,7 @@ static bool builder_add(builder *b, uint64_t hash, float weight)
 }
 
 /* Adds the character 3..5-grams of the word w (folded UTF-8) framed by '<' and '>'. */
-static bool add_char_ngrams(builder *b, const char *w, size_t n)
-{
+static bool add_char_ngrams(builder *b, const char *w, size_t n) {
     char buf[4 * CHAR_MAX_WORD_CPS + 2];
     uint32_t pos[CHAR_MAX_WORD_CPS + 3]; /* byte offset of each code point, then the end */
     size_t m = 0, blen = 0;
@@ -341,10 +320,8 @@ static bool add_char_ngrams(builder *b, const char *w, size_t n)
     pos[m] = (uint32_t)blen; /* m code points in buf; pos[m] is the end */
     size_t count = 0;
     for (size_t g = CHAR_MIN_N; g <= CHAR_MAX_N; g++)
-        if (m >= g)
-            count += m - g + 1;
-    if (count == 0)
-        return true;
+        if (m >= g) count += m - g + 1;
+    if (count == 0) return true;
     float weight = W_CHAR_WORD / sqrtf((float)count);
     for (size_t g = CHAR_MIN_N; g <= CHAR_MAX_N; g++)
         for (size_t s = 0; s + g <= m; s++)
@@ -354,17 +331,14 @@ static bool add_char_ngrams(builder *b, const char *w, size_t n)
     return true;
 }
 
-static int cmp_feature(const void *a, const void *b)
-{
+static int cmp_feature(const void *a, const void *b) {
     const feature *x = a, *y = b;
-    if (x->hash != y->hash)
-        return x->hash < y->hash ? -1 : 1;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
     return (x->weight > y->weight) - (x->weight < y->weight);
 }
 
 /* Splits text into folded tokens (in norm) and their stems (in stems). */
-static size_t tokenize(const char *text, size_t len, char *norm, char *stems, token *toks)
-{
+static size_t tokenize(const char *text, size_t len, char *norm, char *stems, token *toks) {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0, nlen = 0, slen = 0, nt = 0;
     bool in_word = false;
@@ -399,42 +373,33 @@ static size_t tokenize(const char *text, size_t len, char *norm, char *stems, to
     return nt;
 }
 
-eq_err embed_text(const char *text, size_t len, float *out)
-{
-    if (!text || !out)
-        return EQ_EINVAL;
+eq_err embed_text(const char *text, size_t len, float *out) {
+    if (!text || !out) return EQ_EINVAL;
     memset(out, 0, EMBED_DIM * sizeof *out);
-    if (len > EMBED_MAX_TEXT_BYTES)
-        return EQ_ETOOBIG;
+    if (len > EMBED_MAX_TEXT_BYTES) return EQ_ETOOBIG;
     eq_err err = EQ_ENOMEM;
     builder b = {0};
     char *norm = malloc(len + 1), *stems = malloc(len + 1);
     token *toks = malloc((len + 1) * sizeof *toks); /* at most one token per byte */
-    if (!norm || !stems || !toks)
-        goto out;
+    if (!norm || !stems || !toks) goto out;
     size_t nt = tokenize(text, len, norm, stems, toks);
     const token *prev = NULL; /* the previous content token, for bigrams */
     for (size_t t = 0; t < nt; t++) {
         const token *tk = &toks[t];
         const char *w = norm + tk->off, *st = stems + tk->soff;
         float ww = tk->number ? W_NUMBER : tk->stop ? W_STOP : W_WORD;
-        if (!builder_add(&b, XXH3_64bits_withSeed(st, tk->slen, SEED_WORD), ww))
-            goto out;
-        if (tk->stop)
-            continue;
+        if (!builder_add(&b, XXH3_64bits_withSeed(st, tk->slen, SEED_WORD), ww)) goto out;
+        if (tk->stop) continue;
         if (prev) {
             uint64_t h = XXH3_64bits_withSeed(stems + prev->soff, prev->slen, SEED_BIGRAM);
-            if (!builder_add(&b, XXH3_64bits_withSeed(st, tk->slen, h), W_BIGRAM))
-                goto out;
+            if (!builder_add(&b, XXH3_64bits_withSeed(st, tk->slen, h), W_BIGRAM)) goto out;
         }
         prev = tk;
-        if (tk->number)
-            continue;
+        if (tk->number) continue;
         uint32_t c = concept_of(st, tk->slen);
         if (c && !builder_add(&b, XXH3_64bits_withSeed(&c, sizeof c, SEED_CONCEPT), W_CONCEPT))
             goto out;
-        if (!add_char_ngrams(&b, w, tk->len))
-            goto out;
+        if (!add_char_ngrams(&b, w, tk->len)) goto out;
     }
     if (b.n == 0) {
         err = EQ_EINVAL;

@@ -32,14 +32,12 @@ struct vindex {
     size_t mask;
 };
 
-static uint64_t id_hash(const char *id)
-{
+static uint64_t id_hash(const char *id) {
     return XXH3_64bits(id, strlen(id));
 }
 
 /* The map position holding `id`, or the empty position where it would go. */
-static size_t map_find(const vindex *vi, const char *id, bool *found)
-{
+static size_t map_find(const vindex *vi, const char *id, bool *found) {
     size_t p = (size_t)id_hash(id) & vi->mask;
     while (vi->map[p] != 0) {
         if (strcmp(vi->ids[vi->map[p] - 1], id) == 0) {
@@ -53,8 +51,7 @@ static size_t map_find(const vindex *vi, const char *id, bool *found)
 }
 
 /* Removes the entry at map position p, shifting later entries of its probe run back. */
-static void map_remove_at(vindex *vi, size_t p)
-{
+static void map_remove_at(vindex *vi, size_t p) {
     size_t hole = p, q = (p + 1) & vi->mask;
     while (vi->map[q] != 0) {
         size_t home = (size_t)id_hash(vi->ids[vi->map[q] - 1]) & vi->mask;
@@ -69,12 +66,10 @@ static void map_remove_at(vindex *vi, size_t p)
     vi->map[hole] = 0;
 }
 
-static eq_err map_grow(vindex *vi)
-{
+static eq_err map_grow(vindex *vi) {
     size_t cap = (vi->mask + 1) * 2;
     uint32_t *map = calloc(cap, sizeof *map);
-    if (!map)
-        return EQ_ENOMEM;
+    if (!map) return EQ_ENOMEM;
     uint32_t *old = vi->map;
     vi->map = map, vi->mask = cap - 1;
     for (size_t s = 0; s < vi->count; s++) {
@@ -86,13 +81,10 @@ static eq_err map_grow(vindex *vi)
     return EQ_OK;
 }
 
-eq_err vindex_new(uint32_t dim, vindex **out)
-{
-    if (!out || dim == 0 || dim > VINDEX_MAX_DIM)
-        return EQ_EINVAL;
+eq_err vindex_new(uint32_t dim, vindex **out) {
+    if (!out || dim == 0 || dim > VINDEX_MAX_DIM) return EQ_EINVAL;
     vindex *vi = calloc(1, sizeof *vi);
-    if (!vi)
-        return EQ_ENOMEM;
+    if (!vi) return EQ_ENOMEM;
     vi->dim = dim;
     vi->mask = 63;
     vi->map = calloc(vi->mask + 1, sizeof *vi->map);
@@ -104,10 +96,8 @@ eq_err vindex_new(uint32_t dim, vindex **out)
     return EQ_OK;
 }
 
-void vindex_free(vindex *vi)
-{
-    if (!vi)
-        return;
+void vindex_free(vindex *vi) {
+    if (!vi) return;
     for (size_t s = 0; s < vi->count; s++)
         free(vi->ids[s]);
     free(vi->ids);
@@ -118,20 +108,17 @@ void vindex_free(vindex *vi)
     free(vi);
 }
 
-uint32_t vindex_dim(const vindex *vi)
-{
+uint32_t vindex_dim(const vindex *vi) {
     return vi->dim;
 }
 
-size_t vindex_count(const vindex *vi)
-{
+size_t vindex_count(const vindex *vi) {
     return vi->count;
 }
 
 /* Dot product with eight independent partial sums, a shape gcc vectorises at -O2 without
  * -ffast-math (a single running sum would force strict left-to-right float order). */
-static inline float dot(const float *restrict a, const float *restrict b, size_t dim)
-{
+static inline float dot(const float *restrict a, const float *restrict b, size_t dim) {
     float acc[8] = {0};
     size_t i = 0;
     for (; i + 8 <= dim; i += 8)
@@ -144,8 +131,7 @@ static inline float dot(const float *restrict a, const float *restrict b, size_t
 }
 
 /* Dot product of int8 codes; sixteen 32-bit partial sums, vectorised like dot(). */
-static inline int32_t dot_i8(const int8_t *restrict a, const int8_t *restrict b, size_t dim)
-{
+static inline int32_t dot_i8(const int8_t *restrict a, const int8_t *restrict b, size_t dim) {
     int32_t acc[16] = {0};
     size_t i = 0;
     for (; i + 16 <= dim; i += 16)
@@ -161,8 +147,7 @@ static inline int32_t dot_i8(const int8_t *restrict a, const int8_t *restrict b,
 
 /* Quantises a unit vector to int8 codes in [-127, 127] with one scale, and measures the
  * error of doing so (in double, then rounded up a little so the bound stays a bound). */
-static qmeta quantise(const float *v, uint32_t dim, int8_t *codes)
-{
+static qmeta quantise(const float *v, uint32_t dim, int8_t *codes) {
     float m = 0;
     for (uint32_t i = 0; i < dim; i++)
         m = fmaxf(m, fabsf(v[i]));
@@ -182,72 +167,56 @@ static qmeta quantise(const float *v, uint32_t dim, int8_t *codes)
 }
 
 /* The L2 norm of v, or 0 if v is zero or has a non-finite component. */
-static double norm_of(const float *v, uint32_t dim)
-{
+static double norm_of(const float *v, uint32_t dim) {
     double n2 = 0;
     for (uint32_t i = 0; i < dim; i++) {
-        if (!isfinite(v[i]))
-            return 0;
+        if (!isfinite(v[i])) return 0;
         n2 += (double)v[i] * v[i];
     }
     return isfinite(n2) ? sqrt(n2) : 0;
 }
 
-static eq_err slots_grow(vindex *vi)
-{
+static eq_err slots_grow(vindex *vi) {
     size_t cap = vi->cap ? vi->cap * 2 : 64;
-    if (cap > VINDEX_MAX_DOCS)
-        cap = VINDEX_MAX_DOCS;
+    if (cap > VINDEX_MAX_DOCS) cap = VINDEX_MAX_DOCS;
     /* Each array that grew is kept even if a later one fails; cap moves only at the end. */
     float *vecs = realloc(vi->vecs, cap * vi->dim * sizeof *vecs);
-    if (!vecs)
-        return EQ_ENOMEM;
+    if (!vecs) return EQ_ENOMEM;
     vi->vecs = vecs;
     int8_t *codes = realloc(vi->codes, cap * vi->dim);
-    if (!codes)
-        return EQ_ENOMEM;
+    if (!codes) return EQ_ENOMEM;
     vi->codes = codes;
     qmeta *qm = realloc(vi->qm, cap * sizeof *qm);
-    if (!qm)
-        return EQ_ENOMEM;
+    if (!qm) return EQ_ENOMEM;
     vi->qm = qm;
     char **ids = realloc(vi->ids, cap * sizeof *ids);
-    if (!ids)
-        return EQ_ENOMEM;
+    if (!ids) return EQ_ENOMEM;
     vi->ids = ids;
     vi->cap = cap;
     return EQ_OK;
 }
 
-eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced)
-{
-    if (!vi || !id || !vec)
-        return EQ_EINVAL;
+eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced) {
+    if (!vi || !id || !vec) return EQ_EINVAL;
     size_t idlen = strnlen(id, VINDEX_MAX_ID_BYTES + 1);
-    if (idlen == 0 || idlen > VINDEX_MAX_ID_BYTES)
-        return EQ_EINVAL;
+    if (idlen == 0 || idlen > VINDEX_MAX_ID_BYTES) return EQ_EINVAL;
     double norm = norm_of(vec, vi->dim);
-    if (norm <= 0)
-        return EQ_EINVAL;
+    if (norm <= 0) return EQ_EINVAL;
     bool found;
     size_t p = map_find(vi, id, &found);
     size_t slot;
     if (found) {
         slot = vi->map[p] - 1;
     } else {
-        if (vi->count >= VINDEX_MAX_DOCS)
-            return EQ_EFULL;
+        if (vi->count >= VINDEX_MAX_DOCS) return EQ_EFULL;
         eq_err err;
-        if (vi->count == vi->cap && (err = slots_grow(vi)) != EQ_OK)
-            return err;
+        if (vi->count == vi->cap && (err = slots_grow(vi)) != EQ_OK) return err;
         if ((vi->count + 1) * 2 > vi->mask + 1) {
-            if ((err = map_grow(vi)) != EQ_OK)
-                return err;
+            if ((err = map_grow(vi)) != EQ_OK) return err;
             p = map_find(vi, id, &found);
         }
         char *copy = malloc(idlen + 1);
-        if (!copy)
-            return EQ_ENOMEM;
+        if (!copy) return EQ_ENOMEM;
         memcpy(copy, id, idlen + 1);
         slot = vi->count++;
         vi->ids[slot] = copy;
@@ -257,19 +226,15 @@ eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced)
     for (uint32_t i = 0; i < vi->dim; i++)
         dst[i] = (float)(vec[i] / norm);
     vi->qm[slot] = quantise(dst, vi->dim, vi->codes + slot * vi->dim);
-    if (replaced)
-        *replaced = found;
+    if (replaced) *replaced = found;
     return EQ_OK;
 }
 
-eq_err vindex_del(vindex *vi, const char *id)
-{
-    if (!vi || !id)
-        return EQ_EINVAL;
+eq_err vindex_del(vindex *vi, const char *id) {
+    if (!vi || !id) return EQ_EINVAL;
     bool found;
     size_t p = map_find(vi, id, &found);
-    if (!found)
-        return EQ_ENOTFOUND;
+    if (!found) return EQ_ENOTFOUND;
     size_t slot = vi->map[p] - 1, last = vi->count - 1;
     map_remove_at(vi, p);
     free(vi->ids[slot]);
@@ -286,63 +251,48 @@ eq_err vindex_del(vindex *vi, const char *id)
     return EQ_OK;
 }
 
-eq_err vindex_get(const vindex *vi, const char *id, const float **vec)
-{
-    if (!vi || !id || !vec)
-        return EQ_EINVAL;
+eq_err vindex_get(const vindex *vi, const char *id, const float **vec) {
+    if (!vi || !id || !vec) return EQ_EINVAL;
     bool found;
     size_t p = map_find(vi, id, &found);
-    if (!found)
-        return EQ_ENOTFOUND;
+    if (!found) return EQ_ENOTFOUND;
     *vec = vi->vecs + (size_t)(vi->map[p] - 1) * vi->dim;
     return EQ_OK;
 }
 
 /* Whether hit a ranks below hit b: a lower score, or an equal score and a later id. */
-static bool worse(const vindex_hit *a, const vindex_hit *b)
-{
-    if (a->score != b->score)
-        return a->score < b->score;
+static bool worse(const vindex_hit *a, const vindex_hit *b) {
+    if (a->score != b->score) return a->score < b->score;
     return strcmp(a->id, b->id) > 0;
 }
 
 /* The heap keeps the k best hits seen so far with the worst at h[0]. */
-static void heap_sift_down(vindex_hit *h, size_t n, size_t i)
-{
+static void heap_sift_down(vindex_hit *h, size_t n, size_t i) {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(&h[l], &h[m]))
-            m = l;
-        if (r < n && worse(&h[r], &h[m]))
-            m = r;
-        if (m == i)
-            return;
+        if (l < n && worse(&h[l], &h[m])) m = l;
+        if (r < n && worse(&h[r], &h[m])) m = r;
+        if (m == i) return;
         vindex_hit t = h[i];
         h[i] = h[m], h[m] = t;
         i = m;
     }
 }
 
-static void heap_sift_up(vindex_hit *h, size_t i)
-{
+static void heap_sift_up(vindex_hit *h, size_t i) {
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!worse(&h[i], &h[parent]))
-            return;
+        if (!worse(&h[i], &h[parent])) return;
         vindex_hit t = h[i];
         h[i] = h[parent], h[parent] = t;
         i = parent;
     }
 }
 
-eq_err vindex_search(const vindex *vi, const float *query, size_t k, vindex_hit *hits,
-                     size_t *n)
-{
-    if (!vi || !query || !hits || !n || k == 0 || k > VINDEX_MAX_K)
-        return EQ_EINVAL;
+eq_err vindex_search(const vindex *vi, const float *query, size_t k, vindex_hit *hits, size_t *n) {
+    if (!vi || !query || !hits || !n || k == 0 || k > VINDEX_MAX_K) return EQ_EINVAL;
     double qnorm = norm_of(query, vi->dim);
-    if (qnorm <= 0)
-        return EQ_EINVAL;
+    if (qnorm <= 0) return EQ_EINVAL;
     /* The unit query and its int8 form; on the stack so a query allocates nothing. */
     float qv[VINDEX_MAX_DIM];
     int8_t q8[VINDEX_MAX_DIM];
@@ -356,11 +306,10 @@ eq_err vindex_search(const vindex *vi, const float *query, size_t k, vindex_hit 
     for (size_t s = 0; s < vi->count; s++) {
         const qmeta *m = &vi->qm[s];
         if (h == k) {
-            float approx = qq.scale * m->scale *
-                           (float)dot_i8(q8, vi->codes + s * vi->dim, vi->dim);
+            float approx =
+                qq.scale * m->scale * (float)dot_i8(q8, vi->codes + s * vi->dim, vi->dim);
             float bound = qq.err * m->norm + m->err + slack;
-            if (approx + bound < hits[0].score)
-                continue; /* cannot reach the k-th best */
+            if (approx + bound < hits[0].score) continue; /* cannot reach the k-th best */
         }
         vindex_hit cand = {.id = vi->ids[s], .score = dot(qv, vi->vecs + s * vi->dim, vi->dim)};
         if (h < k) {

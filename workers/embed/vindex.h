@@ -61,7 +61,6 @@ eq_err vindex_get(const vindex *vi, const char *id, const float **vec);
  * them to hits[0..*n) best first; *n = min(k, count). Equal scores are ordered by id
  * (bytewise), so results are deterministic. Errors: EQ_EINVAL (k is 0 or above
  * VINDEX_MAX_K, zero or non-finite query). */
-eq_err vindex_search(const vindex *vi, const float *query, size_t k, vindex_hit *hits,
-                     size_t *n);
+eq_err vindex_search(const vindex *vi, const float *query, size_t k, vindex_hit *hits, size_t *n);
 
 #endif

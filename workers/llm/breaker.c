@@ -3,56 +3,45 @@
 
 #include <time.h>
 
-static uint64_t monotonic_ms(void *ctx)
-{
+static uint64_t monotonic_ms(void *ctx) {
     (void)ctx;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-eq_err breaker_init(breaker *b, const breaker_config *cfg)
-{
+eq_err breaker_init(breaker *b, const breaker_config *cfg) {
     *b = (breaker){0};
-    if (cfg)
-        b->cfg = *cfg;
-    if (b->cfg.threshold == 0)
-        b->cfg.threshold = BREAKER_DEFAULT_THRESHOLD;
-    if (b->cfg.cooldown_ms == 0)
-        b->cfg.cooldown_ms = BREAKER_DEFAULT_COOLDOWN_MS;
-    if (!b->cfg.clock)
-        b->cfg.clock = monotonic_ms, b->cfg.clock_ctx = NULL;
+    if (cfg) b->cfg = *cfg;
+    if (b->cfg.threshold == 0) b->cfg.threshold = BREAKER_DEFAULT_THRESHOLD;
+    if (b->cfg.cooldown_ms == 0) b->cfg.cooldown_ms = BREAKER_DEFAULT_COOLDOWN_MS;
+    if (!b->cfg.clock) b->cfg.clock = monotonic_ms, b->cfg.clock_ctx = NULL;
     b->state = BREAKER_CLOSED;
     return pthread_mutex_init(&b->mu, NULL) == 0 ? EQ_OK : EQ_ENOMEM;
 }
 
-void breaker_fini(breaker *b)
-{
+void breaker_fini(breaker *b) {
     pthread_mutex_destroy(&b->mu);
 }
 
-static uint64_t now_ms(const breaker *b)
-{
+static uint64_t now_ms(const breaker *b) {
     return b->cfg.clock(b->cfg.clock_ctx);
 }
 
 /* Milliseconds left of the cool-down at `now` (0 when over). */
-static uint64_t cooldown_left(const breaker *b, uint64_t now)
-{
+static uint64_t cooldown_left(const breaker *b, uint64_t now) {
     uint64_t until = b->opened_at + b->cfg.cooldown_ms;
     return now < until ? until - now : 0;
 }
 
-static void open_locked(breaker *b, uint64_t now)
-{
+static void open_locked(breaker *b, uint64_t now) {
     b->state = BREAKER_OPEN;
     b->opened_at = now;
     b->opened_total++;
     b->gen++;
 }
 
-eq_err breaker_allow(breaker *b, breaker_ticket *ticket, uint64_t *retry_after_ms)
-{
+eq_err breaker_allow(breaker *b, breaker_ticket *ticket, uint64_t *retry_after_ms) {
     eq_err err = EQ_OK;
     uint64_t wait = 0;
     pthread_mutex_lock(&b->mu);
@@ -84,16 +73,13 @@ eq_err breaker_allow(breaker *b, breaker_ticket *ticket, uint64_t *retry_after_m
         wait = BREAKER_PROBE_RETRY_MS;
         break;
     }
-    if (err != EQ_OK)
-        b->rejected_total++;
+    if (err != EQ_OK) b->rejected_total++;
     pthread_mutex_unlock(&b->mu);
-    if (retry_after_ms)
-        *retry_after_ms = wait;
+    if (retry_after_ms) *retry_after_ms = wait;
     return err;
 }
 
-void breaker_report(breaker *b, breaker_ticket ticket, bool ok)
-{
+void breaker_report(breaker *b, breaker_ticket ticket, bool ok) {
     pthread_mutex_lock(&b->mu);
     if (ticket.gen != b->gen) /* from before the last state change */
         goto out;
@@ -118,8 +104,7 @@ out:
     pthread_mutex_unlock(&b->mu);
 }
 
-void breaker_get_status(breaker *b, breaker_status *out)
-{
+void breaker_get_status(breaker *b, breaker_status *out) {
     pthread_mutex_lock(&b->mu);
     uint64_t now = now_ms(b);
     *out = (breaker_status){
@@ -131,15 +116,13 @@ void breaker_get_status(breaker *b, breaker_status *out)
     };
     if (b->state == BREAKER_OPEN) {
         uint64_t left = cooldown_left(b, now);
-        if (left == 0)
-            out->state = BREAKER_HALF_OPEN;
+        if (left == 0) out->state = BREAKER_HALF_OPEN;
         out->retry_after_s = (left + 999) / 1000;
     }
     pthread_mutex_unlock(&b->mu);
 }
 
-const char *breaker_state_name(breaker_state s)
-{
+const char *breaker_state_name(breaker_state s) {
     switch (s) {
     case BREAKER_CLOSED:
         return "closed";

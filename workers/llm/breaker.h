@@ -33,8 +33,8 @@
 typedef uint64_t (*breaker_clock_fn)(void *ctx);
 
 typedef struct breaker_config {
-    unsigned threshold;   /* consecutive failures that open it; 0 = BREAKER_DEFAULT_THRESHOLD */
-    uint64_t cooldown_ms; /* how long it stays open; 0 = BREAKER_DEFAULT_COOLDOWN_MS */
+    unsigned threshold;     /* consecutive failures that open it; 0 = BREAKER_DEFAULT_THRESHOLD */
+    uint64_t cooldown_ms;   /* how long it stays open; 0 = BREAKER_DEFAULT_COOLDOWN_MS */
     breaker_clock_fn clock; /* NULL = CLOCK_MONOTONIC */
     void *clock_ctx;
 } breaker_config;

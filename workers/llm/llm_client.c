@@ -19,18 +19,15 @@ typedef struct body {
     bool overflow;
 } body;
 
-eq_err llm_global_init(void)
-{
+eq_err llm_global_init(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? EQ_OK : EQ_EIO;
 }
 
-void llm_global_cleanup(void)
-{
+void llm_global_cleanup(void) {
     curl_global_cleanup();
 }
 
-const char *llm_code_name(llm_code code)
-{
+const char *llm_code_name(llm_code code) {
     switch (code) {
     case LLM_OK:
         return "ok";
@@ -44,26 +41,21 @@ const char *llm_code_name(llm_code code)
     return "llm_error";
 }
 
-bool llm_code_is_backend_failure(llm_code code)
-{
+bool llm_code_is_backend_failure(llm_code code) {
     return code == LLM_UNAVAILABLE || code == LLM_BAD_RESPONSE;
 }
 
-static bool parse_ms(const char *s, long *out)
-{
-    if (!s || !*s)
-        return true;
+static bool parse_ms(const char *s, long *out) {
+    if (!s || !*s) return true;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v <= 0 || v > 24L * 3600 * 1000)
-        return false;
+    if (errno || *end || v <= 0 || v > 24L * 3600 * 1000) return false;
     *out = v;
     return true;
 }
 
-eq_err llm_config_from_env(llm_config *cfg)
-{
+eq_err llm_config_from_env(llm_config *cfg) {
     *cfg = (llm_config){
         .api = LLM_API_OLLAMA,
         .base_url = LLM_DEFAULT_URL,
@@ -74,12 +66,9 @@ eq_err llm_config_from_env(llm_config *cfg)
     };
     const char *v;
     eq_err err = EQ_OK;
-    if ((v = getenv("ECONQ_LLM_URL")) && *v)
-        cfg->base_url = v;
-    if ((v = getenv("ECONQ_LLM_MODEL")) && *v)
-        cfg->model = v;
-    if ((v = getenv("ECONQ_LLM_API_KEY")) && *v)
-        cfg->api_key = v;
+    if ((v = getenv("ECONQ_LLM_URL")) && *v) cfg->base_url = v;
+    if ((v = getenv("ECONQ_LLM_MODEL")) && *v) cfg->model = v;
+    if ((v = getenv("ECONQ_LLM_API_KEY")) && *v) cfg->api_key = v;
     if ((v = getenv("ECONQ_LLM_API")) && *v) {
         if (strcmp(v, "openai") == 0)
             cfg->api = LLM_API_OPENAI;
@@ -92,9 +81,8 @@ eq_err llm_config_from_env(llm_config *cfg)
     return err;
 }
 
-static eq_err fail_with(llm_failure *fail, eq_err err, llm_code code, long status,
-                        const char *fmt, ...)
-{
+static eq_err fail_with(llm_failure *fail, eq_err err, llm_code code, long status, const char *fmt,
+                        ...) {
     if (fail) {
         fail->code = code;
         fail->http_status = status;
@@ -106,8 +94,7 @@ static eq_err fail_with(llm_failure *fail, eq_err err, llm_code code, long statu
     return err;
 }
 
-static size_t body_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
-{
+static size_t body_write_cb(char *data, size_t size, size_t nmemb, void *ctx) {
     body *b = ctx;
     size_t n = size * nmemb;
     if (n > b->max - b->len) {
@@ -119,8 +106,7 @@ static size_t body_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
         while (cap < b->len + n + 1)
             cap *= 2;
         char *p = realloc(b->buf, cap);
-        if (!p)
-            return 0;
+        if (!p) return 0;
         b->buf = p, b->cap = cap;
     }
     memcpy(b->buf + b->len, data, n);
@@ -131,22 +117,18 @@ static size_t body_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
 
 /* The server's own words from an error body: Ollama {"error": "..."}, OpenAI
  * {"error": {"message": "..."}}. Empty when there are none. */
-static void error_message(const body *b, char *out, size_t cap)
-{
+static void error_message(const body *b, char *out, size_t cap) {
     out[0] = '\0';
     cJSON *root = b->buf ? cJSON_ParseWithLength(b->buf, b->len) : NULL;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (cJSON_IsObject(e))
-        e = cJSON_GetObjectItemCaseSensitive(e, "message");
-    if (cJSON_IsString(e))
-        snprintf(out, cap, "%s", e->valuestring);
+    if (cJSON_IsObject(e)) e = cJSON_GetObjectItemCaseSensitive(e, "message");
+    if (cJSON_IsString(e)) snprintf(out, cap, "%s", e->valuestring);
     cJSON_Delete(root);
 }
 
 /* POSTs a JSON body to base_url + path and collects a 2xx answer into *resp. */
 static eq_err http_post(const llm_config *cfg, const char *path, const char *json, body *resp,
-                        llm_failure *fail)
-{
+                        llm_failure *fail) {
     *resp = (body){.max = cfg->max_response_bytes ? cfg->max_response_bytes
                                                   : LLM_DEFAULT_MAX_RESPONSE_BYTES};
     size_t blen = strnlen(cfg->base_url, LLM_MAX_URL_BYTES + 1);
@@ -165,8 +147,7 @@ static eq_err http_post(const llm_config *cfg, const char *path, const char *jso
         fail_with(fail, err, LLM_UNAVAILABLE, 0, "curl_easy_init failed");
         goto out;
     }
-    if (!(h = curl_slist_append(headers, "Content-Type: application/json")))
-        goto out;
+    if (!(h = curl_slist_append(headers, "Content-Type: application/json"))) goto out;
     headers = h;
     if (!(h = curl_slist_append(headers, "Expect:"))) /* no 100-continue round trip */
         goto out;
@@ -177,8 +158,7 @@ static eq_err http_post(const llm_config *cfg, const char *path, const char *jso
             err = fail_with(fail, EQ_EINVAL, LLM_ERROR, 0, "API key too long");
             goto out;
         }
-        if (!(h = curl_slist_append(headers, auth)))
-            goto out;
+        if (!(h = curl_slist_append(headers, auth))) goto out;
         headers = h;
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -199,8 +179,8 @@ static eq_err http_post(const llm_config *cfg, const char *path, const char *jso
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_WRITE_ERROR && resp->overflow) {
-        err = fail_with(fail, EQ_EPROTO, LLM_BAD_RESPONSE, status,
-                        "response exceeds %zu bytes", resp->max);
+        err = fail_with(fail, EQ_EPROTO, LLM_BAD_RESPONSE, status, "response exceeds %zu bytes",
+                        resp->max);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         err = fail_with(fail, EQ_ETIMEDOUT, LLM_UNAVAILABLE, status, "%s timed out", url);
     } else if (rc != CURLE_OK) {
@@ -209,8 +189,8 @@ static eq_err http_post(const llm_config *cfg, const char *path, const char *jso
     } else if (status >= 500 || status == 429) {
         char msg[160];
         error_message(resp, msg, sizeof msg);
-        err = fail_with(fail, EQ_ENET, LLM_UNAVAILABLE, status, "HTTP %ld from %s%s%s", status,
-                        url, *msg ? ": " : "", msg);
+        err = fail_with(fail, EQ_ENET, LLM_UNAVAILABLE, status, "HTTP %ld from %s%s%s", status, url,
+                        *msg ? ": " : "", msg);
     } else if (status >= 400) {
         char msg[160];
         error_message(resp, msg, sizeof msg);
@@ -231,15 +211,13 @@ out:
         resp->buf = NULL;
     }
     curl_slist_free_all(headers);
-    if (curl)
-        curl_easy_cleanup(curl);
+    if (curl) curl_easy_cleanup(curl);
     return err;
 }
 
 /* ---- Chat ---- */
 
-static char *chat_request(const llm_config *cfg, const llm_message *msgs, size_t n)
-{
+static char *chat_request(const llm_config *cfg, const llm_message *msgs, size_t n) {
     cJSON *root = cJSON_CreateObject(), *arr;
     char *out = NULL;
     if (!root || !cJSON_AddStringToObject(root, "model", cfg->model) ||
@@ -247,15 +225,13 @@ static char *chat_request(const llm_config *cfg, const llm_message *msgs, size_t
         goto out;
     for (size_t i = 0; i < n; i++) {
         cJSON *m = cJSON_CreateObject();
-        if (!m)
-            goto out;
+        if (!m) goto out;
         cJSON_AddItemToArray(arr, m);
         if (!cJSON_AddStringToObject(m, "role", msgs[i].role) ||
             !cJSON_AddStringToObject(m, "content", msgs[i].content))
             goto out;
     }
-    if (!cJSON_AddFalseToObject(root, "stream"))
-        goto out;
+    if (!cJSON_AddFalseToObject(root, "stream")) goto out;
     out = cJSON_PrintUnformatted(root);
 out:
     cJSON_Delete(root);
@@ -263,8 +239,7 @@ out:
 }
 
 /* A token count: a non-negative integer, or -1 when absent or odd. */
-static long token_count(const cJSON *parent, const char *name)
-{
+static long token_count(const cJSON *parent, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, name);
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e12 ||
         v->valuedouble != floor(v->valuedouble))
@@ -272,8 +247,7 @@ static long token_count(const cJSON *parent, const char *name)
     return (long)v->valuedouble;
 }
 
-eq_err llm_parse_chat(llm_api api, const char *buf, size_t len, llm_reply *out)
-{
+eq_err llm_parse_chat(llm_api api, const char *buf, size_t len, llm_reply *out) {
     *out = (llm_reply){.prompt_tokens = -1, .completion_tokens = -1};
     cJSON *root = cJSON_ParseWithLength(buf, len);
     if (!cJSON_IsObject(root)) {
@@ -295,55 +269,44 @@ eq_err llm_parse_chat(llm_api api, const char *buf, size_t len, llm_reply *out)
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     eq_err err = EQ_EPROTO;
-    if (!cJSON_IsString(content))
-        goto out;
+    if (!cJSON_IsString(content)) goto out;
     err = EQ_ENOMEM;
-    if (!(out->content = strdup(content->valuestring)))
-        goto out;
-    if (cJSON_IsString(model) && !(out->model = strdup(model->valuestring)))
-        goto out;
+    if (!(out->content = strdup(content->valuestring))) goto out;
+    if (cJSON_IsString(model) && !(out->model = strdup(model->valuestring))) goto out;
     err = EQ_OK;
 out:
-    if (err != EQ_OK)
-        llm_reply_fini(out);
+    if (err != EQ_OK) llm_reply_fini(out);
     cJSON_Delete(root);
     return err;
 }
 
-void llm_reply_fini(llm_reply *r)
-{
+void llm_reply_fini(llm_reply *r) {
     free(r->content);
     free(r->model);
     r->content = r->model = NULL;
 }
 
 eq_err llm_chat(const llm_config *cfg, const llm_message *msgs, size_t n, llm_reply *out,
-                llm_failure *fail)
-{
-    if (fail)
-        *fail = (llm_failure){0};
-    if (!cfg || !cfg->base_url || !cfg->model || !msgs || !out || n == 0 ||
-        n > LLM_MAX_MESSAGES)
+                llm_failure *fail) {
+    if (fail) *fail = (llm_failure){0};
+    if (!cfg || !cfg->base_url || !cfg->model || !msgs || !out || n == 0 || n > LLM_MAX_MESSAGES)
         return fail_with(fail, EQ_EINVAL, LLM_ERROR, 0, "bad chat arguments");
     for (size_t i = 0; i < n; i++)
         if (!msgs[i].role || !msgs[i].content)
             return fail_with(fail, EQ_EINVAL, LLM_ERROR, 0, "message %zu is incomplete", i);
     char *json = chat_request(cfg, msgs, n);
-    if (!json)
-        return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 0, "out of memory");
+    if (!json) return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 0, "out of memory");
     const char *path = cfg->api == LLM_API_OLLAMA ? "/api/chat" : "/v1/chat/completions";
     body resp;
     eq_err err = http_post(cfg, path, json, &resp, fail);
     free(json);
-    if (err != EQ_OK)
-        return err;
+    if (err != EQ_OK) return err;
     err = llm_parse_chat(cfg->api, resp.buf, resp.len, out);
     free(resp.buf);
     if (err == EQ_EPROTO)
         return fail_with(fail, err, LLM_BAD_RESPONSE, 200, "%s answer is not a chat response",
                          cfg->api == LLM_API_OLLAMA ? "Ollama" : "OpenAI-compatible");
-    if (err != EQ_OK)
-        return fail_with(fail, err, LLM_ERROR, 200, "out of memory");
+    if (err != EQ_OK) return fail_with(fail, err, LLM_ERROR, 200, "out of memory");
     if (!out->model && !(out->model = strdup(cfg->model))) {
         llm_reply_fini(out);
         return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 200, "out of memory");
@@ -354,14 +317,11 @@ eq_err llm_chat(const llm_config *cfg, const llm_message *msgs, size_t n, llm_re
 /* ---- Embeddings ---- */
 
 /* Copies a JSON array of numbers into row (dim floats). */
-static bool copy_row(const cJSON *arr, float *row, uint32_t dim)
-{
-    if (!cJSON_IsArray(arr) || (uint32_t)cJSON_GetArraySize(arr) != dim)
-        return false;
+static bool copy_row(const cJSON *arr, float *row, uint32_t dim) {
+    if (!cJSON_IsArray(arr) || (uint32_t)cJSON_GetArraySize(arr) != dim) return false;
     uint32_t i = 0;
     const cJSON *x;
-    cJSON_ArrayForEach(x, arr)
-    {
+    cJSON_ArrayForEach(x, arr) {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > 1e30)
             return false;
         row[i++] = (float)x->valuedouble;
@@ -370,44 +330,37 @@ static bool copy_row(const cJSON *arr, float *row, uint32_t dim)
 }
 
 eq_err llm_parse_embed(llm_api api, const char *buf, size_t len, size_t n, float **vecs,
-                       uint32_t *dim)
-{
+                       uint32_t *dim) {
     *vecs = NULL;
     cJSON *root = cJSON_ParseWithLength(buf, len);
-    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(
-        root, api == LLM_API_OLLAMA ? "embeddings" : "data");
+    const cJSON *rows =
+        cJSON_GetObjectItemCaseSensitive(root, api == LLM_API_OLLAMA ? "embeddings" : "data");
     eq_err err = EQ_EPROTO;
     float *out = NULL;
-    if (!cJSON_IsArray(rows) || (size_t)cJSON_GetArraySize(rows) != n || n == 0)
-        goto out;
+    if (!cJSON_IsArray(rows) || (size_t)cJSON_GetArraySize(rows) != n || n == 0) goto out;
     const cJSON *first = cJSON_GetArrayItem(rows, 0);
-    if (api == LLM_API_OPENAI)
-        first = cJSON_GetObjectItemCaseSensitive(first, "embedding");
+    if (api == LLM_API_OPENAI) first = cJSON_GetObjectItemCaseSensitive(first, "embedding");
     int d = cJSON_GetArraySize(first);
-    if (!cJSON_IsArray(first) || d <= 0 || (unsigned)d > LLM_MAX_EMBED_DIM)
-        goto out;
+    if (!cJSON_IsArray(first) || d <= 0 || (unsigned)d > LLM_MAX_EMBED_DIM) goto out;
     if (!(out = calloc(n * (size_t)d, sizeof *out))) {
         err = EQ_ENOMEM;
         goto out;
     }
     size_t i = 0;
     const cJSON *row;
-    cJSON_ArrayForEach(row, rows)
-    {
+    cJSON_ArrayForEach(row, rows) {
         size_t at = i++;
         const cJSON *vec = row;
         if (api == LLM_API_OPENAI) {
             /* OpenAI rows carry their input's index; honour it when present. */
             const cJSON *idx = cJSON_GetObjectItemCaseSensitive(row, "index");
             if (cJSON_IsNumber(idx)) {
-                if (!(idx->valuedouble >= 0 && idx->valuedouble < (double)n))
-                    goto out;
+                if (!(idx->valuedouble >= 0 && idx->valuedouble < (double)n)) goto out;
                 at = (size_t)idx->valuedouble;
             }
             vec = cJSON_GetObjectItemCaseSensitive(row, "embedding");
         }
-        if (!copy_row(vec, out + at * (size_t)d, (uint32_t)d))
-            goto out;
+        if (!copy_row(vec, out + at * (size_t)d, (uint32_t)d)) goto out;
     }
     *vecs = out, *dim = (uint32_t)d;
     out = NULL;
@@ -419,10 +372,8 @@ out:
 }
 
 eq_err llm_embed(const llm_config *cfg, const char *const *inputs, size_t n, float **vecs,
-                 uint32_t *dim, llm_failure *fail)
-{
-    if (fail)
-        *fail = (llm_failure){0};
+                 uint32_t *dim, llm_failure *fail) {
+    if (fail) *fail = (llm_failure){0};
     if (!cfg || !cfg->base_url || !cfg->model || !inputs || !vecs || !dim || n == 0 ||
         n > LLM_MAX_EMBED_INPUTS)
         return fail_with(fail, EQ_EINVAL, LLM_ERROR, 0, "bad embed arguments");
@@ -433,27 +384,22 @@ eq_err llm_embed(const llm_config *cfg, const char *const *inputs, size_t n, flo
         size_t i = 0;
         for (; i < n; i++) {
             cJSON *s = inputs[i] ? cJSON_CreateString(inputs[i]) : NULL;
-            if (!s)
-                break;
+            if (!s) break;
             cJSON_AddItemToArray(arr, s);
         }
-        if (i == n)
-            json = cJSON_PrintUnformatted(root);
+        if (i == n) json = cJSON_PrintUnformatted(root);
     }
     cJSON_Delete(root);
-    if (!json)
-        return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 0, "cannot build the request");
+    if (!json) return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 0, "cannot build the request");
     body resp;
     const char *path = cfg->api == LLM_API_OLLAMA ? "/api/embed" : "/v1/embeddings";
     eq_err err = http_post(cfg, path, json, &resp, fail);
     free(json);
-    if (err != EQ_OK)
-        return err;
+    if (err != EQ_OK) return err;
     err = llm_parse_embed(cfg->api, resp.buf, resp.len, n, vecs, dim);
     free(resp.buf);
     if (err == EQ_EPROTO)
         return fail_with(fail, err, LLM_BAD_RESPONSE, 200, "answer is not %zu embeddings", n);
-    if (err != EQ_OK)
-        return fail_with(fail, err, LLM_ERROR, 200, "out of memory");
+    if (err != EQ_OK) return fail_with(fail, err, LLM_ERROR, 200, "out of memory");
     return EQ_OK;
 }

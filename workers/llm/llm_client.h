@@ -40,7 +40,7 @@ typedef enum llm_code { LLM_OK = 0, LLM_UNAVAILABLE, LLM_BAD_RESPONSE, LLM_ERROR
 /* Where and how to talk to the server. Strings are borrowed for the duration of a call. */
 typedef struct llm_config {
     llm_api api;
-    const char *base_url;      /* e.g. "http://127.0.0.1:11434"; a trailing '/' is fine */
+    const char *base_url; /* e.g. "http://127.0.0.1:11434"; a trailing '/' is fine */
     const char *model;
     const char *api_key;       /* sent as "Authorization: Bearer ..." when not NULL/empty */
     long connect_timeout_ms;   /* 0 = LLM_DEFAULT_CONNECT_TIMEOUT_MS */

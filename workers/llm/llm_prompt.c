@@ -10,42 +10,33 @@
 #define TRUNC_MARK "\n[truncated]"
 
 /* Bytes a section takes around its text: "### " title "\n" text "\n\n". */
-static size_t section_overhead(const llm_section *s)
-{
+static size_t section_overhead(const llm_section *s) {
     return 4 + strlen(s->title) + 1 + 2;
 }
 
 /* The longest prefix of s (len bytes) no longer than max that ends on a UTF-8 boundary. */
-static size_t utf8_prefix(const char *s, size_t len, size_t max)
-{
-    if (len <= max)
-        return len;
+static size_t utf8_prefix(const char *s, size_t len, size_t max) {
+    if (len <= max) return len;
     size_t n = max;
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
     return n;
 }
 
-eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n,
-                        const char *question, size_t max_bytes, llm_prompt *out)
-{
+eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, const char *question,
+                        size_t max_bytes, llm_prompt *out) {
     *out = (llm_prompt){0};
     if (!question || !*question || (n && !secs) || n > LLM_PROMPT_MAX_SECTIONS ||
         max_bytes > LLM_PROMPT_MAX_BYTES_LIMIT)
         return EQ_EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (!secs[i].title || !secs[i].text ||
-            strlen(secs[i].title) > LLM_PROMPT_MAX_TITLE_BYTES)
+        if (!secs[i].title || !secs[i].text || strlen(secs[i].title) > LLM_PROMPT_MAX_TITLE_BYTES)
             return EQ_EINVAL;
-    if (strlen(question) > LLM_PROMPT_MAX_QUESTION_BYTES)
-        return EQ_ETOOBIG;
-    if (!system)
-        system = LLM_PROMPT_DEFAULT_SYSTEM;
-    if (!max_bytes)
-        max_bytes = LLM_PROMPT_DEFAULT_MAX_BYTES;
+    if (strlen(question) > LLM_PROMPT_MAX_QUESTION_BYTES) return EQ_ETOOBIG;
+    if (!system) system = LLM_PROMPT_DEFAULT_SYSTEM;
+    if (!max_bytes) max_bytes = LLM_PROMPT_DEFAULT_MAX_BYTES;
     size_t fixed = strlen(system) + strlen(QUESTION_HEAD) + strlen(question);
-    if (fixed > max_bytes)
-        return EQ_ETOOBIG;
+    if (fixed > max_bytes) return EQ_ETOOBIG;
 
     /* What each section may keep of its text: water-filling of the remaining budget, so
      * sections shorter than a fair share keep everything and give the rest to the others.
@@ -71,11 +62,9 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n,
                 keep[i] = want[i], budget -= need, done[i] = true, left--, settled = true;
             }
         }
-        if (settled)
-            continue;
+        if (settled) continue;
         for (size_t i = 0; i < n; i++) { /* everyone left is longer than a share: cut */
-            if (done[i])
-                continue;
+            if (done[i]) continue;
             size_t room = section_overhead(&secs[i]) + strlen(TRUNC_MARK);
             keep[i] = share > room ? utf8_prefix(secs[i].text, want[i], share - room) : 0;
             done[i] = true;
@@ -98,8 +87,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n,
             out->truncated = true;
             continue;
         }
-        if (!any)
-            len += (size_t)snprintf(user + len, cap - len, "%s", CONTEXT_HEAD), any = true;
+        if (!any) len += (size_t)snprintf(user + len, cap - len, "%s", CONTEXT_HEAD), any = true;
         len += (size_t)snprintf(user + len, cap - len, "### %s\n%.*s%s\n\n", secs[i].title,
                                 (int)keep[i], secs[i].text, cut ? TRUNC_MARK : "");
         out->truncated |= cut;
@@ -111,8 +99,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n,
     return EQ_OK;
 }
 
-void llm_prompt_fini(llm_prompt *p)
-{
+void llm_prompt_fini(llm_prompt *p) {
     free(p->system);
     free(p->user);
     p->system = p->user = NULL;

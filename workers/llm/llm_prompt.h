@@ -30,9 +30,9 @@
 /* Longest section title. */
 #define LLM_PROMPT_MAX_TITLE_BYTES 200u
 /* The system prompt used when the caller gives none. */
-#define LLM_PROMPT_DEFAULT_SYSTEM                                                            \
-    "You are econq's economic data assistant. Answer the question using the context "        \
-    "provided (dataset summaries and documents). Quote the figures you rely on. If the "      \
+#define LLM_PROMPT_DEFAULT_SYSTEM                                                                  \
+    "You are econq's economic data assistant. Answer the question using the context "              \
+    "provided (dataset summaries and documents). Quote the figures you rely on. If the "           \
     "context does not contain the answer, say so plainly instead of guessing."
 
 typedef struct llm_section {
@@ -52,8 +52,8 @@ typedef struct llm_prompt {
  * too many sections, over-long title, max_bytes above LLM_PROMPT_MAX_BYTES_LIMIT),
  * EQ_ETOOBIG (question over its limit, or system prompt and question alone exceed
  * max_bytes), EQ_ENOMEM. */
-eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n,
-                        const char *question, size_t max_bytes, llm_prompt *out);
+eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, const char *question,
+                        size_t max_bytes, llm_prompt *out);
 void llm_prompt_fini(llm_prompt *p);
 
 #endif
