@@ -479,6 +479,7 @@ START_TEST(largest_inputs) {
     unsigned char *img = NULL;
     size_t len = 0;
     ck_assert_int_eq(chart_render(&spec, &img, &len, NULL, 0), EQ_OK);
+    test_save("chart_200k.png", img, len);
     cairo_surface_t *s = test_decode_png(img, len);
     ck_assert_uint_gt(test_count_near(s, chart_theme_get(0)->history, 8), 5000);
     cairo_surface_destroy(s);

@@ -196,8 +196,58 @@ static eq_err chart__validate(const chart_spec *sp, char *err, size_t errlen) {
     return EQ_OK;
 }
 
+/* A polyline being built: runs of points are stroked; a run of one point becomes a dot. */
+typedef struct chart_pen {
+    cairo_t *cr;
+    double lw, lastx, lasty;
+    size_t run;
+} chart_pen;
+
+static void chart__pen_to(chart_pen *p, double x, double y) {
+    if (p->run == 0)
+        cairo_move_to(p->cr, x, y);
+    else if (x != p->lastx || y != p->lasty)
+        cairo_line_to(p->cr, x, y);
+    p->lastx = x, p->lasty = y;
+    p->run++;
+}
+
+static void chart__pen_break(chart_pen *p) {
+    if (p->run == 1) {
+        cairo_new_path(p->cr);
+        cairo_arc(p->cr, p->lastx, p->lasty, p->lw * 1.6, 0, 2 * M_PI);
+        cairo_fill(p->cr);
+    } else if (p->run > 1) {
+        cairo_stroke(p->cr);
+    }
+    cairo_new_path(p->cr);
+    p->run = 0;
+}
+
+/* Points falling in one pixel column, reduced to first, lowest, highest and last (in input
+ * order), which draws the same picture as all of them. */
+typedef struct chart_column {
+    long col;
+    size_t n;
+    double x[4], y[4]; /* first, min, max, last */
+    size_t imin, imax;
+} chart_column;
+
+static void chart__column_flush(chart_column *k, chart_pen *p) {
+    if (k->n == 0) return;
+    chart__pen_to(p, k->x[0], k->y[0]);
+    if (k->n > 1) {
+        int min_first = k->imin <= k->imax;
+        chart__pen_to(p, k->x[min_first ? 1 : 2], k->y[min_first ? 1 : 2]);
+        chart__pen_to(p, k->x[min_first ? 2 : 1], k->y[min_first ? 2 : 1]);
+        chart__pen_to(p, k->x[3], k->y[3]);
+    }
+    k->n = 0;
+}
+
 /* Strokes a series as a polyline broken at non-finite points; isolated points get a dot.
- * `lead`, if given, is a point the line starts from (the last history point for a forecast). */
+ * `lead`, if given, is a point the line starts from (the last history point for a forecast).
+ * Series much denser than the plot's pixel columns are reduced per column first. */
 static void chart__draw_series(chart_ctx *c, const chart_series *s, uint32_t color, double lw,
                                const double *lead) {
     cairo_t *cr = c->cr;
@@ -205,34 +255,38 @@ static void chart__draw_series(chart_ctx *c, const chart_series *s, uint32_t col
     cairo_set_line_width(cr, lw);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
-    size_t run = 0;
-    if (lead) {
-        cairo_move_to(cr, chart__X(c, lead[0]), chart__Y(c, lead[1]));
-        run = 1;
-    }
-    double lastx = 0, lasty = 0;
-    for (size_t i = 0; i <= s->n; i++) {
-        int ok = i < s->n && isfinite(s->x_days[i]) && isfinite(s->y[i]);
-        if (ok) {
-            double x = chart__X(c, s->x_days[i]), y = chart__Y(c, s->y[i]);
-            if (run == 0)
-                cairo_move_to(cr, x, y);
-            else
-                cairo_line_to(cr, x, y);
-            lastx = x, lasty = y;
-            run++;
+    chart_pen p = {.cr = cr, .lw = lw};
+    if (lead) chart__pen_to(&p, chart__X(c, lead[0]), chart__Y(c, lead[1]));
+    int reduce = (double)s->n > 4.0 * (c->px1 - c->px0);
+    chart_column k = {.n = 0};
+    for (size_t i = 0; i < s->n; i++) {
+        if (!isfinite(s->x_days[i]) || !isfinite(s->y[i])) {
+            chart__column_flush(&k, &p);
+            chart__pen_break(&p);
             continue;
         }
-        if (run == 1) {
-            cairo_new_path(cr);
-            cairo_arc(cr, lastx, lasty, lw * 1.6, 0, 2 * M_PI);
-            cairo_fill(cr);
-        } else if (run > 1) {
-            cairo_stroke(cr);
+        double x = chart__X(c, s->x_days[i]), y = chart__Y(c, s->y[i]);
+        if (!reduce) {
+            chart__pen_to(&p, x, y);
+            continue;
         }
-        run = 0;
+        long col = (long)floor(x);
+        if (k.n && col != k.col) chart__column_flush(&k, &p);
+        if (k.n == 0) {
+            k.col = col;
+            k.x[0] = k.x[1] = k.x[2] = k.x[3] = x;
+            k.y[0] = k.y[1] = k.y[2] = k.y[3] = y;
+            k.imin = k.imax = i;
+        } else {
+            /* Screen y grows downwards: the lowest value has the largest y. */
+            if (y > k.y[1]) k.x[1] = x, k.y[1] = y, k.imin = i;
+            if (y < k.y[2]) k.x[2] = x, k.y[2] = y, k.imax = i;
+            k.x[3] = x, k.y[3] = y;
+        }
+        k.n++;
     }
-    cairo_new_path(cr);
+    chart__column_flush(&k, &p);
+    chart__pen_break(&p);
 }
 
 /* Fills a band between lower and upper, one polygon per run of finite points. */
