@@ -1028,6 +1028,31 @@ START_TEST(an_aborted_transaction_changes_nothing) {
 }
 END_TEST
 
+/* BUG (pending fix): the protocol accepts a job type of up to 64 bytes (common/proto.c,
+ * dec_submit: `req_str(rd, 64)`), but eq_job.type holds JOB_TYPE_MAX - 1 = 63; lc_submit copies it
+ * with snprintf and silently truncates, so the job is queued under a type no worker asked for
+ * and never runs. Fix: in common/proto.c use 63 (JOB_TYPE_MAX - 1; proto.h can name it
+ * PROTO_MAX_TYPE_BYTES 63) for submit and lease types, and in broker/lifecycle.c lc_submit refuse
+ * `strlen(s->type) >= sizeof j.type` with EQ_EINVAL before creating the job. This test accepts
+ * either a refusal or an exact type. Runs only with ECONQ_PENDING_FIXES=1. */
+START_TEST(submit_with_a_type_longer_than_the_job_holds) {
+    char type[JOB_TYPE_MAX + 1];
+    memset(type, 'k', JOB_TYPE_MAX);
+    type[JOB_TYPE_MAX] = '\0';
+    char id[EQ_ID_LEN + 1];
+    eq_err err = submit_ex(type, (sub_opts){.prio = 5}, id);
+    if (err == EQ_OK) {
+        eq_job j;
+        get_job(id, &j);
+        ck_assert_msg(strcmp(j.type, type) == 0, "stored type has %zu bytes, asked for %zu",
+                      strlen(j.type), strlen(type));
+        eq_job_fini(&j);
+    } else {
+        ck_assert_int_eq(err, EQ_EINVAL);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("lifecycle");
     TCase *tc = tcase_create("core");
@@ -1058,6 +1083,14 @@ int main(void) {
     tcase_add_test(tc, effects_record_terminal_jobs);
     tcase_add_test(tc, an_aborted_transaction_changes_nothing);
     suite_add_tcase(s, tc);
+    /* Tests that fail until a known bug is fixed (see each test's comment). */
+    const char *pending = getenv("ECONQ_PENDING_FIXES");
+    if (pending && strcmp(pending, "1") == 0) {
+        TCase *tp = tcase_create("pending_fixes");
+        tcase_add_checked_fixture(tp, setup, teardown);
+        tcase_add_test(tp, submit_with_a_type_longer_than_the_job_holds);
+        suite_add_tcase(s, tp);
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

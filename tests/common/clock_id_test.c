@@ -304,6 +304,20 @@ START_TEST(clocks_move) {
 }
 END_TEST
 
+/* BUG (pending fix in common/clock.c, eq_time_format line 42): `(ms - 999) / 1000` overflows for
+ * ms near INT64_MIN (UBSan: signed integer overflow). Not reachable from job rendering today (it
+ * prints null for times <= 0), but the function takes any int64_t. Fix: `int64_t secs = ms / 1000;
+ * if (ms % 1000 < 0) secs--;` (and the same floor form for days). Runs only with
+ * ECONQ_PENDING_FIXES=1. */
+START_TEST(format_extremes_without_overflow) {
+    char out[64];
+    eq_time_format(INT64_MIN, out, sizeof out);
+    ck_assert_uint_gt(strlen(out), 0);
+    eq_time_format(INT64_MAX, out, sizeof out);
+    ck_assert_uint_gt(strlen(out), 0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("clock_id");
     TCase *tc = tcase_create("core");
@@ -323,6 +337,13 @@ int main(void) {
     tcase_add_test(tc, id_valid_rejects_bad_ones);
     tcase_add_test(tc, clocks_move);
     suite_add_tcase(s, tc);
+    /* Tests that fail until a known bug is fixed (see each test's comment). */
+    const char *pending = getenv("ECONQ_PENDING_FIXES");
+    if (pending && strcmp(pending, "1") == 0) {
+        TCase *tp = tcase_create("pending_fixes");
+        tcase_add_test(tp, format_extremes_without_overflow);
+        suite_add_tcase(s, tp);
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

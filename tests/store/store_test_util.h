@@ -18,7 +18,7 @@ static int tmpdir_rm_one(const char *path, const struct stat *sb, int flag, stru
 /* Makes a fresh directory under $TMPDIR (or /tmp) and writes its path into dir. */
 static inline void tmpdir_make(char *dir, size_t len) {
     const char *base = getenv("TMPDIR");
-    snprintf(dir, len, "%s/econq-test-XXXXXX", base && base[0] ? base : "/tmp");
+    snprintf(dir, len, "%s/econq-unit-XXXXXX", base && base[0] ? base : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
