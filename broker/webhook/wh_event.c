@@ -37,7 +37,9 @@ eq_err wh_event_body(wh_event_type type, int64_t time_ms, const char *data_json,
     if (name == NULL || time_ms < 0 || data_json == NULL || out == NULL || out_len == NULL)
         return EQ_EINVAL;
     if (data_len > WH_BODY_MAX_BYTES) return EQ_ETOOBIG;
-    /* The data is embedded verbatim, so it must be exactly one JSON object. */
+    /* The data is embedded verbatim, so it must be exactly one JSON object, and the body must
+     * stay a C string (cJSON would let a raw NUL through inside a string). */
+    if (memchr(data_json, '\0', data_len) != NULL) return EQ_EINVAL;
     const char *end = NULL;
     cJSON *parsed = cJSON_ParseWithLengthOpts(data_json, data_len, &end, 0);
     int is_object = cJSON_IsObject(parsed);

@@ -25,8 +25,8 @@ eq_err wh_event_type_parse(const char *name, wh_event_type *out);
 /* Builds the body of an event that happened at `time_ms` (Unix milliseconds) about `data_json`
  * (`data_len` bytes holding one JSON object, copied byte for byte). On EQ_OK `*out` is a
  * NUL-terminated string of `*out_len` bytes (caller frees). EQ_EINVAL for an unknown type, a
- * time before 1970 or data that is not a JSON object; EQ_ETOOBIG if the body would exceed
- * WH_BODY_MAX_BYTES (wh_dispatch.h); EQ_ENOMEM. */
+ * time before 1970 or data that is not one JSON object (or holds a NUL byte); EQ_ETOOBIG if the
+ * body would exceed WH_BODY_MAX_BYTES (wh_dispatch.h); EQ_ENOMEM. */
 eq_err wh_event_body(wh_event_type type, int64_t time_ms, const char *data_json, size_t data_len,
                      char **out, size_t *out_len);
 

@@ -57,6 +57,8 @@ START_TEST(test_body_rejects) {
                           EQ_EINVAL,
                       "accepted %s", bad[i]);
     ck_assert_int_eq(wh_event_body(WH_EVENT_MAX, 0, "{}", 2, &body, &len), EQ_EINVAL);
+    ck_assert_int_eq(wh_event_body(WH_EVENT_JOB_FAILED, 0, "{\"a\":\"\0\"}", 8, &body, &len),
+                     EQ_EINVAL);
     ck_assert_int_eq(wh_event_body(WH_EVENT_JOB_FAILED, -1, "{}", 2, &body, &len), EQ_EINVAL);
     /* Data just under the body limit still does not fit with the envelope. */
     size_t n = WH_BODY_MAX_BYTES - 8;
