@@ -507,7 +507,7 @@ START_TEST(mutated_json_is_safe) {
     unsigned seed = 777;
     int ok = 0, refused = 0;
     chart_opts opts = {.width = 300, .height = 200};
-    for (int iter = 0; iter < 120; iter++) {
+    for (int iter = 0; iter < 60; iter++) {
         cJSON *fc = cJSON_Parse(forecast_json);
         cJSON *targets[8];
         size_t nt = 0;
