@@ -81,6 +81,7 @@ static void check_answer(const llm_reply *r) {
 START_TEST(test_ollama_chat) {
     reset();
     llm_config cfg = config(LLM_API_OLLAMA);
+    cfg.num_ctx = 8192;
     llm_reply r;
     llm_failure f;
     ck_assert_int_eq(ask(&cfg, &r, &f), EQ_OK);
@@ -95,6 +96,8 @@ START_TEST(test_ollama_chat) {
     const cJSON *body = cJSON_GetObjectItem(req, "body");
     ck_assert_str_eq(cJSON_GetObjectItem(body, "model")->valuestring, "fake-model");
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(body, "stream")));
+    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "num_ctx")->valueint,
+                     8192);
     const cJSON *msgs = cJSON_GetObjectItem(body, "messages");
     ck_assert_int_eq(cJSON_GetArraySize(msgs), 2);
     ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "role")->valuestring,
@@ -119,6 +122,7 @@ START_TEST(test_openai_chat_and_key) {
     const cJSON *req = cJSON_GetArrayItem(reqs, 0);
     ck_assert_str_eq(cJSON_GetObjectItem(req, "path")->valuestring, "/v1/chat/completions");
     ck_assert_str_eq(cJSON_GetObjectItem(req, "auth")->valuestring, "Bearer sk-test");
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "body"), "options"));
     cJSON_Delete(reqs);
     /* A wrong key is the caller's problem: llm_error with the server's message. */
     cfg.api_key = "sk-wrong";
@@ -379,9 +383,11 @@ START_TEST(test_config_from_env) {
     ck_assert_int_eq(cfg.api, LLM_API_OLLAMA);
     setenv("ECONQ_LLM_API", "openai", 1);
     setenv("ECONQ_LLM_TIMEOUT_MS", "2500", 1);
+    setenv("ECONQ_LLM_NUM_CTX", "16384", 1);
     ck_assert_int_eq(llm_config_from_env(&cfg), EQ_OK);
     ck_assert_int_eq(cfg.api, LLM_API_OPENAI);
     ck_assert_int_eq(cfg.timeout_ms, 2500);
+    ck_assert_int_eq(cfg.num_ctx, 16384);
     setenv("ECONQ_LLM_API", "gemini", 1);
     ck_assert_int_eq(llm_config_from_env(&cfg), EQ_EINVAL);
     setenv("ECONQ_LLM_API", "ollama", 1);

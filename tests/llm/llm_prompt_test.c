@@ -81,13 +81,22 @@ START_TEST(test_utf8_cut_and_errors) {
     /* Errors. */
     ck_assert_int_eq(llm_prompt_build(NULL, NULL, 0, "", 0, &p), EQ_EINVAL);
     ck_assert_int_eq(llm_prompt_build(NULL, NULL, 0, NULL, 0, &p), EQ_EINVAL);
-    ck_assert_int_eq(llm_prompt_build("a long system prompt", NULL, 0, "q", 10, &p), EQ_ETOOBIG);
+    /* The system prompt and question are kept even past the cap; the context is not. */
+    ck_assert_int_eq(llm_prompt_build("a long system prompt", &sec, 1, "q", 10, &p), EQ_OK);
+    ck_assert_str_eq(p.system, "a long system prompt");
+    ck_assert_str_eq(p.user, "Question: q");
+    ck_assert(p.truncated);
+    llm_prompt_fini(&p);
     llm_section bad = {"t", NULL};
     ck_assert_int_eq(llm_prompt_build(NULL, &bad, 1, "q", 0, &p), EQ_EINVAL);
     char longq[LLM_PROMPT_MAX_QUESTION_BYTES + 2];
     memset(longq, 'q', sizeof longq - 1);
     longq[sizeof longq - 1] = '\0';
     ck_assert_int_eq(llm_prompt_build(NULL, NULL, 0, longq, 0, &p), EQ_ETOOBIG);
+    longq[LLM_PROMPT_MAX_QUESTION_BYTES] = '\0'; /* the longest question is fine */
+    ck_assert_int_eq(llm_prompt_build(NULL, &sec, 1, longq, 0, &p), EQ_OK);
+    ck_assert_ptr_nonnull(strstr(p.user, longq));
+    llm_prompt_fini(&p);
 }
 END_TEST
 

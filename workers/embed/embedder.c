@@ -380,7 +380,8 @@ eq_err embed_text(const char *text, size_t len, float *out) {
     eq_err err = EQ_ENOMEM;
     builder b = {0};
     char *norm = malloc(len + 1), *stems = malloc(len + 1);
-    token *toks = malloc((len + 1) * sizeof *toks); /* at most one token per byte */
+    /* Tokens are separated by at least one byte, so there are at most len / 2 + 1. */
+    token *toks = malloc((len / 2 + 1) * sizeof *toks);
     if (!norm || !stems || !toks) goto out;
     size_t nt = tokenize(text, len, norm, stems, toks);
     const token *prev = NULL; /* the previous content token, for bigrams */

@@ -23,9 +23,10 @@
 #define EMBED_DIM 384
 /* Name and version of the built-in embedder; stored with every collection. */
 #define EMBED_NAME "econq-hash-v1/384"
-/* Largest text the embedder accepts (bytes of UTF-8). Feature extraction needs about
- * 80 bytes of scratch per input byte, so this bounds a call's transient memory to ~10 MiB. */
-#define EMBED_MAX_TEXT_BYTES (128u * 1024u)
+/* Largest text the embedder accepts (bytes of UTF-8): the embed schema's 100,000 characters
+ * at up to 4 bytes each. Feature extraction needs about 70 bytes of scratch per input byte,
+ * so this bounds a call's transient memory to ~28 MiB. */
+#define EMBED_MAX_TEXT_BYTES 400000u
 
 /* Returns EMBED_NAME. */
 const char *embed_name(void);

@@ -21,8 +21,8 @@
 /* Largest vector dimension an index accepts (an Ollama model's vectors are 384..4096).
  * A search keeps 5 bytes per dimension on the stack. */
 #define VINDEX_MAX_DIM 4096u
-/* Longest document id (bytes, without the NUL). */
-#define VINDEX_MAX_ID_BYTES 256u
+/* Longest document id (bytes, without the NUL): the schema's 256 characters, 4 bytes each. */
+#define VINDEX_MAX_ID_BYTES 1024u
 /* Most documents one index holds: 4M x 384 floats is already 6 GiB. */
 #define VINDEX_MAX_DOCS (4u * 1024u * 1024u)
 /* Largest k a search accepts. */

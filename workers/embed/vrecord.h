@@ -16,8 +16,9 @@
 #include "common/eq_err.h"
 
 #define VRECORD_VERSION 1
-/* Longest embedder name a record carries. */
-#define VRECORD_MAX_NAME 64u
+/* Longest embedder name a record carries: "ollama:" and a model name of up to 128 bytes
+ * (the llm schema's limit), with room to spare; it must fit the u8 length. */
+#define VRECORD_MAX_NAME 200u
 
 /* A decoded record. `raw` borrows the encoded floats from the decoded buffer: copy them out
  * with vrecord_copy_vec() before that buffer goes away (e.g. before an LMDB txn ends). */

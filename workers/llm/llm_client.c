@@ -45,12 +45,13 @@ bool llm_code_is_backend_failure(llm_code code) {
     return code == LLM_UNAVAILABLE || code == LLM_BAD_RESPONSE;
 }
 
-static bool parse_ms(const char *s, long *out) {
+/* A positive decimal number up to max from the environment; absent leaves *out alone. */
+static bool parse_env_long(const char *s, long max, long *out) {
     if (!s || !*s) return true;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v <= 0 || v > 24L * 3600 * 1000) return false;
+    if (errno || *end || v <= 0 || v > max) return false;
     *out = v;
     return true;
 }
@@ -75,8 +76,10 @@ eq_err llm_config_from_env(llm_config *cfg) {
         else if (strcmp(v, "ollama") != 0)
             err = EQ_EINVAL;
     }
-    if (!parse_ms(getenv("ECONQ_LLM_CONNECT_TIMEOUT_MS"), &cfg->connect_timeout_ms) ||
-        !parse_ms(getenv("ECONQ_LLM_TIMEOUT_MS"), &cfg->timeout_ms))
+    const long day_ms = 24L * 3600 * 1000, max_ctx = 1L << 20;
+    if (!parse_env_long(getenv("ECONQ_LLM_CONNECT_TIMEOUT_MS"), day_ms, &cfg->connect_timeout_ms) ||
+        !parse_env_long(getenv("ECONQ_LLM_TIMEOUT_MS"), day_ms, &cfg->timeout_ms) ||
+        !parse_env_long(getenv("ECONQ_LLM_NUM_CTX"), max_ctx, &cfg->num_ctx))
         err = EQ_EINVAL;
     return err;
 }
@@ -232,6 +235,10 @@ static char *chat_request(const llm_config *cfg, const llm_message *msgs, size_t
             goto out;
     }
     if (!cJSON_AddFalseToObject(root, "stream")) goto out;
+    if (cfg->api == LLM_API_OLLAMA && cfg->num_ctx > 0) {
+        cJSON *opts = cJSON_AddObjectToObject(root, "options");
+        if (!opts || !cJSON_AddNumberToObject(opts, "num_ctx", (double)cfg->num_ctx)) goto out;
+    }
     out = cJSON_PrintUnformatted(root);
 out:
     cJSON_Delete(root);

@@ -46,6 +46,10 @@ typedef struct llm_config {
     long connect_timeout_ms;   /* 0 = LLM_DEFAULT_CONNECT_TIMEOUT_MS */
     long timeout_ms;           /* whole request; 0 = LLM_DEFAULT_TIMEOUT_MS */
     size_t max_response_bytes; /* 0 = LLM_DEFAULT_MAX_RESPONSE_BYTES */
+    /* Ollama only: the context window to ask for ("options": {"num_ctx": N}); 0 = the
+     * server's default, which may be smaller than a prompt with context (Ollama then
+     * silently drops the start of the prompt). */
+    long num_ctx;
 } llm_config;
 
 typedef struct llm_message {
@@ -75,7 +79,7 @@ void llm_global_cleanup(void);
 
 /* Fills cfg from the environment: ECONQ_LLM_URL, ECONQ_LLM_API ("ollama" or "openai"),
  * ECONQ_LLM_MODEL, ECONQ_LLM_API_KEY, ECONQ_LLM_CONNECT_TIMEOUT_MS, ECONQ_LLM_TIMEOUT_MS,
- * with the defaults above. Strings are borrowed from the environment.
+ * ECONQ_LLM_NUM_CTX, with the defaults above. Strings are borrowed from the environment.
  * Errors: EQ_EINVAL (an unknown API or a malformed number; cfg then holds defaults). */
 eq_err llm_config_from_env(llm_config *cfg);
 

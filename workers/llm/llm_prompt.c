@@ -36,7 +36,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
     if (!system) system = LLM_PROMPT_DEFAULT_SYSTEM;
     if (!max_bytes) max_bytes = LLM_PROMPT_DEFAULT_MAX_BYTES;
     size_t fixed = strlen(system) + strlen(QUESTION_HEAD) + strlen(question);
-    if (fixed > max_bytes) return EQ_ETOOBIG;
+    if (fixed > max_bytes) max_bytes = fixed; /* no room for context: it is left out */
 
     /* What each section may keep of its text: water-filling of the remaining budget, so
      * sections shorter than a fair share keep everything and give the rest to the others.
@@ -72,7 +72,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
         left = 0;
     }
 
-    size_t cap = max_bytes + 1, len = 0;
+    size_t cap = max_bytes + 1, len = 0; /* the user message is shorter than the cap */
     char *user = malloc(cap);
     char *sys = strdup(system);
     if (!user || !sys) {

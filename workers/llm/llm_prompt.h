@@ -9,8 +9,9 @@
  *   Question: <question>
  *
  * The whole prompt (system + user) is kept under a byte cap. The system prompt and the
- * question are never cut; the sections share what is left fairly (a short section keeps all
- * of its text, long ones are cut at a UTF-8 boundary and marked "[truncated]"). */
+ * question are never cut (if they alone pass the cap, the context is left out); the sections
+ * share what is left fairly (a short section keeps all of its text, long ones are cut at a
+ * UTF-8 boundary and marked "[truncated]"). */
 #ifndef ECONQ_WORKERS_LLM_LLM_PROMPT_H
 #define ECONQ_WORKERS_LLM_LLM_PROMPT_H
 
@@ -23,8 +24,8 @@
 #define LLM_PROMPT_DEFAULT_MAX_BYTES (24u * 1024u)
 /* Largest cap a caller may ask for. */
 #define LLM_PROMPT_MAX_BYTES_LIMIT (4u * 1024u * 1024u)
-/* Longest question accepted. */
-#define LLM_PROMPT_MAX_QUESTION_BYTES 4096u
+/* Longest question accepted: the llm schema's 8,192 characters at up to 4 bytes each. */
+#define LLM_PROMPT_MAX_QUESTION_BYTES 32768u
 /* Most context sections. */
 #define LLM_PROMPT_MAX_SECTIONS 16u
 /* Longest section title. */
@@ -50,8 +51,7 @@ typedef struct llm_prompt {
 /* Builds the prompt. system may be NULL (LLM_PROMPT_DEFAULT_SYSTEM); max_bytes 0 means
  * LLM_PROMPT_DEFAULT_MAX_BYTES. Errors: EQ_EINVAL (empty question, NULL section fields,
  * too many sections, over-long title, max_bytes above LLM_PROMPT_MAX_BYTES_LIMIT),
- * EQ_ETOOBIG (question over its limit, or system prompt and question alone exceed
- * max_bytes), EQ_ENOMEM. */
+ * EQ_ETOOBIG (question over LLM_PROMPT_MAX_QUESTION_BYTES), EQ_ENOMEM. */
 eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, const char *question,
                         size_t max_bytes, llm_prompt *out);
 void llm_prompt_fini(llm_prompt *p);
