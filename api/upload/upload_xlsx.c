@@ -7,8 +7,8 @@
  * XML is parsed with expat with DTDs refused: a DOCTYPE, an entity declaration or an external
  * entity reference stops the parse ("xml-dtd-forbidden"), so no entity is ever expanded.
  *
- * Parts read: xl/workbook.xml (first <sheet>, date1904), xl/_rels/workbook.xml.rels (the
- * sheet's, shared strings' and styles' paths), xl/sharedStrings.xml, xl/styles.xml (which cell
+ * Parts read: _rels/.rels (where the workbook is; xl/workbook.xml when absent), the workbook
+ * (first <sheet>, date1904), its relationships (the sheet's, shared strings' and styles' paths), xl/sharedStrings.xml, xl/styles.xml (which cell
  * styles are dates: built-in formats 14-22 and 45-47, custom formats with d, m or y outside
  * quotes and brackets), and the first worksheet. Cells take their position from their `r`
  * reference when present, so sparse rows and columns land in place. */
@@ -202,6 +202,8 @@ static eq_err read_entry(zip_t *z, const char *name, int required, char **out, s
 
 typedef struct wb_ctx {
     xml_base base;
+    char workbook_path[XLSX_PATH_MAX];
+    char base_dir[XLSX_PATH_MAX]; /* the workbook's folder with its '/', e.g. "xl/" */
     int date1904;
     char sheet_rid[128];
     char sheet_path[XLSX_PATH_MAX], strings_path[XLSX_PATH_MAX], styles_path[XLSX_PATH_MAX];
@@ -221,13 +223,52 @@ static void XMLCALL wb_start(void *ud, const XML_Char *name, const XML_Char **at
     }
 }
 
-/* Part name of a relationship target, relative to xl/ unless absolute. */
-static void resolve_target(const char *target, char *out, size_t outlen)
+/* Part name of a relationship target: absolute, or relative to `base_dir`; "." and ".."
+ * segments are resolved (a ".." above the root leaves a name that matches no part). */
+static void resolve_target(const char *base_dir, const char *target, char *out, size_t outlen)
 {
+    char joined[2 * XLSX_PATH_MAX];
     if (target[0] == '/')
-        snprintf(out, outlen, "%s", target + 1);
+        snprintf(joined, sizeof joined, "%s", target + 1);
     else
-        snprintf(out, outlen, "xl/%s", target);
+        snprintf(joined, sizeof joined, "%s%s", base_dir, target);
+    size_t o = 0;
+    out[0] = '\0';
+    for (char *seg = joined, *next; seg != NULL; seg = next) {
+        next = strchr(seg, '/');
+        if (next != NULL)
+            *next++ = '\0';
+        if (seg[0] == '\0' || strcmp(seg, ".") == 0)
+            continue;
+        if (strcmp(seg, "..") == 0) {
+            if (o == 0) {
+                snprintf(out, outlen, "../");
+                return;
+            }
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            o = o > 0 ? o - 1 : 0;
+            out[o] = '\0';
+            continue;
+        }
+        int n = snprintf(out + o, outlen - o, "%s%s", o ? "/" : "", seg);
+        if (n < 0 || (size_t)n >= outlen - o) {
+            out[0] = '\0';
+            return;
+        }
+        o += (size_t)n;
+    }
+}
+
+static void XMLCALL root_rels_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    wb_ctx *w = ud;
+    if (strcmp(local_name(name), "Relationship") != 0 || w->workbook_path[0] != '\0')
+        return;
+    const char *type = attr(atts, "Type"), *target = attr(atts, "Target");
+    size_t tl = type ? strlen(type) : 0;
+    if (target != NULL && tl >= 15 && strcmp(type + tl - 15, "/officeDocument") == 0)
+        resolve_target("", target, w->workbook_path, sizeof w->workbook_path);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -245,11 +286,11 @@ static void XMLCALL rels_start(void *ud, const XML_Char *name, const XML_Char **
     if (id == NULL || type == NULL || target == NULL)
         return;
     if (strcmp(id, w->sheet_rid) == 0)
-        resolve_target(target, w->sheet_path, sizeof w->sheet_path);
+        resolve_target(w->base_dir, target, w->sheet_path, sizeof w->sheet_path);
     else if (ends_with(type, "/sharedStrings"))
-        resolve_target(target, w->strings_path, sizeof w->strings_path);
+        resolve_target(w->base_dir, target, w->strings_path, sizeof w->strings_path);
     else if (ends_with(type, "/styles"))
-        resolve_target(target, w->styles_path, sizeof w->styles_path);
+        resolve_target(w->base_dir, target, w->styles_path, sizeof w->styles_path);
 }
 
 static void XMLCALL no_end(void *ud, const XML_Char *name)
@@ -633,7 +674,22 @@ eq_err upload__xlsx_parse(const void *buf, size_t len, up_grid *g, upload_error 
     if ((rc = check_archive(z, g->lim, err)) != EQ_OK)
         goto done;
 
-    if ((rc = read_entry(z, "xl/workbook.xml", 1, &data, &dlen, err)) != EQ_OK ||
+    if ((rc = read_entry(z, "_rels/.rels", 0, &data, &dlen, err)) != EQ_OK ||
+        (data != NULL && (rc = xml_run(data, dlen, &wb.base, "package relationships",
+                                       root_rels_start, no_end, NULL)) != EQ_OK))
+        goto done;
+    free(data);
+    data = NULL;
+    if (wb.workbook_path[0] == '\0')
+        snprintf(wb.workbook_path, sizeof wb.workbook_path, "xl/workbook.xml");
+    const char *slash = strrchr(wb.workbook_path, '/');
+    size_t dirlen = slash ? (size_t)(slash - wb.workbook_path) + 1 : 0;
+    snprintf(wb.base_dir, sizeof wb.base_dir, "%.*s", (int)dirlen, wb.workbook_path);
+    char rels_path[XLSX_PATH_MAX + 16];
+    snprintf(rels_path, sizeof rels_path, "%s_rels/%s.rels", wb.base_dir,
+             wb.workbook_path + dirlen);
+
+    if ((rc = read_entry(z, wb.workbook_path, 1, &data, &dlen, err)) != EQ_OK ||
         (rc = xml_run(data, dlen, &wb.base, "workbook", wb_start, no_end, NULL)) != EQ_OK)
         goto done;
     free(data);
@@ -642,7 +698,7 @@ eq_err upload__xlsx_parse(const void *buf, size_t len, up_grid *g, upload_error 
         rc = upload__fail(err, EQ_EINVAL, 422, "invalid-spreadsheet", "the workbook has no sheet");
         goto done;
     }
-    if ((rc = read_entry(z, "xl/_rels/workbook.xml.rels", 1, &data, &dlen, err)) != EQ_OK ||
+    if ((rc = read_entry(z, rels_path, 1, &data, &dlen, err)) != EQ_OK ||
         (rc = xml_run(data, dlen, &wb.base, "workbook relationships", rels_start, no_end,
                       NULL)) != EQ_OK)
         goto done;

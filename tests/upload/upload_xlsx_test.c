@@ -271,6 +271,42 @@ START_TEST(sparse_limits)
 }
 END_TEST
 
+/* The workbook found through _rels/.rels at a non-standard path, with relative targets. */
+START_TEST(package_relationships)
+{
+    const char root[] = "<Relationships><Relationship Id=\"r1\" Type=\"http://schemas."
+                        "openxmlformats.org/officeDocument/2006/relationships/officeDocument\" "
+                        "Target=\"/book/./main.xml\"/></Relationships>";
+    const char rels[] = "<Relationships><Relationship Id=\"rId7\" Type=\"x/worksheet\" "
+                        "Target=\"sheets/../sheets/s1.xml\"/><Relationship Id=\"s\" "
+                        "Type=\"x/sharedStrings\" Target=\"../shared/strings.xml\"/>"
+                        "</Relationships>";
+    const char sheet[] = "<worksheet><sheetData><row><c t=\"s\"><v>0</v></c><c t=\"s\">"
+                         "<v>2</v></c></row><row><c><v>1</v></c><c><v>2</v></c></row>"
+                         "</sheetData></worksheet>";
+    xentry e[] = {{"_rels/.rels", root, 0},
+                  {"book/main.xml", WORKBOOK, 0},
+                  {"book/_rels/main.xml.rels", rels, 0},
+                  {"book/sheets/s1.xml", sheet, 0},
+                  {"shared/strings.xml", STRINGS, 0}};
+    size_t len;
+    unsigned char *b = zip_build(e, 5, &len);
+    ds_table *t = parse_ok(b, len);
+    ck_assert_str_eq(t->cols[0].name, "date");
+    ck_assert_str_eq(t->cols[1].name, "a & b");
+    ck_assert_double_eq(t->cols[1].num[0], 2);
+    ds_table_free(t);
+    free(b);
+    /* A target climbing above the archive's root names no part. */
+    const char escape[] = "<Relationships><Relationship Id=\"rId7\" Type=\"x/worksheet\" "
+                          "Target=\"../../../etc/passwd\"/></Relationships>";
+    xentry e2[] = {{"xl/workbook.xml", WORKBOOK, 0}, {"xl/_rels/workbook.xml.rels", escape, 0}};
+    b = zip_build(e2, 2, &len);
+    expect_refused(b, len, "xlsx", NULL, "invalid-spreadsheet", 422);
+    free(b);
+}
+END_TEST
+
 /* A workbook written by another writer, libxlsxwriter: shared strings, a custom date format,
  * formulas with stored results, booleans, a blank row, numbers as text. */
 START_TEST(libxlsxwriter_workbook)
@@ -344,6 +380,7 @@ int main(void)
     tcase_add_test(tc, truncated_and_broken);
     tcase_add_test(tc, sparse_limits);
     tcase_add_test(tc, libxlsxwriter_workbook);
+    tcase_add_test(tc, package_relationships);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
