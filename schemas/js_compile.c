@@ -406,6 +406,8 @@ static eq_err node_fill(js_ctx *c, js_node *n, const cJSON *js, const char *oute
             return fail(c, EQ_EUNSUPPORTED, "keyword \"%s\" is not supported", k);
         if (strcmp(k, "type") == 0) {
             e = parse_type(c, kw, &n->types);
+        } else if (strcmp(k, "description") == 0) {
+            if (cJSON_IsString(kw)) n->description = kw->valuestring;
         } else if (strcmp(k, "enum") == 0) {
             if (!cJSON_IsArray(kw)) return fail(c, EQ_EINVAL, "\"enum\" must be an array");
             n->enum_vals = kw;

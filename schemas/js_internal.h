@@ -39,11 +39,12 @@ typedef struct js_list {
 /* One compiled schema object. Pointers to cJSON values borrow from js_schema.doc.
  * Absent limits are -1 (sizes) or flagged in `has`. */
 struct js_node {
-    int boolean;            /* -1: an object schema; 0: false; 1: true */
-    unsigned types;         /* 0: any type */
-    const cJSON *enum_vals; /* array or NULL */
-    const cJSON *const_val; /* NULL if absent */
-    unsigned has;           /* JS_HAS_* */
+    int boolean;             /* -1: an object schema; 0: false; 1: true */
+    const char *description; /* borrowed; used in the message when `not` fails */
+    unsigned types;          /* 0: any type */
+    const cJSON *enum_vals;  /* array or NULL */
+    const cJSON *const_val;  /* NULL if absent */
+    unsigned has;            /* JS_HAS_* */
     double multiple_of, maximum, exclusive_maximum, minimum, exclusive_minimum;
     long max_length, min_length;
     js_pattern *pattern;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "schemas/js_internal.h"
@@ -131,6 +132,26 @@ static const char *type_name(const cJSON *j) {
     default:
         return "invalid";
     }
+}
+
+/* Writes a JSON value (or, if `each`, the items of an array separated by ", ") into buf for
+ * a message, ending with "..." when it does not fit. Only called on the error path. */
+static const char *values_text(const cJSON *j, int each, char *buf, size_t len) {
+    size_t off = 0;
+    buf[0] = '\0';
+    const cJSON *it = each ? j->child : j;
+    for (; it; it = each ? it->next : NULL) {
+        char *text = cJSON_PrintUnformatted(it);
+        if (!text) break;
+        int w = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", text);
+        free(text);
+        if (w < 0 || (size_t)w >= len - off) {
+            if (len > 4) memcpy(buf + len - 4, "...", 4);
+            break;
+        }
+        off += (size_t)w;
+    }
+    return buf;
 }
 
 static int type_ok(unsigned types, const cJSON *j) {
@@ -442,7 +463,9 @@ static int check_combinators(js_vctx *v, const js_node *n, const cJSON *inst, in
         }
     }
     if (n->not_ && validate(v, n->not_, inst, depth + 1, NULL))
-        return error(v, err, "not", "value matches a schema it must not match");
+        return error(v, err, "not", "%s",
+                     n->not_->description ? n->not_->description
+                                          : "value matches a schema it must not match");
     if (n->if_) {
         const js_node *next = validate(v, n->if_, inst, depth + 1, NULL) ? n->then_ : n->else_;
         if (next && !validate(v, next, inst, depth + 1, err)) return 0;
@@ -469,8 +492,11 @@ static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int de
         return error(v, err, "type", "expected %s, got %s", types_text(n->types, buf, sizeof buf),
                      type_name(inst));
     }
-    if (n->const_val && !js__equal(n->const_val, inst))
-        return error(v, err, "const", "value is not the required constant");
+    if (n->const_val && !js__equal(n->const_val, inst)) {
+        char list[160];
+        return error(v, err, "const", "value must be %s",
+                     values_text(n->const_val, 0, list, sizeof list));
+    }
     if (n->enum_vals) {
         const cJSON *e;
         int found = 0;
@@ -480,7 +506,11 @@ static int validate_node(js_vctx *v, const js_node *n, const cJSON *inst, int de
                 break;
             }
         }
-        if (!found) return error(v, err, "enum", "value is not one of the allowed values");
+        if (!found) {
+            char list[200];
+            return error(v, err, "enum", "value must be one of %s",
+                         values_text(n->enum_vals, 1, list, sizeof list));
+        }
     }
     switch (cjson_type(inst)) {
     case cJSON_Number:

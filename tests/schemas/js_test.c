@@ -133,6 +133,31 @@ START_TEST(any_of_reports_the_most_specific_branch) {
 }
 END_TEST
 
+START_TEST(messages_say_what_is_allowed) {
+    js_schema *s =
+        compile_ok("{\"properties\": {\"m\": {\"enum\": [\"auto\", \"ets\", 3]},"
+                   " \"c\": {\"const\": {\"a\": 1}},"
+                   " \"n\": {\"not\": {\"const\": \"*\", \"description\": \"no stars\"}},"
+                   " \"long\": {\"enum\": [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+                   "   \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
+                   "   \"ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\","
+                   "   \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"]}}}");
+    js_error e;
+    ck_assert_int_eq(check(s, "{\"m\": \"arma\"}", &e), 0);
+    ck_assert_str_eq(e.message, "value must be one of \"auto\", \"ets\", 3");
+    ck_assert_int_eq(check(s, "{\"c\": {\"a\": 2}}", &e), 0);
+    ck_assert_str_eq(e.message, "value must be {\"a\":1}");
+    ck_assert_int_eq(check(s, "{\"n\": \"*\"}", &e), 0);
+    ck_assert_str_eq(e.keyword, "not");
+    ck_assert_str_eq(e.message, "no stars");
+    ck_assert_int_eq(check(s, "{\"long\": \"x\"}", &e), 0);
+    size_t len = strlen(e.message);
+    ck_assert_uint_lt(len, sizeof e.message);
+    ck_assert_str_eq(e.message + len - 3, "...");
+    js_free(s);
+}
+END_TEST
+
 START_TEST(depth_is_limited) {
     /* A schema that refers to itself without consuming the instance. */
     js_schema *s = compile_ok("{\"$ref\": \"#\"}");
@@ -230,6 +255,7 @@ int main(void) {
     tcase_add_test(tc, compile_refuses_bad_schemas);
     tcase_add_test(tc, error_paths_name_the_field);
     tcase_add_test(tc, any_of_reports_the_most_specific_branch);
+    tcase_add_test(tc, messages_say_what_is_allowed);
     tcase_add_test(tc, depth_is_limited);
     tcase_add_test(tc, regex_backtracking_is_bounded);
     tcase_add_test(tc, validation_is_thread_safe);
