@@ -229,15 +229,20 @@ double upload__excel_days(double serial, int date1904)
 
 int upload__dateish_name(const char *name)
 {
+    /* Whole words only: "fiscal_year" and "Date" qualify, "update_count" does not. */
     static const char *const words[] = {"date", "year", "time", "period", "yr"};
-    char low[32];
-    size_t n = 0;
-    for (; name[n] != '\0' && n + 1 < sizeof low; n++)
-        low[n] = (char)tolower((unsigned char)name[n]);
-    low[n] = '\0';
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strstr(low, words[i]) != NULL)
-            return 1;
+    const char *p = name;
+    while (*p != '\0') {
+        while (*p != '\0' && !isalnum((unsigned char)*p))
+            p++;
+        const char *w = p;
+        while (isalnum((unsigned char)*p))
+            p++;
+        size_t n = (size_t)(p - w);
+        for (size_t i = 0; n > 0 && i < sizeof words / sizeof words[0]; i++)
+            if (strlen(words[i]) == n && strncasecmp(w, words[i], n) == 0)
+                return 1;
+    }
     return 0;
 }
 

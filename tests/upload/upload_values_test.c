@@ -85,6 +85,10 @@ START_TEST(missing_and_excel)
     ck_assert(upload__dateish_name("Date"));
     ck_assert(upload__dateish_name("fiscal_year"));
     ck_assert(!upload__dateish_name("value"));
+    ck_assert(!upload__dateish_name("update_count"));
+    ck_assert(upload__dateish_name("Year End"));
+    ck_assert(upload__dateish_name("TIME"));
+    ck_assert(!upload__dateish_name(""));
     /* Error details quoting the upload stay printable ASCII. */
     upload_error e;
     ck_assert_int_eq(upload__fail(&e, EQ_EINVAL, 422, "x", "a\nb\xc3\xa9%s", "\x01"), EQ_EINVAL);
