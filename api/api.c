@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "schemas/schemas.h"
 
 struct api_call {
     api *a;
@@ -86,19 +87,21 @@ static void call_aio_cb(void *arg) {
 void api_call_broker(api *a, http_request *req, const eq_buf *msg, api_call_cb cb, void *arg) {
     api_call *c = a->free_calls;
     nng_msg *m = NULL;
+    eq_rd empty;
+    eq_rd_init(&empty, "", 0);
     if (c) {
         a->free_calls = c->next;
     } else {
         c = calloc(1, sizeof *c);
         if (!c || nng_ctx_open(&c->ctx, a->req_sock) != 0) {
             free(c);
-            api_problem(req, 503, "broker-unavailable", "cannot reach the broker");
+            cb(a, req, EQ_ECLOSED, NULL, &empty, arg);
             return;
         }
         if (nng_aio_alloc(&c->aio, call_aio_cb, c) != 0) {
             nng_ctx_close(c->ctx);
             free(c);
-            api_problem(req, 503, "broker-unavailable", "cannot reach the broker");
+            cb(a, req, EQ_ECLOSED, NULL, &empty, arg);
             return;
         }
         c->a = a;
@@ -108,7 +111,7 @@ void api_call_broker(api *a, http_request *req, const eq_buf *msg, api_call_cb c
             nng_msg_free(m);
         c->next = a->free_calls;
         a->free_calls = c;
-        api_problem(req, 500, "internal-error", "out of memory");
+        cb(a, req, EQ_ENOMEM, NULL, &empty, arg);
         return;
     }
     c->req = req;
@@ -148,18 +151,21 @@ static void sub_aio_cb(void *arg) {
     if (nng_aio_result(a->sub_aio) != 0)
         return; /* closed */
     nng_msg *m = nng_aio_get_msg(a->sub_aio);
-    if (nng_msg_len(m) == BROKER_EVENT_LEN) {
+    size_t len = nng_msg_len(m), n = len / BROKER_EVENT_LEN;
+    const char *rec = nng_msg_body(m);
+    if (n > 0 && len % BROKER_EVENT_LEN == 0) {
         pthread_mutex_lock(&a->mu);
-        if (a->nevents == a->cap_events) {
-            size_t cap = a->cap_events ? a->cap_events * 2 : 256;
-            void *p = realloc(a->events, cap * sizeof *a->events);
-            if (p) {
+        /* Only ids with a long-poll waiting matter; the loop thread sorts that out. */
+        for (size_t k = 0; k < n; k++, rec += BROKER_EVENT_LEN) {
+            if (a->nevents == a->cap_events) {
+                size_t cap = a->cap_events ? a->cap_events * 2 : 256;
+                void *p = realloc(a->events, cap * sizeof *a->events);
+                if (!p)
+                    break;
                 a->events = p;
                 a->cap_events = cap;
             }
-        }
-        if (a->nevents < a->cap_events) {
-            memcpy(a->events[a->nevents], nng_msg_body(m), EQ_ID_LEN);
+            memcpy(a->events[a->nevents], rec, EQ_ID_LEN);
             a->events[a->nevents++][EQ_ID_LEN] = '\0';
         }
         pthread_mutex_unlock(&a->mu);
@@ -262,6 +268,15 @@ static void handle(void *ctx, http_request *r) {
                 method_not_allowed(r, "POST");
             return;
         }
+    } else if (strcmp(path, "/openapi.json") == 0) {
+        if (m == HTTP_GET || m == HTTP_HEAD) {
+            const char *doc = schemas_openapi_json();
+            http_respond(r, 200, "application/json", "Cache-Control: max-age=300\r\n", doc,
+                         strlen(doc));
+        } else {
+            method_not_allowed(r, "GET");
+        }
+        return;
     } else if (strcmp(path, "/health") == 0) {
         if (m == HTTP_GET || m == HTTP_HEAD)
             api_health(a, r);
@@ -293,6 +308,9 @@ eq_err api_start(uv_loop_t *loop, const api_config *cfg, api **out) {
         goto fail_nng;
     uv_async_init(loop, &a->async, async_cb);
     a->async.data = a;
+    uv_check_init(loop, &a->flush_check);
+    a->flush_check.data = a;
+    uv_check_start(&a->flush_check, api_submit_flush_cb);
     nng_recv_aio(a->sub_sock, a->sub_aio);
 
     http_server_config hc;
@@ -316,6 +334,7 @@ eq_err api_start(uv_loop_t *loop, const api_config *cfg, api **out) {
         nng_close(a->req_sock);
         nng_aio_free(a->sub_aio);
         uv_close((uv_handle_t *)&a->async, NULL);
+        uv_close((uv_handle_t *)&a->flush_check, NULL);
         /* The caller runs the loop to close the async handle; a is leaked only on this path
          * if the loop never runs again, which econqd does not do. */
         *out = NULL;
@@ -374,6 +393,7 @@ static void http_stopped(void *arg) {
         free(calls);
         calls = nx;
     }
+    uv_close((uv_handle_t *)&a->flush_check, NULL);
     uv_close((uv_handle_t *)&a->async, async_closed);
 }
 

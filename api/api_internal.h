@@ -23,6 +23,15 @@ typedef struct api_waiter {
 } api_waiter;
 
 #define API_WAIT_BUCKETS 1024
+#define API_SUBMIT_BATCH_MAX 512              /* submits sent to the broker in one message */
+#define API_SUBMIT_BATCH_BYTES (8u << 20)
+
+/* Submits gathered during one loop iteration, sent as one broker message (see jobs.c). */
+typedef struct submit_batch {
+    eq_buf jobs;            /* encoded proto_submit_job records */
+    http_request **reqs;
+    uint32_t n, cap;
+} submit_batch;
 
 struct api {
     api_config cfg;
@@ -37,6 +46,8 @@ struct api {
     size_t nevents, cap_events;
     api_call *free_calls;        /* loop thread only */
     api_waiter *waiters[API_WAIT_BUCKETS];
+    submit_batch *batch;         /* loop thread only; NULL when empty */
+    uv_check_t flush_check;
     size_t nwaiters;
     void (*stop_done)(void *);
     void *stop_arg;
@@ -52,6 +63,9 @@ void api_problem(http_request *r, int status, const char *slug, const char *deta
 void api_json(http_request *r, int status, const char *extra_headers, const char *json, size_t len);
 /* Maps a broker or store error to its HTTP answer. */
 void api_problem_from_err(http_request *r, eq_err err, const char *msg);
+
+/* Sends the gathered submits; runs after each loop iteration's I/O. */
+void api_submit_flush_cb(uv_check_t *h);
 
 /* Route handlers (api/jobs.c, api/health.c). */
 void api_jobs_submit(api *a, http_request *r);

@@ -39,11 +39,12 @@ void api_health(api *a, http_request *r) {
         double usage = info.map_size ? (double)info.used_bytes / (double)info.map_size : 0;
         eq_buf_printf(&b,
                       "\"status\":\"%s\",\"writable\":%s,\"map_size\":%llu,\"used_bytes\":%llu,"
-                      "\"map_usage\":%.4f,\"jobs\":%llu,\"queued\":%llu,\"readers\":%u}",
+                      "\"map_usage\":%.4f,\"jobs\":%llu,\"queued\":%llu,\"running\":%llu,"
+                      "\"readers\":%u}",
                       writable ? "healthy" : "unhealthy", writable ? "true" : "false",
                       (unsigned long long)info.map_size, (unsigned long long)info.used_bytes,
                       usage, (unsigned long long)info.jobs, (unsigned long long)info.queued,
-                      info.readers);
+                      (unsigned long long)info.running, info.readers);
     } else {
         eq_buf_puts(&b, "\"status\":\"unhealthy\",\"error\":\"the store cannot be read\"}");
     }

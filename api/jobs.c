@@ -109,35 +109,89 @@ static char *dup_item_string(const cJSON *o, const char *name) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void submit_done(api *a, http_request *r, eq_err status, const char *msg, eq_rd *body,
-                        void *arg) {
-    (void)arg;
-    if (status != EQ_OK) {
-        api_problem_from_err(r, status, msg);
-        return;
-    }
-    uint32_t n = eq_rd_u32(body);
-    eq_err st = (eq_err)eq_rd_u32(body);
-    char *why = eq_rd_str(body, 4096);
-    size_t jl;
-    const char *json = eq_rd_bytes(body, &jl, PROTO_MAX_STR);
-    if (body->bad || n != 1) {
+static void submit_batch_free(submit_batch *sb) {
+    eq_buf_fini(&sb->jobs);
+    free(sb->reqs);
+    free(sb);
+}
+
+/* The broker's answer to a batch: one status, message and job JSON per request, in order. */
+static void submit_done(api *a, http_request *unused, eq_err status, const char *msg,
+                        eq_rd *body, void *arg) {
+    submit_batch *sb = arg;
+    uint32_t n = status == EQ_OK ? eq_rd_u32(body) : 0;
+    if (status == EQ_OK && (body->bad || n != sb->n))
+        status = EQ_EPROTO;
+    for (uint32_t i = 0; i < sb->n; i++) {
+        http_request *r = sb->reqs[i];
+        if (status != EQ_OK) {
+            api_problem_from_err(r, status, msg);
+            continue;
+        }
+        eq_err st = (eq_err)eq_rd_u32(body);
+        char *why = eq_rd_str(body, 4096);
+        size_t jl;
+        const char *json = eq_rd_bytes(body, &jl, PROTO_MAX_STR);
+        if (body->bad) {
+            api_problem(r, 500, "internal-error", "malformed broker reply");
+        } else if (st == EQ_ECONFLICT) {
+            http_respond_problem(r, 422, "idempotency-key-reused", "Unprocessable Content", why,
+                                 NULL);
+        } else if ((st == EQ_OK || st == EQ_EEXIST) && json && jl > 7 + EQ_ID_LEN) {
+            /* The Location comes from the id at the start of the job JSON: {"id":"<26>" */
+            char hdr[160];
+            snprintf(hdr, sizeof hdr, "Location: /v1/jobs/%.*s\r\n%s", EQ_ID_LEN, json + 7,
+                     st == EQ_EEXIST ? "Idempotent-Replayed: true\r\n" : "");
+            api_json(r, 202, hdr, json, jl);
+        } else {
+            api_problem_from_err(r, st, why);
+        }
         free(why);
-        api_problem(r, 500, "internal-error", "malformed broker reply");
+    }
+    submit_batch_free(sb);
+}
+
+void api_submit_flush_cb(uv_check_t *h) {
+    api *a = h->data;
+    submit_batch *sb = a->batch;
+    if (!sb)
         return;
+    a->batch = NULL;
+    eq_buf msg;
+    eq_buf_init(&msg);
+    proto_enc_submit_head(&msg, sb->n);
+    eq_buf_put(&msg, sb->jobs.data, sb->jobs.len);
+    api_call_broker(a, NULL, &msg, submit_done, sb);
+    eq_buf_fini(&msg);
+}
+
+/* Adds one submit to the current batch; the batch goes out after this loop iteration, or now
+ * when it is full. */
+static void submit_enqueue(api *a, http_request *r, const proto_submit_job *job) {
+    submit_batch *sb = a->batch;
+    if (!sb) {
+        sb = calloc(1, sizeof *sb);
+        if (!sb) {
+            api_problem(r, 503, "overloaded", "out of memory; retry");
+            return;
+        }
+        eq_buf_init(&sb->jobs);
+        a->batch = sb;
     }
-    if (st == EQ_ECONFLICT) {
-        http_respond_problem(r, 422, "idempotency-key-reused", "Unprocessable Content", why, NULL);
-    } else if (st == EQ_OK || st == EQ_EEXIST) {
-        /* Location from the id at the start of the job JSON: {"id":"<26>" */
-        char hdr[160];
-        snprintf(hdr, sizeof hdr, "Location: /v1/jobs/%.*s\r\n%s", EQ_ID_LEN, json + 7,
-                 st == EQ_EEXIST ? "Idempotent-Replayed: true\r\n" : "");
-        api_json(r, 202, hdr, json, jl);
-    } else {
-        api_problem_from_err(r, st, why);
+    if (sb->n == sb->cap) {
+        uint32_t cap = sb->cap ? sb->cap * 2 : 16;
+        void *p = realloc(sb->reqs, cap * sizeof *sb->reqs);
+        if (!p) {
+            api_problem(r, 503, "overloaded", "out of memory; retry");
+            return;
+        }
+        sb->reqs = p;
+        sb->cap = cap;
     }
-    free(why);
+    proto_enc_submit_job(&sb->jobs, job);
+    sb->reqs[sb->n++] = r;
+    if (sb->n >= API_SUBMIT_BATCH_MAX || sb->jobs.len >= API_SUBMIT_BATCH_BYTES)
+        api_submit_flush_cb(&a->flush_check);
 }
 
 void api_jobs_submit(api *a, http_request *r) {
@@ -199,12 +253,8 @@ void api_jobs_submit(api *a, http_request *r) {
         goto done;
     }
     job.params = params;
-    eq_buf msg;
-    eq_buf_init(&msg);
-    proto_enc_submit(&msg, &job, 1);
+    submit_enqueue(a, r, &job);
     free(params);
-    api_call_broker(a, r, &msg, submit_done, NULL);
-    eq_buf_fini(&msg);
 done:
     cJSON_Delete(body);
 }

@@ -268,9 +268,16 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
     }
 }
 
+/* One message per group: the records of every job that finished in it. */
 static void publish_events(broker *b) {
-    for (size_t i = 0; i < b->fx.ndone; i++)
-        nng_send(b->pub, b->fx.done_ids[i], BROKER_EVENT_LEN, NNG_FLAG_NONBLOCK);
+    size_t per = BROKER_EVENTS_PER_MSG;
+    for (size_t i = 0; i < b->fx.ndone; i += per) {
+        size_t n = b->fx.ndone - i < per ? b->fx.ndone - i : per;
+        char buf[BROKER_EVENTS_PER_MSG * BROKER_EVENT_LEN];
+        for (size_t k = 0; k < n; k++)
+            memcpy(buf + k * BROKER_EVENT_LEN, b->fx.done_ids[i + k], BROKER_EVENT_LEN);
+        nng_send(b->pub, buf, n * BROKER_EVENT_LEN, NNG_FLAG_NONBLOCK);
+    }
 }
 
 /* One group: every request in `group` (and, when worthwhile, the parked leases) in one write

@@ -28,7 +28,9 @@ eq_err broker_start(const broker_config *cfg, broker **out);
 /* Answers what is in the inbox, releases parked leases, closes the sockets and frees. */
 void broker_stop(broker *b);
 
-/* Event messages on events_url: the job id (EQ_ID_LEN bytes) then the new state byte. */
+/* Event messages on events_url: one or more records of the job id (EQ_ID_LEN bytes) then the
+ * new state byte. */
 #define BROKER_EVENT_LEN (EQ_ID_LEN + 1)
+#define BROKER_EVENTS_PER_MSG 256
 
 #endif

@@ -8,23 +8,29 @@ static void enc_head(eq_buf *b, uint8_t op) {
     eq_buf_u8(b, op);
 }
 
-void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n) {
+void proto_enc_submit_head(eq_buf *b, uint32_t n) {
     enc_head(b, PROTO_SUBMIT);
     eq_buf_u32(b, n);
-    for (uint32_t i = 0; i < n; i++) {
-        const proto_submit_job *j = &jobs[i];
-        eq_buf_str(b, j->type);
-        eq_buf_str(b, j->params);
-        eq_buf_u8(b, j->priority);
-        eq_buf_u16(b, j->max_attempts);
-        eq_buf_i64(b, j->run_at_ms);
-        eq_buf_str(b, j->idem_key);
-        eq_buf_u64(b, j->idem_hash);
-        eq_buf_str(b, j->batch_id);
-        eq_buf_str(b, j->schedule);
-        eq_buf_str(b, j->webhook_url);
-        eq_buf_str(b, j->webhook_secret);
-    }
+}
+
+void proto_enc_submit_job(eq_buf *b, const proto_submit_job *j) {
+    eq_buf_str(b, j->type);
+    eq_buf_str(b, j->params);
+    eq_buf_u8(b, j->priority);
+    eq_buf_u16(b, j->max_attempts);
+    eq_buf_i64(b, j->run_at_ms);
+    eq_buf_str(b, j->idem_key);
+    eq_buf_u64(b, j->idem_hash);
+    eq_buf_str(b, j->batch_id);
+    eq_buf_str(b, j->schedule);
+    eq_buf_str(b, j->webhook_url);
+    eq_buf_str(b, j->webhook_secret);
+}
+
+void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n) {
+    proto_enc_submit_head(b, n);
+    for (uint32_t i = 0; i < n; i++)
+        proto_enc_submit_job(b, &jobs[i]);
 }
 
 void proto_enc_id(eq_buf *b, uint8_t op, const char *id) {

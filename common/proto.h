@@ -100,6 +100,9 @@ void proto_req_fini(proto_req *r);
 
 /* Encoders append one whole request to b. */
 void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n);
+/* A submit built in pieces: the head with the job count, then each job. */
+void proto_enc_submit_head(eq_buf *b, uint32_t n);
+void proto_enc_submit_job(eq_buf *b, const proto_submit_job *j);
 void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry */
 /* outs may be NULL when nouts is 0; an outcome's worker field is not sent (the request's is). */
 void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,

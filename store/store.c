@@ -194,6 +194,8 @@ eq_err store_stat(store *s, store_info *out) {
         out->jobs = st.ms_entries;
     if (mdb_stat(txn, s->dbi[DBI_QUEUE], &st) == 0)
         out->queued = st.ms_entries;
+    if (mdb_stat(txn, s->dbi[DBI_LEASES], &st) == 0)
+        out->running = st.ms_entries;
     mdb_txn_abort(txn);
     return EQ_OK;
 }

@@ -46,7 +46,7 @@ void store_txn_abort(store_txn *t);
 typedef struct store_info {
     uint64_t map_size, used_bytes, last_txn;
     unsigned readers, max_readers;
-    uint64_t jobs, queued;
+    uint64_t jobs, queued, running;
 } store_info;
 eq_err store_stat(store *s, store_info *out);
 /* 1 when the directory can take a write (checked by creating and removing a file). */

@@ -291,18 +291,23 @@ void http__conn_pump_pending(uv_idle_t *h) {
     }
 }
 
+/* No request will be parsed after the queued ones. */
+static bool conn_last_answered(const http_conn *c) {
+    return c->no_more || c->draining || (c->peer_eof && c->stash_off == c->stash_len);
+}
+
 /* After responses left the queue: write more, close when done, else let what waited in. */
 static void conn_after_write(http_conn *c) {
     if (c->state != HTTP_CONN_OPEN) return;
     conn_flush(c);
     if (c->state != HTTP_CONN_OPEN) return;
-    if (!c->qhead && !c->writing && (c->no_more || c->draining || c->peer_eof)) {
+    if (!c->qhead && !c->writing && conn_last_answered(c)) {
         conn_finish(c);
         return;
     }
     if (c->pumping)
         c->repump = true;
-    else if (c->stash_off < c->stash_len && !c->no_more && conn_room(c))
+    else if (c->stash_off < c->stash_len && !c->no_more && !c->draining && conn_room(c))
         conn_schedule_pump(c);
     conn_update(c);
 }
@@ -326,7 +331,7 @@ static void conn_write_cb(uv_write_t *w, int status) {
 }
 
 bool http__conn_closing_after(const http_conn *c, const http_request *r) {
-    return !r->keep_alive || ((c->no_more || c->draining || c->peer_eof) && r == c->qtail);
+    return !r->keep_alive || (conn_last_answered(c) && r == c->qtail);
 }
 
 void http__conn_respond(http_conn *c, http_request *r, const char *head, size_t hlen,
@@ -440,6 +445,10 @@ static void conn_pump(http_conn *c, const char *data, size_t len) {
     c->pumping = true;
     do {
         c->repump = false;
+        if (data && c->stash_off < c->stash_len) { /* keep the byte order: behind the stash */
+            conn_stash(c, data, len);
+            data = NULL;
+        }
         if (c->stash_off < c->stash_len && conn_room(c)) {
             c->stash_off += conn_parse(c, c->stash + c->stash_off, c->stash_len - c->stash_off);
             if (c->stash_off == c->stash_len) {
@@ -449,7 +458,7 @@ static void conn_pump(http_conn *c, const char *data, size_t len) {
             }
         }
         if (data && c->state == HTTP_CONN_OPEN) {
-            size_t used = c->stash_len ? 0 : conn_parse(c, data, len);
+            size_t used = conn_parse(c, data, len);
             if (used < len && c->state == HTTP_CONN_OPEN) conn_stash(c, data + used, len - used);
             data = NULL;
         }
@@ -486,7 +495,11 @@ static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         return;
     }
     c->srv->stats.bytes_in += (uint64_t)n;
-    if (c->no_more) return;
+    if (c->no_more || c->draining) {
+        /* No request is parsed any more; reading only watches for the client leaving. */
+        if ((c->linger_bytes += (size_t)n) > HTTP_LINGER_MAX_BYTES) conn_close(c);
+        return;
+    }
     conn_pump(c, buf->base, (size_t)n);
 }
 
@@ -556,7 +569,11 @@ static void conn_send_continue(http_conn *c) {
 static void conn_update(http_conn *c) {
     if (c->state != HTTP_CONN_OPEN) return;
     bool more = !c->no_more && !c->draining && !c->peer_eof;
-    conn_set_reading(c, more && c->stash_off == c->stash_len && conn_room(c));
+    /* Reading goes on while requests wait (a full queue, or after the last request), so that a
+     * client that leaves is noticed and what its handlers hold is released: unparsed bytes are
+     * kept up to HTTP_STASH_READ_BYTES, bytes after the last request are dropped. */
+    conn_set_reading(c, !c->peer_eof &&
+                            (!more || c->stash_len - c->stash_off < HTTP_STASH_READ_BYTES));
     if (c->state != HTTP_CONN_OPEN) return;
     /* 100 Continue goes out only when every earlier response is written. */
     if (more && http_reqparser_wants_continue(&c->parser) && !c->qhead && !c->writing) {

@@ -12,10 +12,11 @@
 #include "api/http/http_server.h"
 
 #define HTTP_READ_BUF_BYTES                                                                        \
-    ((size_t)64 * 1024)            /* one read; shared by every connection of a server */
-#define HTTP_REQUEST_ID_MAX 64     /* longest X-Request-Id kept from a client */
-#define HTTP_ADDR_MAX 48           /* textual IPv6 address + NUL */
-#define HTTP_WRITE_BATCH 16        /* pipelined responses written by one writev */
+    ((size_t)64 * 1024)        /* one read; shared by every connection of a server */
+#define HTTP_REQUEST_ID_MAX 64 /* longest X-Request-Id kept from a client */
+#define HTTP_ADDR_MAX 48       /* textual IPv6 address + NUL */
+#define HTTP_STASH_READ_BYTES ((size_t)16 * 1024) /* unparsed bytes kept before reading stops */
+#define HTTP_WRITE_BATCH 16                       /* pipelined responses written by one writev */
 #define HTTP_HEAD_STACK_BYTES 1024 /* response heads up to this are built on the stack */
 #define HTTP_LINGER_MS 2000        /* after our last response: drain the client this long */
 #define HTTP_LINGER_MAX_BYTES                                                                      \
@@ -81,7 +82,7 @@ struct http_conn {
     uint64_t head_since;          /* loop time a request head started (0: none) */
     uint64_t deadline, timer_due; /* loop times; 0: none */
     uint64_t requests_seen;
-    size_t linger_bytes;
+    size_t linger_bytes; /* read and dropped after the last request */
     http_conn_state state;
     int pending_closes;
     bool rejected; /* answered 503 and closed; never parses */

@@ -1,4 +1,5 @@
 /* The listening socket, configuration and the server's life: start, accept, stop. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,10 @@ eq_err http_server_start(uv_loop_t *loop, const http_server_config *cfg, http_ha
         free(s);
         return EQ_ENOMEM;
     }
+    /* A write to a connection the client reset would otherwise kill the process: libuv writes
+     * with write(2), not send(MSG_NOSIGNAL). Process-wide, idempotent, and what every server
+     * wants; errors then come back as EPIPE and close the connection. */
+    signal(SIGPIPE, SIG_IGN);
     s->loop = loop;
     s->cfg = *cfg;
     s->cfg.host = s->host;
