@@ -197,7 +197,7 @@ static double pct(const double *sorted, size_t n, double p) {
 
 static int run(size_t ndocs, size_t nq, size_t k) {
     vindex *vi;
-    if (vindex_new(EMBED_DIM, &vi) != EQ_OK) return 1;
+    if (vindex_new(EMBED_DIM, &vi) != EQ_OK || vindex_reserve(vi, ndocs) != EQ_OK) return 1;
     char text[2048], id[32];
     float vec[EMBED_DIM];
     double t0 = now_ms();

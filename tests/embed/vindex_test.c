@@ -182,6 +182,8 @@ START_TEST(test_random_ops_match_reference) {
     memset(live, 0, sizeof live);
     vindex *vi;
     ck_assert_int_eq(vindex_new(DIM, &vi), EQ_OK);
+    ck_assert_int_eq(vindex_reserve(vi, VINDEX_MAX_DOCS + 1), EQ_EFULL);
+    ck_assert_int_eq(vindex_reserve(vi, IDS / 3), EQ_OK); /* then it grows past the reserve */
     unsigned seed = 12345;
     size_t live_n = 0;
     char id[16];

@@ -66,8 +66,12 @@ static void map_remove_at(vindex *vi, size_t p) {
     vi->map[hole] = 0;
 }
 
-static eq_err map_grow(vindex *vi) {
-    size_t cap = (vi->mask + 1) * 2;
+/* Rebuilds the map with room for at least `docs` entries at a load of at most one half. */
+static eq_err map_grow(vindex *vi, size_t docs) {
+    size_t cap = vi->mask + 1;
+    while (cap < 2 * docs)
+        cap *= 2;
+    if (cap == vi->mask + 1) return EQ_OK;
     uint32_t *map = calloc(cap, sizeof *map);
     if (!map) return EQ_ENOMEM;
     uint32_t *old = vi->map;
@@ -176,9 +180,8 @@ static double norm_of(const float *v, uint32_t dim) {
     return isfinite(n2) ? sqrt(n2) : 0;
 }
 
-static eq_err slots_grow(vindex *vi) {
-    size_t cap = vi->cap ? vi->cap * 2 : 64;
-    if (cap > VINDEX_MAX_DOCS) cap = VINDEX_MAX_DOCS;
+/* Grows the slot arrays to `cap` documents. */
+static eq_err slots_grow(vindex *vi, size_t cap) {
     /* Each array that grew is kept even if a later one fails; cap moves only at the end. */
     float *vecs = realloc(vi->vecs, cap * vi->dim * sizeof *vecs);
     if (!vecs) return EQ_ENOMEM;
@@ -210,9 +213,11 @@ eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced) 
     } else {
         if (vi->count >= VINDEX_MAX_DOCS) return EQ_EFULL;
         eq_err err;
-        if (vi->count == vi->cap && (err = slots_grow(vi)) != EQ_OK) return err;
+        size_t cap = vi->cap ? vi->cap * 2 : 64;
+        if (cap > VINDEX_MAX_DOCS) cap = VINDEX_MAX_DOCS;
+        if (vi->count == vi->cap && (err = slots_grow(vi, cap)) != EQ_OK) return err;
         if ((vi->count + 1) * 2 > vi->mask + 1) {
-            if ((err = map_grow(vi)) != EQ_OK) return err;
+            if ((err = map_grow(vi, vi->count + 1)) != EQ_OK) return err;
             p = map_find(vi, id, &found);
         }
         char *copy = malloc(idlen + 1);
@@ -228,6 +233,14 @@ eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced) 
     vi->qm[slot] = quantise(dst, vi->dim, vi->codes + slot * vi->dim);
     if (replaced) *replaced = found;
     return EQ_OK;
+}
+
+eq_err vindex_reserve(vindex *vi, size_t n) {
+    if (!vi) return EQ_EINVAL;
+    if (n > VINDEX_MAX_DOCS) return EQ_EFULL;
+    eq_err err;
+    if (n > vi->cap && (err = slots_grow(vi, n)) != EQ_OK) return err;
+    return map_grow(vi, n);
 }
 
 eq_err vindex_del(vindex *vi, const char *id) {

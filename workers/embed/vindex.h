@@ -50,6 +50,11 @@ size_t vindex_count(const vindex *vi);
  * holds VINDEX_MAX_DOCS), EQ_ENOMEM (the index is unchanged). */
 eq_err vindex_put(vindex *vi, const char *id, const float *vec, bool *replaced);
 
+/* Makes room for n documents in all, so that loading a collection of known size allocates
+ * once. Errors: EQ_EFULL (n above VINDEX_MAX_DOCS), EQ_ENOMEM (the index is unchanged, but
+ * may hold some of the room). */
+eq_err vindex_reserve(vindex *vi, size_t n);
+
 /* Removes the document `id`. Errors: EQ_ENOTFOUND. */
 eq_err vindex_del(vindex *vi, const char *id);
 
