@@ -42,6 +42,14 @@ START_TEST(nice_ticks_round_numbers) {
     ck_assert_str_eq(t[0].label, "2M");
     ck_assert_str_eq(t[1].label, "3M");
 
+    /* Tiny steps use scientific notation; zero stays "0". */
+    lo = -2.2e-9, hi = 0.7e-9;
+    n = chart__nice_ticks(&lo, &hi, 4, t, CHART_AXIS_MAX_TICKS);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(t[0].label, "-4e-09");
+    ck_assert_str_eq(t[n - 1].label, "2e-09");
+    ck_assert_str_eq(t[n - 2].label, "0");
+
     /* A zero-width range is widened around its value. */
     lo = hi = 42;
     n = chart__nice_ticks(&lo, &hi, 5, t, CHART_AXIS_MAX_TICKS);

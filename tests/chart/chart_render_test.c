@@ -249,6 +249,13 @@ START_TEST(degenerate_inputs) {
     chart_series sparse = {.x_days = xs, .y = ys, .n = 5};
     spec = (chart_spec){.history = &sparse, .title = "bad \xff\xfe utf-8 \x01 title"};
     render_ok(&spec);
+    /* A title far wider than the image shrinks instead of running off both sides. */
+    spec = (chart_spec){.history = &gappy,
+                        .title = "A very long chart title that would never fit on one line of "
+                                 "a small chart without being made smaller first",
+                        .width = 400,
+                        .height = 250};
+    render_ok(&spec);
 
     /* Huge values get suffixed labels and still render. */
     double yb[50];

@@ -92,7 +92,10 @@ size_t chart__nice_ticks(double *lo, double *hi, int target, chart_tick *ticks, 
         if (v > ghi + step * 0.5) break;
         ticks[n].v = v;
         char num[24];
-        chart__format_number(v / scale, decimals, num, sizeof num);
+        if (decimals > 6) /* tiny steps read better in scientific notation */
+            snprintf(num, sizeof num, "%.3g", fabs(v) < step * 1e-6 ? 0.0 : v);
+        else
+            chart__format_number(v / scale, decimals, num, sizeof num);
         snprintf(ticks[n].label, sizeof ticks[n].label, "%s%s", num, suffix);
         n++;
     }

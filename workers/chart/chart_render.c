@@ -323,6 +323,25 @@ static void chart__font(cairo_t *cr, double size, int bold) {
     cairo_set_font_size(cr, size);
 }
 
+/* Cuts `s` (UTF-8, in place) at a character boundary and appends "..." until it fits in
+ * `width` device units at the current font. */
+static void chart__fit_text(cairo_t *cr, char *s, double width) {
+    size_t len = strlen(s);
+    if (chart__text_width(cr, s) <= width) return;
+    char *tmp = malloc(len + 4);
+    if (!tmp) return;
+    while (len > 0) {
+        do
+            len--;
+        while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80);
+        memcpy(tmp, s, len);
+        memcpy(tmp + len, "...", 4);
+        if (chart__text_width(cr, tmp) <= width) break;
+    }
+    memcpy(s, tmp, len + 4);
+    free(tmp);
+}
+
 typedef struct chart_legend_item {
     char label[CHART_MAX_TEXT + 8];
     uint32_t color;
@@ -430,6 +449,14 @@ static void chart__draw(chart_ctx *c) {
         chart__font(cr, c->fs * 1.45, 1);
         chart__rgb(cr, c->th->text, 1);
         double tw = chart__text_width(cr, title);
+        if (tw > c->w - 20) {
+            /* A long title shrinks to fit (down to a still legible size), then is clipped. */
+            double size = fmax(8.0, c->fs * 1.45 * (c->w - 20) / tw);
+            chart__font(cr, size, 1);
+            tw = chart__text_width(cr, title);
+            chart__fit_text(cr, title, c->w - 20);
+            tw = chart__text_width(cr, title);
+        }
         cairo_move_to(cr, fmax(10, (c->w - tw) / 2), c->fs * 2.0);
         cairo_show_text(cr, title);
         chart__font(cr, c->fs, 0);
