@@ -527,6 +527,86 @@ START_TEST(oversized_message_is_refused_before_reading) {
 }
 END_TEST
 
+/* Decodes a mutated copy (exact-size heap block); anything but OK or EPROTO fails the test. */
+static int decode_mutant(const unsigned char *msg, size_t len) {
+    unsigned char *copy = malloc(len ? len : 1);
+    memcpy(copy, msg, len);
+    proto_req r;
+    eq_err rc = proto_decode_req(copy, len, &r);
+    free(copy);
+    if (rc == EQ_OK)
+        proto_req_fini(&r);
+    else if (rc != EQ_EPROTO)
+        ck_abort_msg("decode returned %s", eq_strerror(rc));
+    return rc == EQ_OK;
+}
+
+START_TEST(mutated_messages_decode_or_fail_cleanly) {
+    /* Every byte of each valid message set to a few values: no crash, no leak (ASan), only OK
+     * or EPROTO. */
+    proto_submit_job jobs[3];
+    fill_submit(jobs);
+    const char *types[2] = {"forecast", "chart"};
+    proto_outcome outs[2] = {
+        {.id = ID1, .attempt = 2, .result = "{}"},
+        {.id = ID2, .attempt = 7, .failed = 1, .code = "c", .message = "m", .retryable = 1},
+    };
+    proto_hb_item items[2] = {{.id = ID1, .attempt = 1}, {.id = ID2, .attempt = 2}};
+    eq_buf msgs[6];
+    for (int i = 0; i < 6; i++)
+        eq_buf_init(&msgs[i]);
+    proto_enc_submit(&msgs[0], jobs, 3);
+    proto_enc_id(&msgs[1], PROTO_CANCEL, ID1);
+    proto_enc_lease(&msgs[2], "w", types, 2, 4, 100, outs, 2);
+    proto_enc_heartbeat(&msgs[3], "w", items, 2);
+    proto_enc_complete(&msgs[4], "w", ID1, 1, "{\"a\":1}");
+    proto_enc_fail(&msgs[5], "w", ID1, 1, "code", "message", 1);
+    int accepted = 0, total = 0;
+    for (int m = 0; m < 6; m++) {
+        unsigned char *msg = msgs[m].data;
+        for (size_t i = 0; i < msgs[m].len; i++) {
+            unsigned char orig = msg[i];
+            unsigned char vals[5] = {0, 0xff, (unsigned char)(orig ^ 1), (unsigned char)(orig + 1),
+                                     0x80};
+            for (int v = 0; v < 5; v++) {
+                msg[i] = vals[v];
+                accepted += decode_mutant(msg, msgs[m].len);
+                total++;
+            }
+            msg[i] = orig;
+        }
+        eq_buf_fini(&msgs[m]);
+    }
+    /* Some mutations (a byte inside a string) are still valid messages; most are not. */
+    ck_assert_int_gt(accepted, 0);
+    ck_assert_int_lt(accepted, total);
+}
+END_TEST
+
+START_TEST(random_bytes_decode_or_fail_cleanly) {
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    unsigned char buf[256];
+    for (int iter = 0; iter < 20000; iter++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t len = (size_t)(x % sizeof buf);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* Mostly small bytes, so that counts and lengths are often plausible. */
+            buf[i] = (unsigned char)(x % 4 ? x % 8 : x >> 56);
+        }
+        if (len > 0)
+            buf[0] = PROTO_VERSION;
+        if (len > 1)
+            buf[1] = (unsigned char)(1 + iter % (PROTO_OP_MAX - 1));
+        decode_mutant(buf, len);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("proto");
     TCase *tc = tcase_create("core");
@@ -549,6 +629,8 @@ int main(void) {
     tcase_add_test(tc, reply_bad_header);
     tcase_add_test(tc, leased_job_round_trip);
     tcase_add_test(tc, oversized_message_is_refused_before_reading);
+    tcase_add_test(tc, mutated_messages_decode_or_fail_cleanly);
+    tcase_add_test(tc, random_bytes_decode_or_fail_cleanly);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
