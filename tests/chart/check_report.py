@@ -94,6 +94,20 @@ def main():
             fail(f"{name}: chart is a {type(chart).__name__}, not a LineChart")
         if len(chart.series) != sheet["chart_series"]:
             fail(f"{name}: chart has {len(chart.series)} series, want {sheet['chart_series']}")
+        # Series k plots column k+2 (B, C, ...) over the data rows, against the Date column,
+        # and takes its name from the header cell.
+        last = len(sheet["rows"]) + 1
+        quoted = "'" + name.replace("'", "''") + "'"
+        for k, ser in enumerate(chart.series):
+            col = "BCDEFGHIJKLMNOPQRSTUVWXYZ"[k]
+            ref = ser.val.numRef.f if ser.val and ser.val.numRef else None
+            if ref not in (f"{quoted}!${col}$2:${col}${last}", f"{name}!${col}$2:${col}${last}"):
+                fail(f"{name}: chart series {k} values {ref!r}")
+            cat = ser.cat.numRef or ser.cat.strRef if ser.cat else None
+            if cat is None or not cat.f.endswith(f"!$A$2:$A${last}"):
+                fail(f"{name}: chart series {k} categories {cat.f if cat else None!r}")
+            if not (ser.tx and ser.tx.strRef and ser.tx.strRef.f.endswith(f"!${col}$1")):
+                fail(f"{name}: chart series {k} is not named by its header cell")
 
     for p in problems:
         print(p)
