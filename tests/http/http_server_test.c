@@ -516,10 +516,21 @@ START_TEST(test_on_close_notification) {
     harness_wait_held(&H, 2);
     tc_close(&c);
     harness_wait_held_closed(&H);
+    /* the same when a bad request queued behind the held one ended parsing: the client's
+     * leaving is still noticed */
+    pthread_mutex_lock(&H.mu);
+    H.held_answered = H.held_closed = false;
+    pthread_mutex_unlock(&H.mu);
+    connect_ok(&c);
+    ck_assert(tc_send_str(&c, "GET /hold?notify=1&i=9 HTTP/1.1\r\nHost: t\r\n\r\nBROKEN\r\n\r\n"));
+    harness_wait_held(&H, 3);
+    ck_assert(tc_send_str(&c, "more bytes after the bad request are dropped"));
+    tc_close(&c);
+    harness_wait_held_closed(&H);
     /* a held request answered before its client leaves is not notified */
     connect_ok(&other);
     ck_assert(tc_send_str(&other, "GET /hold?notify=1&i=3 HTTP/1.1\r\nHost: t\r\n\r\n"));
-    harness_wait_held(&H, 3);
+    harness_wait_held(&H, 4);
     harness_cmd(&H, CMD_QUERY);
     harness_cmd(&H, CMD_RESPOND_HELD);
     ck_assert(tc_read_response(&other, &r));
