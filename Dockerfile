@@ -12,7 +12,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release && cmake --build /build -j"$
 
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libuv1 libnng1 libcjson1 libcurl4 liblmdb0 libxlsxwriter2 libhttp-parser2.9 libcsv3 \
+      libuv1 libnng1 libcjson1 libcurl4 liblmdb0 libxlsxwriter4 libhttp-parser2.9 libcsv3 \
       libgsl27 libzip4 libexpat1 libfreexl1 libcairo2 libssl3 libxxhash0 libpcre2-8-0 \
       curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \

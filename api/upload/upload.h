@@ -4,9 +4,9 @@
  * table or an upload_error; nothing here touches the network, the store or global state, so
  * each parser can be driven by a fuzzer. The one exception to "memory only" is XLS: libfreexl
  * reads only from a path and, as mutation testing showed, misbehaves on corrupt files, so
- * upload_parse() writes XLS bytes to a private temporary file made with mkstemp() (mode 0600,
- * in $TMPDIR or /tmp) and runs freexl in a forked child that streams the cells back over a
- * pipe; the file is unlinked once the child is gone (see upload_xls.c).
+ * upload_parse() writes XLS bytes to a private temporary file made with mkostemp() (mode 0600,
+ * in $TMPDIR or /tmp, its name unlinked at once) and runs freexl in a forked child that opens
+ * it through /proc/self/fd and streams the cells back over a pipe (see upload_xls.c).
  *
  * Every refusal fills an upload_error with an HTTP status and a stable slug (`type`) meant for
  * a problem+json body; the slugs are listed in README.md beside this header and never change

@@ -7,13 +7,14 @@
  * parent validates every record and applies the limits, and treats a child that dies, exits
  * non-zero or stops before its final record as an unreadable file ("invalid-spreadsheet").
  * The child's CPU time is capped (XLS_CHILD_CPU_SECONDS) and, outside sanitizer builds, its
- * address space (XLS_CHILD_MAX_AS_BYTES), since freexl sizes its cell table from the file's
+ * address space grows by at most XLS_CHILD_MAX_AS_BYTES over the parent's, since freexl sizes its cell table from the file's
  * declared dimensions before anything can check them. The child only calls freexl, write()
  * and _exit(); glibc keeps malloc usable after fork() in a threaded parent.
  *
  * freexl reads only from a path, so the bytes go to a private temporary file made with
- * mkstemp() (mode 0600) in $TMPDIR (or /tmp); the parent unlinks it once the child is gone,
- * on every path. Dates come from the cell types freexl reports (DATE, DATETIME), which apply
+ * mkostemp() (mode 0600) in $TMPDIR (or /tmp) whose name is unlinked as soon as it is
+ * written; the child opens it through /proc/self/fd/N, so no file outlives the call even if
+ * the process is killed (Linux only, like the rest of econq). Dates come from the cell types freexl reports (DATE, DATETIME), which apply
  * the workbook's 1900 or 1904 date system. Only the first sheet is read. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +31,7 @@
 #include "api/upload/upload_internal.h"
 
 #define XLS_CHILD_CPU_SECONDS 20                      /* a looping parser is killed */
-#define XLS_CHILD_MAX_AS_BYTES (1024ull * 1024 * 1024) /* freexl's allocations, 1 GiB */
+#define XLS_CHILD_MAX_AS_BYTES (1024ull * 1024 * 1024) /* freexl's allocations: 1 GiB more */
 
 /* One cell on the pipe; `len` bytes of text follow a TEXT record. */
 typedef struct xls_rec {
@@ -42,29 +43,31 @@ typedef struct xls_rec {
 
 enum { XREC_NUMBER = 1, XREC_DATE, XREC_TEXT, XREC_END, XREC_FAIL };
 
-static eq_err write_temp(const void *buf, size_t len, char *path, size_t pathlen,
-                         upload_error *err)
+/* Writes the bytes to an anonymous temporary file; *fd stays open, the name is gone. */
+static eq_err write_temp(const void *buf, size_t len, int *fd, upload_error *err)
 {
+    char path[512];
     const char *dir = getenv("TMPDIR");
     if (dir == NULL || dir[0] == '\0')
         dir = "/tmp";
-    if ((size_t)snprintf(path, pathlen, "%s/econq-upload-XXXXXX", dir) >= pathlen)
+    if ((size_t)snprintf(path, sizeof path, "%s/econq-upload-XXXXXX", dir) >= sizeof path)
         return upload__fail(err, EQ_EIO, 500, "internal-error", "temporary path too long");
-    int fd = mkstemp(path);
-    if (fd < 0)
+    *fd = mkostemp(path, O_CLOEXEC);
+    if (*fd < 0)
         return upload__fail(err, EQ_EIO, 500, "internal-error", "cannot make a temporary file");
+    unlink(path);
     const unsigned char *p = buf;
     size_t off = 0;
     while (off < len) {
-        ssize_t w = write(fd, p + off, len - off);
+        ssize_t w = write(*fd, p + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             break;
         off += (size_t)w;
     }
-    if (close(fd) != 0 || off < len) {
-        unlink(path);
+    if (off < len) {
+        close(*fd);
         return upload__fail(err, EQ_EIO, 500, "internal-error", "cannot write a temporary file");
     }
     return EQ_OK;
@@ -94,13 +97,27 @@ static int send_rec(int fd, uint32_t row, uint32_t col, uint32_t kind, double nu
 }
 
 /* The child: reads the workbook and streams cells; never returns. */
-static void xls_child(const char *path, int fd, size_t max_rows, size_t max_cols)
+static void xls_child(int file_fd, int fd, size_t max_rows, size_t max_cols)
 {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", file_fd);
     struct rlimit cpu = {XLS_CHILD_CPU_SECONDS, XLS_CHILD_CPU_SECONDS + 1};
     setrlimit(RLIMIT_CPU, &cpu);
 #ifndef __SANITIZE_ADDRESS__
-    struct rlimit as = {XLS_CHILD_MAX_AS_BYTES, XLS_CHILD_MAX_AS_BYTES};
-    setrlimit(RLIMIT_AS, &as);
+    /* On top of what the parent already maps (LMDB maps its whole map size). */
+    unsigned long long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (statm != NULL) {
+        if (fscanf(statm, "%llu", &pages) != 1)
+            pages = 0;
+        fclose(statm);
+    }
+    if (pages > 0) {
+        rlim_t lim = (rlim_t)(pages * (unsigned long long)sysconf(_SC_PAGESIZE) +
+                              XLS_CHILD_MAX_AS_BYTES);
+        struct rlimit as = {lim, lim};
+        setrlimit(RLIMIT_AS, &as);
+    }
 #endif
     const void *h = NULL;
     unsigned int rows = 0;
@@ -228,25 +245,24 @@ static eq_err xls_receive(int fd, up_grid *g, upload_error *err)
 
 eq_err upload__xls_parse(const void *buf, size_t len, up_grid *g, upload_error *err)
 {
-    char path[512];
-    int fds[2];
-    eq_err rc = write_temp(buf, len, path, sizeof path, err);
+    int file_fd, fds[2];
+    eq_err rc = write_temp(buf, len, &file_fd, err);
     if (rc != EQ_OK)
         return rc;
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        unlink(path);
+        close(file_fd);
         return upload__fail(err, EQ_EIO, 500, "internal-error", "cannot make a pipe");
     }
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        unlink(path);
+        close(file_fd);
         return upload__fail(err, EQ_EIO, 500, "internal-error", "cannot start the XLS reader");
     }
     if (pid == 0) {
         close(fds[0]);
-        xls_child(path, fds[1], g->lim->max_rows, g->lim->max_cols);
+        xls_child(file_fd, fds[1], g->lim->max_rows, g->lim->max_cols);
     }
     close(fds[1]);
     rc = xls_receive(fds[0], g, err);
@@ -256,7 +272,7 @@ eq_err upload__xls_parse(const void *buf, size_t len, up_grid *g, upload_error *
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    unlink(path);
+    close(file_fd);
     if (rc == EQ_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         rc = unreadable(err);
     return rc;

@@ -28,6 +28,8 @@ typedef struct wh_xfer {
     struct curl_slist *headers;
     struct curl_slist *connect_to;
     uint64_t start_ns;
+    wh_job *wait_next; /* in the dispatcher's list of jobs waiting to resolve */
+    int waiting;       /* 1 while in that list */
     wh_url url;
     wh_result res;
     char resp[WH_RESPONSE_KEEP_BYTES];
@@ -47,6 +49,8 @@ struct wh_dispatcher {
     wh_job *active; /* doubly linked: resolving or transferring */
     size_t inflight;
     size_t resolving;
+    wh_job *wait_head, *wait_tail; /* host names waiting for a resolver slot */
+    wh_stats stats;
     size_t open_handles;
     int closing;
     void (*closed)(void *);
@@ -75,6 +79,7 @@ void wh_config_default(wh_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->max_inflight = WH_INFLIGHT_DEFAULT;
     cfg->max_queued = WH_QUEUE_DEFAULT;
+    cfg->max_resolving = WH_RESOLVING_DEFAULT;
     cfg->connect_timeout_ms = WH_CONNECT_TIMEOUT_DEFAULT_MS;
     cfg->total_timeout_ms = WH_TOTAL_TIMEOUT_DEFAULT_MS;
 }
@@ -128,9 +133,40 @@ static void wh__set_error(wh_job *job, eq_err err, int retryable, const char *ms
     job->x->res.error[n] = '\0';
 }
 
+static void wh__count(wh_dispatcher *d, const wh_result *res) {
+    wh_stats *s = &d->stats;
+    switch (res->err) {
+    case EQ_OK:
+        s->delivered++;
+        break;
+    case EQ_EPROTO:
+        s->http_errors++;
+        s->gone += res->gone != 0;
+        break;
+    case EQ_ETIMEDOUT:
+        s->timeouts++;
+        break;
+    case EQ_ENET:
+        s->network_errors++;
+        break;
+    case EQ_EINVAL:
+        s->refused++;
+        break;
+    case EQ_ECLOSED:
+        s->closed++;
+        break;
+    default:
+        s->other++;
+        break;
+    }
+}
+
 /* Ends a started job: reports `res` and frees the job. The easy handle, if any, is gone. */
 static void wh__report(wh_job *job, wh_result *res) {
     wh_dispatcher *d = job->d;
+    wh__count(d, res);
+    d->stats.latency_ms_sum += res->latency_ms;
+    if (res->latency_ms > d->stats.latency_ms_max) d->stats.latency_ms_max = res->latency_ms;
     wh__active_remove(d, job);
     d->inflight--;
     d->done(d->ctx, &job->dl, res);
@@ -363,10 +399,20 @@ static void wh__use_addresses(wh_job *job, const struct addrinfo *ai) {
     wh__complete(job);
 }
 
+static void wh__resolve(wh_job *job);
+
 static void wh__resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     wh_job *job = req->data;
     wh_dispatcher *d = job->d;
     d->resolving--;
+    /* Hand the slot on first: completing `job` may end in the dispatcher being freed. */
+    while (!d->closing && d->wait_head != NULL && d->resolving < d->cfg.max_resolving) {
+        wh_job *next = d->wait_head;
+        d->wait_head = next->x->wait_next;
+        if (d->wait_head == NULL) d->wait_tail = NULL;
+        next->x->waiting = 0;
+        wh__resolve(next);
+    }
     if (d->closing) {
         wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
         wh__complete(job);
@@ -417,6 +463,21 @@ static void wh__start(wh_dispatcher *d, wh_job *job) {
         freeaddrinfo(ai);
         return;
     }
+    wh__resolve(job);
+}
+
+/* Resolves the job's host on libuv's thread pool, or waits for a free resolver slot. */
+static void wh__resolve(wh_job *job) {
+    wh_dispatcher *d = job->d;
+    if (d->resolving >= d->cfg.max_resolving) {
+        job->x->waiting = 1;
+        if (d->wait_tail != NULL)
+            d->wait_tail->x->wait_next = job;
+        else
+            d->wait_head = job;
+        d->wait_tail = job;
+        return;
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     job->x->gai.data = job;
     int rc = uv_getaddrinfo(d->loop, &job->x->gai, wh__resolved_cb, job->x->url.host, NULL, &hints);
@@ -455,10 +516,11 @@ eq_err wh_dispatcher_new(uv_loop_t *loop, const wh_config *cfg, wh_done_fn done,
     else
         wh_config_default(&c);
     if (loop == NULL || done == NULL || out == NULL || c.max_inflight == 0 ||
-        c.max_inflight > WH_INFLIGHT_MAX || c.max_queued > WH_QUEUE_MAX ||
-        c.connect_timeout_ms <= 0 || c.connect_timeout_ms > WH_TIMEOUT_MAX_MS ||
-        c.total_timeout_ms <= 0 || c.total_timeout_ms > WH_TIMEOUT_MAX_MS ||
-        c.allow.n > WH_ALLOW_MAX_ENTRIES || memchr(c.ca_file, '\0', sizeof c.ca_file) == NULL)
+        c.max_inflight > WH_INFLIGHT_MAX || c.max_queued > WH_QUEUE_MAX || c.max_resolving == 0 ||
+        c.max_resolving > WH_RESOLVING_MAX || c.connect_timeout_ms <= 0 ||
+        c.connect_timeout_ms > WH_TIMEOUT_MAX_MS || c.total_timeout_ms <= 0 ||
+        c.total_timeout_ms > WH_TIMEOUT_MAX_MS || c.allow.n > WH_ALLOW_MAX_ENTRIES ||
+        memchr(c.ca_file, '\0', sizeof c.ca_file) == NULL)
         return EQ_EINVAL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return EQ_EIO;
     wh_dispatcher *d = calloc(1, sizeof *d);
@@ -552,6 +614,10 @@ size_t wh_dispatcher_queued(const wh_dispatcher *d) {
     return d->queued;
 }
 
+void wh_dispatcher_stats(const wh_dispatcher *d, wh_stats *out) {
+    *out = d->stats;
+}
+
 void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
     if (d == NULL || d->closing) return;
     d->closing = 1;
@@ -564,11 +630,14 @@ void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
         d->queued--;
         wh_result res = {.err = EQ_ECLOSED, .retryable = 1, .response = ""};
         snprintf(res.error, sizeof res.error, "dispatcher closed");
+        wh__count(d, &res);
         d->done(d->ctx, &job->dl, &res);
         free(job);
     }
     d->queue_tail = NULL;
-    /* Running transfers are aborted; resolving ones finish in wh__resolved_cb. */
+    /* Running transfers and waiting resolutions are aborted; resolving ones finish in
+     * wh__resolved_cb. */
+    d->wait_head = d->wait_tail = NULL;
     wh_job *job = d->active;
     while (job != NULL) {
         wh_job *next = job->next;
@@ -578,6 +647,9 @@ void wh_dispatcher_close(wh_dispatcher *d, void (*closed)(void *), void *arg) {
             job->x->easy = NULL;
             wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
             /* Keep the dispatcher alive through wh__complete: a handle is still open. */
+            wh__complete(job);
+        } else if (job->x != NULL && job->x->waiting) {
+            wh__set_error(job, EQ_ECLOSED, 1, "dispatcher closed");
             wh__complete(job);
         } else if (job->x != NULL) {
             uv_cancel((uv_req_t *)&job->x->gai);

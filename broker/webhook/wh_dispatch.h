@@ -28,6 +28,10 @@
 #define WH_INFLIGHT_DEFAULT 64
 #define WH_INFLIGHT_MAX 4096
 #define WH_QUEUE_DEFAULT 10000
+/* Host-name resolutions at once: each holds one thread of libuv's shared pool (4 by default)
+ * for as long as the system resolver takes, so a slow DNS must not take the whole pool. */
+#define WH_RESOLVING_DEFAULT 2
+#define WH_RESOLVING_MAX 64
 #define WH_QUEUE_MAX 1000000
 #define WH_CONNECT_TIMEOUT_DEFAULT_MS 5000
 #define WH_TOTAL_TIMEOUT_DEFAULT_MS 15000
@@ -40,14 +44,15 @@
 typedef struct wh_config {
     size_t max_inflight;     /* deliveries resolving or transferring at once */
     size_t max_queued;       /* deliveries waiting beyond that; wh_dispatch() says EQ_EBUSY after */
+    size_t max_resolving;    /* host names resolving at once; more wait (in flight) */
     long connect_timeout_ms; /* TCP (and TLS) connection */
     long total_timeout_ms;   /* whole delivery, resolution included */
     wh_allowlist allow;      /* ranges the SSRF guard lets through */
     char ca_file[WH_CA_FILE_MAX]; /* PEM bundle trusted for https; "" = the system's */
 } wh_config;
 
-/* Fills `cfg` with the defaults: 64 in flight, 10,000 queued, 5 s connect, 15 s total, an empty
- * allowlist. */
+/* Fills `cfg` with the defaults: 64 in flight, 10,000 queued, 2 resolving, 5 s connect, 15 s
+ * total, an empty allowlist, the system's CA bundle. */
 void wh_config_default(wh_config *cfg);
 
 /* Applies ECONQ_WEBHOOK_ALLOW (CIDR list) from the environment to `cfg`, if set.
@@ -106,6 +111,23 @@ size_t wh_dispatcher_inflight(const wh_dispatcher *d);
 
 /* Deliveries waiting for a free slot. */
 size_t wh_dispatcher_queued(const wh_dispatcher *d);
+
+/* Counters since wh_dispatcher_new(), for metrics. Every accepted delivery ends in exactly one
+ * outcome counter. */
+typedef struct wh_stats {
+    uint64_t delivered;      /* 2xx */
+    uint64_t http_errors;    /* any other status (gone included) */
+    uint64_t gone;           /* 410 */
+    uint64_t timeouts;       /* EQ_ETIMEDOUT */
+    uint64_t network_errors; /* EQ_ENET */
+    uint64_t refused;        /* EQ_EINVAL: the SSRF guard */
+    uint64_t closed;         /* EQ_ECLOSED */
+    uint64_t other;          /* EQ_ENOMEM */
+    double latency_ms_sum;   /* over deliveries that left the queue */
+    double latency_ms_max;
+} wh_stats;
+
+void wh_dispatcher_stats(const wh_dispatcher *d, wh_stats *out);
 
 /* Stops the dispatcher: every queued or running delivery completes with EQ_ECLOSED (its
  * callback runs, possibly before this returns); once every handle is closed `closed(arg)` runs

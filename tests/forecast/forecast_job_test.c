@@ -339,6 +339,60 @@ START_TEST(test_auto_is_mean_of_members)
 }
 END_TEST
 
+/* Every method on short, awkward series: a result or a permanent error, never a crash
+ * (ASan/UBSan run this), and results always have finite, nested intervals. */
+START_TEST(test_short_and_awkward_series)
+{
+    static const char *methods[] = {"auto", "ets", "theta", "arima", "naive", "snaive", "drift"};
+    static const double shapes[][14] = {
+        {1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2},
+        {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6},
+        {1e-9, 2e-9, 1e-9, 3e-9, 2e-9, 1e-9, 2e-9, 4e-9, 3e-9, 2e-9, 1e-9, 2e-9, 3e-9, 1e-9},
+        {-3, 4, -5, 6, -7, 8, -9, 10, -11, 12, -13, 14, -15, 16},
+        {1e12, 1.1e12, 1.3e12, 1.2e12, 1.5e12, 1.4e12, 1.6e12, 1.8e12, 1.7e12, 2e12, 2.1e12,
+         2e12, 2.3e12, 2.2e12},
+    };
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        for (int n = 2; n <= 14; n += 3)
+            for (int freq = 0; freq < 2; freq++)
+                for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+                    cJSON *p = cJSON_CreateObject();
+                    cJSON *series = cJSON_AddObjectToObject(p, "series");
+                    cJSON *dates = cJSON_AddArrayToObject(series, "dates");
+                    cJSON *values = cJSON_AddArrayToObject(series, "values");
+                    for (int i = 0; i < n; i++) {
+                        char d[32];
+                        if (freq)
+                            snprintf(d, sizeof d, "%04d-%02d-01", 2000 + i / 4, 1 + 3 * (i % 4));
+                        else
+                            snprintf(d, sizeof d, "%04d-01-01", 1990 + i);
+                        cJSON_AddItemToArray(dates, cJSON_CreateString(d));
+                        cJSON_AddItemToArray(values, cJSON_CreateNumber(shapes[sh][i]));
+                    }
+                    cJSON_AddStringToObject(p, "method", methods[m]);
+                    cJSON_AddNumberToObject(p, "horizon", 5);
+                    cJSON *r = NULL;
+                    fc_job_error err;
+                    eq_err rc = forecast_job_run(p, &r, &err);
+                    ck_assert_msg(rc == EQ_OK || rc == EQ_EINVAL, "%s n=%d: rc %d", methods[m], n,
+                                  rc);
+                    if (rc == EQ_OK) {
+                        const cJSON *iv = get(get(r, "intervals"), "95");
+                        for (int j = 0; j < 5; j++) {
+                            double lo = at(get(iv, "lower"), j), hi = at(get(iv, "upper"), j);
+                            double pt = at(get(r, "point"), j);
+                            ck_assert_msg(lo <= pt && pt <= hi, "%s n=%d shape %zu step %d",
+                                          methods[m], n, sh, j);
+                        }
+                    } else {
+                        ck_assert(err.code[0] != '\0');
+                    }
+                    cJSON_Delete(r);
+                    cJSON_Delete(p);
+                }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("forecast_job");
@@ -351,6 +405,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ets_inputs);
     tcase_add_test(tc, test_exact_on_line);
     tcase_add_test(tc, test_arima_intervals);
+    tcase_add_test(tc, test_short_and_awkward_series);
     tcase_add_test(tc, test_ets_intervals);
     tcase_add_test(tc, test_auto_is_mean_of_members);
     suite_add_tcase(s, tc);

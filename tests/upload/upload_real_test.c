@@ -185,6 +185,15 @@ START_TEST(size_limit)
     upload_limits_defaults(&l);
     l.max_cols = 12;
     expect_refused(b, len, "xls", &l, "too-many-columns", 413);
+    /* Refused while the XLS reader child is still streaming: it is killed and reaped. */
+    upload_limits_defaults(&l);
+    l.max_rows = 100;
+    expect_refused(b, len, "xls", &l, "too-many-rows", 413);
+    upload_limits_defaults(&l);
+    l.max_cell_bytes = 3;
+    expect_refused(b, len, "xls", &l, "cell-too-long", 413);
+    /* A truncated XLS: the OLE signature, then not enough of a compound file. */
+    expect_refused(b, 4096, "xls", NULL, "invalid-spreadsheet", 422);
     free(b);
 }
 END_TEST

@@ -43,6 +43,7 @@ typedef struct harness {
     int retry_until_ok; /* re-dispatch a delivery from its callback until it succeeds */
     wh_delivery retry;
     char retry_url[128];
+    wh_stats stats; /* as they were when the last delivery finished */
 } harness;
 
 static wh_rx g_rx;
@@ -87,6 +88,7 @@ static void done_cb(void *ctx, const wh_delivery *d, const wh_result *res) {
         return;
     }
     if (h->n == h->expected && h->d != NULL) {
+        wh_dispatcher_stats(h->d, &h->stats);
         wh_dispatcher_close(h->d, closed_cb, h);
         h->d = NULL;
     }
@@ -511,6 +513,60 @@ START_TEST(test_ipv6_literal_pinned) {
 }
 END_TEST
 
+START_TEST(test_resolver_slots_and_stats) {
+    enum { NAMED = 10 };
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    cfg.max_resolving = 1; /* nine of the ten names wait for the resolver */
+    harness h;
+    harness_init(&h, &cfg, NAMED + 3);
+    char named[128], e500[128], gone[128];
+    make_url(named, sizeof named, "localhost", "/hook");
+    make_url(e500, sizeof e500, "127.0.0.1", "/status/500");
+    make_url(gone, sizeof gone, "127.0.0.1", "/status/410");
+    for (int i = 0; i < NAMED; i++)
+        ck_assert_int_eq(dispatch_one(&h, named, "msg_named"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, e500, "msg_500"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, gone, "msg_410"), EQ_OK);
+    harness_run(&h);
+    ck_assert_uint_eq(h.stats.delivered, NAMED);
+    ck_assert_uint_eq(h.stats.http_errors, 2);
+    ck_assert_uint_eq(h.stats.gone, 1);
+    ck_assert_uint_eq(h.stats.timeouts + h.stats.network_errors + h.stats.refused + h.stats.closed +
+                          h.stats.other,
+                      0);
+    ck_assert(h.stats.latency_ms_sum > 0);
+    ck_assert(h.stats.latency_ms_max * (NAMED + 2) >= h.stats.latency_ms_sum);
+}
+END_TEST
+
+static void close_now_cb(uv_timer_t *t) {
+    harness *h = t->data;
+    wh_dispatcher_close(h->d, closed_cb, h);
+    h->d = NULL;
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+START_TEST(test_close_while_resolving) {
+    wh_config cfg = local_config();
+    cfg.max_resolving = 1;
+    harness h;
+    harness_init(&h, &cfg, 3);
+    /* Nothing listens there: the deliveries never get further than resolving. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(dispatch_one(&h, "http://localhost:9/hook", "msg_res"), EQ_OK);
+    /* Started after the dispatcher's own zero timer, so it runs right after the deliveries
+     * left the queue: one resolving, two waiting for the resolver. */
+    uv_timer_t now;
+    uv_timer_init(&h.loop, &now);
+    now.data = &h;
+    uv_timer_start(&now, close_now_cb, 0, 0);
+    harness_run(&h);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(h.res[i].err, EQ_ECLOSED);
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -559,6 +615,8 @@ int main(void) {
     tcase_add_test(tc, test_wrong_secret_rejected_by_receiver);
     tcase_add_test(tc, test_config_from_env);
     tcase_add_test(tc, test_ipv6_literal_pinned);
+    tcase_add_test(tc, test_resolver_slots_and_stats);
+    tcase_add_test(tc, test_close_while_resolving);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);

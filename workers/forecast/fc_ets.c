@@ -23,6 +23,12 @@
  * one run stops. */
 #define FC_ETS_RESTARTS 4
 #define FC_ETS_TOL 1e-2
+/* First-stage tolerance of the automatic selection, and how many candidates are refined. */
+#define FC_ETS_TOL1 1e-1
+#define FC_ETS_REFINE 2
+#define FC_ETS_MAXIT1 500
+/* Error (2) x trend (3) x season (3) combinations at most. */
+#define FC_ETS_MAX_CANDIDATES 18
 /* Initial simplex steps: smoothing parameters, and states in units of the mean absolute
  * one-step change of the data (tuned on the public series against R's likelihoods). */
 #define FC_ETS_PSTEP 0.2
@@ -169,23 +175,24 @@ static int fc__ets_check(fc__ets_ctx *c, const fc__ets_par *p)
 /* The recursions of R's etscalc. Returns the criterion n log(SSE) (+ 2 sum log|f| for
  * multiplicative errors), or INFINITY when a forecast degenerates. Optionally writes the
  * one-step fitted values and the final state. */
-static double fc__ets_calc(const fc__ets_ctx *c, const fc__ets_par *p, double *fitted,
-                           double *resid, fc__ets_state *final)
+static inline __attribute__((always_inline)) double
+fc__ets_calc_impl(const fc__ets_ctx *c, const fc__ets_par *p, double *fitted, double *resid,
+                  fc__ets_state *final, const int error, const int trend, const int season)
 {
     fc__ets_state st;
     fc__ets_state_init(c, p, &st);
     double sse = 0.0, slog = 0.0, prod = 1.0;
-    double ab = c->trend ? p->beta / p->alpha : 0.0;
+    double ab = trend ? p->beta / p->alpha : 0.0;
     size_t m = (size_t)c->m;
     size_t k = 0;
     for (size_t t = 0; t < c->n; t++) {
         double y = c->y[t];
-        double phib = c->trend ? p->phi * st.b : 0.0;
+        double phib = trend ? p->phi * st.b : 0.0;
         double q = st.l + phib;
-        double so = c->season ? st.s[k] : 0.0;
-        double f = c->season == FC_ETS_A ? q + so : c->season == FC_ETS_M ? q * so : q;
+        double so = season ? st.s[k] : 0.0;
+        double f = season == FC_ETS_A ? q + so : season == FC_ETS_M ? q * so : q;
         double e;
-        if (c->error == FC_ETS_A) {
+        if (error == FC_ETS_A) {
             e = y - f;
         } else {
             if (fabs(f) < 1e-10)
@@ -203,13 +210,13 @@ static double fc__ets_calc(const fc__ets_ctx *c, const fc__ets_par *p, double *f
         if (resid)
             resid[t] = e;
         sse += e * e;
-        double pl = c->season == FC_ETS_A ? y - so
-                    : c->season == FC_ETS_M ? (fabs(so) < 1e-10 ? 1e10 : y / so) : y;
+        double pl = season == FC_ETS_A ? y - so
+                    : season == FC_ETS_M ? (fabs(so) < 1e-10 ? 1e10 : y / so) : y;
         double l = q + p->alpha * (pl - q);
-        if (c->trend)
+        if (trend)
             st.b = phib + ab * ((l - st.l) - phib);
-        if (c->season) {
-            double ts = c->season == FC_ETS_A ? y - q : (fabs(q) < 1e-10 ? 1e10 : y / q);
+        if (season) {
+            double ts = season == FC_ETS_A ? y - q : (fabs(q) < 1e-10 ? 1e10 : y / q);
             st.s[k] = so + p->gamma * (ts - so);
             if (++k == m)
                 k = 0;
@@ -223,6 +230,28 @@ static double fc__ets_calc(const fc__ets_ctx *c, const fc__ets_par *p, double *f
     if (isnan(lik))
         return INFINITY;
     return lik < -1e10 ? -1e10 : lik;
+}
+
+/* The recursions with the model's components as compile-time constants: the per-step
+ * branches fold away (this loop is where automatic selection spends its time). */
+static double fc__ets_calc(const fc__ets_ctx *c, const fc__ets_par *p, double *fitted,
+                           double *resid, fc__ets_state *final)
+{
+#define FC__ETS_CASE(E, T, S)                                                             \
+    if (c->error == (E) && c->trend == (T) && c->season == (S))                           \
+        return fc__ets_calc_impl(c, p, fitted, resid, final, (E), (T), (S));
+    FC__ETS_CASE(FC_ETS_A, FC_ETS_N, FC_ETS_N)
+    FC__ETS_CASE(FC_ETS_A, FC_ETS_N, FC_ETS_A)
+    FC__ETS_CASE(FC_ETS_A, FC_ETS_A, FC_ETS_N)
+    FC__ETS_CASE(FC_ETS_A, FC_ETS_A, FC_ETS_A)
+    FC__ETS_CASE(FC_ETS_M, FC_ETS_N, FC_ETS_N)
+    FC__ETS_CASE(FC_ETS_M, FC_ETS_N, FC_ETS_A)
+    FC__ETS_CASE(FC_ETS_M, FC_ETS_N, FC_ETS_M)
+    FC__ETS_CASE(FC_ETS_M, FC_ETS_A, FC_ETS_N)
+    FC__ETS_CASE(FC_ETS_M, FC_ETS_A, FC_ETS_A)
+    FC__ETS_CASE(FC_ETS_M, FC_ETS_A, FC_ETS_M)
+#undef FC__ETS_CASE
+    return fc__ets_calc_impl(c, p, fitted, resid, final, c->error, c->trend, c->season);
 }
 
 static double fc__ets_objective(const gsl_vector *v, void *arg)
@@ -345,16 +374,19 @@ out:
 /* A fitted candidate. */
 typedef struct fc__ets_fit {
     fc__ets_ctx c;
+    double x[4 + 2 + FC_ETS_MAX_M]; /* the optimiser's (scaled) point */
+    double step[4 + 2 + FC_ETS_MAX_M];
     fc__ets_par p;
     fc__ets_state final;
     double lik, aicc, sigma2;
     size_t np;
 } fc__ets_fit;
 
-/* Estimates one model. On EQ_OK, fit->aicc is INFINITY when the model cannot be fitted
- * (too many parameters for the data, or no admissible start). */
-static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int trend,
-                              int damped, int season, fc__ets_fit *fit)
+/* Prepares one model: R's starting parameters and initial states, and the simplex steps.
+ * Returns 0 when the model cannot be fitted (too many parameters for the data, or no
+ * admissible start); fit->aicc is then INFINITY. */
+static int fc__ets_setup(const double *y, size_t n, int m, int error, int trend, int damped,
+                         int season, fc__ets_fit *fit, eq_err *rc_out)
 {
     memset(fit, 0, sizeof *fit);
     fc__ets_ctx *c = &fit->c;
@@ -366,7 +398,8 @@ static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int t
     c->season = season;
     c->damped = damped;
     fit->aicc = INFINITY;
-    double x0[4 + 2 + FC_ETS_MAX_M], step[4 + 2 + FC_ETS_MAX_M];
+    *rc_out = EQ_OK;
+    double *x0 = fit->x, *step = fit->step;
     /* R's initparam with the usual bounds. */
     double alpha = fc__lower[0] + 0.2 * (fc__upper[0] - fc__lower[0]) / c->m;
     size_t k = 0;
@@ -390,12 +423,11 @@ static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int t
     }
     c->nsm = k;
     size_t ns;
-    eq_err rc = fc__ets_initstate(c, x0 + k, &ns);
-    if (rc != EQ_OK)
-        return rc;
+    if ((*rc_out = fc__ets_initstate(c, x0 + k, &ns)) != EQ_OK)
+        return 0;
     c->nx = k + ns;
     if (c->nx >= n - 1)
-        return EQ_OK;
+        return 0;
     double d = 0.0;
     for (size_t t = 1; t < n; t++)
         d += fabs(y[t] - y[t - 1]);
@@ -419,9 +451,18 @@ static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int t
         step[i] = step[i] < 0 ? -1.0 : 1.0;
     }
     gsl_vector_view xv = gsl_vector_view_array(x0, c->nx);
-    gsl_vector_view sv = gsl_vector_view_array(step, c->nx);
-    if (fc__ets_objective(&xv.vector, c) >= FC_ETS_BAD)
-        return EQ_OK;
+    return fc__ets_objective(&xv.vector, c) < FC_ETS_BAD;
+}
+
+/* Runs Nelder-Mead from fit->x until the simplex is smaller than `tol` (in units of the
+ * initial steps), restarting up to `restarts` times while that still improves the fit, and
+ * at most `maxit` iterations in all; then computes the likelihood and AICc. */
+static eq_err fc__ets_optimize(fc__ets_fit *fit, double tol, int restarts, int maxit)
+{
+    fc__ets_ctx *c = &fit->c;
+    double *x0 = fit->x;
+    gsl_vector_view xv = gsl_vector_view_array(x0, c->nx);
+    gsl_vector_view sv = gsl_vector_view_array(fit->step, c->nx);
     gsl_multimin_function fn = {.f = fc__ets_objective, .n = c->nx, .params = c};
     gsl_multimin_fminimizer *mz =
         gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, c->nx);
@@ -431,13 +472,12 @@ static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int t
      * until a restart no longer improves the criterion. */
     double best = INFINITY;
     int its = 0;
-    for (int restart = 0; restart < FC_ETS_RESTARTS && its < FC_ETS_MAXIT; restart++) {
+    for (int restart = 0; restart < restarts && its < maxit; restart++) {
         gsl_multimin_fminimizer_set(mz, &fn, &xv.vector, &sv.vector);
-        for (; its < FC_ETS_MAXIT; its++) {
+        for (; its < maxit; its++) {
             if (gsl_multimin_fminimizer_iterate(mz) != 0)
                 break;
-            if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), FC_ETS_TOL) ==
-                GSL_SUCCESS)
+            if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), tol) == GSL_SUCCESS)
                 break;
         }
         double v = gsl_multimin_fminimizer_minimum(mz);
@@ -453,7 +493,7 @@ static eq_err fc__ets_fit_one(const double *y, size_t n, int m, int error, int t
         return EQ_OK;
     fit->lik = fc__ets_calc(c, &fit->p, NULL, NULL, &fit->final);
     fit->np = c->nx + 1;
-    double np = (double)fit->np, nn = (double)n;
+    double np = (double)fit->np, nn = (double)c->n;
     fit->aicc = fit->lik + 2 * np + 2 * np * (np + 1) / (nn - np - 1);
     return EQ_OK;
 }
@@ -593,18 +633,41 @@ static eq_err fc__ets_forecast(const fc__ets_fit *fit, const fc_request *rq, fc_
         pw *= p->phi;
         phistar += pw;
     }
-    if (c->error == FC_ETS_A && c->season != FC_ETS_M) {
-        /* Class 1: var_h = sigma2 (1 + sum_{j<h} c_j^2), c_j = alpha + beta phi_j + gamma
-         * [j mod m == 0] (Hyndman et al. 2008, ch. 6). */
+    if (c->season != FC_ETS_M) {
+        /* Classes 1 and 2 of Hyndman et al. (2008, ch. 6), as R's class1/class2:
+         * c_j = alpha + beta phi_j + gamma [j mod m == 0]; additive errors have
+         * var_h = sigma2 (1 + sum_{j<h} c_j^2); multiplicative ones
+         * var_h = (1 + sigma2) theta_h - mu_h^2 with theta_h = mu_h^2 +
+         * sigma2 sum_{j<h} c_j^2 theta_{h-j}. */
+        double *cj = malloc(rq->h * sizeof *cj), *theta = malloc(rq->h * sizeof *theta);
+        if (!cj || !theta) {
+            free(cj);
+            free(theta);
+            rc = EQ_ENOMEM;
+            goto out;
+        }
         double cum = 0.0, phij = 0.0, pj = 1.0;
         for (size_t j = 0; j < rq->h; j++) {
-            se[j] = sqrt(out->sigma2 * (1.0 + cum));
             pj *= p->phi;
             phij += pj;
-            double cj = p->alpha + (c->trend ? p->beta * phij : 0.0) +
-                        (c->season && (j + 1) % m == 0 ? p->gamma : 0.0);
-            cum += cj * cj;
+            cj[j] = p->alpha + (c->trend ? p->beta * phij : 0.0) +
+                    (c->season && (j + 1) % m == 0 ? p->gamma : 0.0);
         }
+        for (size_t j = 0; j < rq->h; j++) {
+            double mu = out->point[j];
+            if (c->error == FC_ETS_A) {
+                se[j] = sqrt(out->sigma2 * (1.0 + cum));
+                cum += cj[j] * cj[j];
+            } else {
+                double th = mu * mu;
+                for (size_t i = 0; i < j; i++)
+                    th += out->sigma2 * cj[i] * cj[i] * theta[j - 1 - i];
+                theta[j] = th;
+                se[j] = sqrt(fmax(0.0, (1.0 + out->sigma2) * th - mu * mu));
+            }
+        }
+        free(cj);
+        free(theta);
         fc_result_normal_intervals(out, rq->levels, se);
     } else {
         rc = fc__ets_simulate(fit, rq, out);
@@ -691,13 +754,15 @@ eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result 
     } else {
         damps[nd++] = spec->damped;
     }
-    fc__ets_fit *best = malloc(sizeof *best), *cand = malloc(sizeof *cand);
+    /* Two stages: every candidate with a loose tolerance, then the FC_ETS_REFINE best by
+     * AICc refined from where they stopped; the AICc ranking rarely changes beyond those. */
+    fc__ets_fit *cands = malloc(FC_ETS_MAX_CANDIDATES * sizeof *cands), *best = NULL;
+    size_t nc = 0;
     eq_err rc = EQ_OK;
-    if (!best || !cand) {
+    if (!cands) {
         rc = EQ_ENOMEM;
         goto out;
     }
-    best->aicc = INFINITY;
     for (size_t i = 0; i < ne; i++)
         for (size_t j = 0; j < nt; j++)
             for (size_t k = 0; k < nsn; k++)
@@ -706,17 +771,35 @@ eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result 
                         continue;
                     if (errs[i] == FC_ETS_A && seasons[k] == FC_ETS_M)
                         continue;
-                    rc = fc__ets_fit_one(rq->y, n, m, errs[i], trends[j], damps[l], seasons[k],
-                                         cand);
-                    if (rc != EQ_OK)
-                        goto out;
-                    if (cand->aicc < best->aicc) {
-                        fc__ets_fit *tmp = best;
-                        best = cand;
-                        cand = tmp;
+                    fc__ets_fit *f = &cands[nc];
+                    if (!fc__ets_setup(rq->y, n, m, errs[i], trends[j], damps[l], seasons[k], f,
+                                       &rc)) {
+                        if (rc != EQ_OK)
+                            goto out;
+                        continue;
                     }
+                    if ((rc = fc__ets_optimize(f, FC_ETS_TOL1, 1, FC_ETS_MAXIT1)) != EQ_OK)
+                        goto out;
+                    if (isfinite(f->aicc))
+                        nc++;
                 }
-    if (!isfinite(best->aicc)) {
+    for (size_t r = 0; r < FC_ETS_REFINE && r < nc; r++) {
+        size_t bi = r;
+        for (size_t i = r + 1; i < nc; i++)
+            if (cands[i].aicc < cands[bi].aicc)
+                bi = i;
+        fc__ets_fit tmp = cands[r];
+        cands[r] = cands[bi];
+        cands[bi] = tmp;
+        for (size_t i = 0; i < cands[r].c.nx; i++)
+            cands[r].step[i] = cands[r].step[i] < 0 ? -0.5 : 0.5;
+        if ((rc = fc__ets_optimize(&cands[r], FC_ETS_TOL, FC_ETS_RESTARTS, FC_ETS_MAXIT)) !=
+            EQ_OK)
+            goto out;
+        if (!best || cands[r].aicc < best->aicc)
+            best = &cands[r];
+    }
+    if (!best) {
         rc = fc_fail(err, "series_too_short", "no ETS model could be estimated from %zu "
                      "observations", n);
         goto out;
@@ -729,8 +812,7 @@ eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result 
     }
     fc__ets_describe(best, out);
 out:
-    free(cand);
-    free(best);
+    free(cands);
     return rc;
 }
 

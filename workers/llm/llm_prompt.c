@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #define CONTEXT_HEAD "Context:\n\n"
 #define QUESTION_HEAD "Question: "
 #define TRUNC_MARK "\n[truncated]"
@@ -83,6 +85,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
     bool any = false;
     for (size_t i = 0; i < n; i++) {
         bool cut = keep[i] < want[i];
+        out->kept[i] = keep[i];
         if (keep[i] == 0 && want[i] > 0) { /* nothing useful fits: drop it */
             out->truncated = true;
             continue;
@@ -97,6 +100,18 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
     out->system = sys;
     out->user = user;
     return EQ_OK;
+}
+
+void llm_prompt_hash(const char *model, const llm_prompt *p, char out[33]) {
+    XXH3_state_t st;
+    XXH3_128bits_reset(&st);
+    /* Each part with its NUL, so that ("ab", "c") and ("a", "bc") differ. */
+    XXH3_128bits_update(&st, model, strlen(model) + 1);
+    XXH3_128bits_update(&st, p->system, strlen(p->system) + 1);
+    XXH3_128bits_update(&st, p->user, strlen(p->user) + 1);
+    XXH128_hash_t h = XXH3_128bits_digest(&st);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
+             (unsigned long long)h.low64);
 }
 
 void llm_prompt_fini(llm_prompt *p) {

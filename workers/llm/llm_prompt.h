@@ -45,7 +45,9 @@ typedef struct llm_section {
 typedef struct llm_prompt {
     char *system;
     char *user;
-    bool truncated; /* some section text was cut or dropped */
+    bool truncated;                      /* some section text was cut or dropped */
+    size_t kept[LLM_PROMPT_MAX_SECTIONS]; /* bytes of each section's text included; 0 and
+                                            dropped when the text was not empty */
 } llm_prompt;
 
 /* Builds the prompt. system may be NULL (LLM_PROMPT_DEFAULT_SYSTEM); max_bytes 0 means
@@ -55,5 +57,9 @@ typedef struct llm_prompt {
 eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, const char *question,
                         size_t max_bytes, llm_prompt *out);
 void llm_prompt_fini(llm_prompt *p);
+
+/* A key for caching answers: 32 lower-case hex digits (XXH3-128) of the model name and the
+ * prompt's two messages, written to out (33 bytes with the NUL). */
+void llm_prompt_hash(const char *model, const llm_prompt *p, char out[33]);
 
 #endif
