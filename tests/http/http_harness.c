@@ -64,13 +64,10 @@ static void watch_timer_cb(uv_timer_t *t) {
     harness *h = t->data;
     if (h->nheld == 0 || !http_request_is_closed(h->held[0])) return;
     uv_timer_stop(t);
-    pthread_mutex_lock(&h->mu);
-    h->held_closed = true;
-    pthread_mutex_unlock(&h->mu);
     http_respond(h->held[0], 200, "text/plain", NULL, "late", 4); /* must only free it */
     h->nheld = 0;
     pthread_mutex_lock(&h->mu);
-    h->held_answered = true;
+    h->held_gone++;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
 }
@@ -86,12 +83,9 @@ static void on_client_gone(void *arg, http_request *r) {
             break;
         }
     }
-    pthread_mutex_lock(&h->mu);
-    h->held_closed = true;
-    pthread_mutex_unlock(&h->mu);
     http_respond(r, 200, "text/plain", NULL, "late", 4); /* must only free it */
     pthread_mutex_lock(&h->mu);
-    h->held_answered = true;
+    h->held_gone++;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
 }
@@ -264,13 +258,12 @@ void harness_wait_held(harness *h, int n) {
     pthread_mutex_unlock(&h->mu);
 }
 
-void harness_wait_held_closed(harness *h) {
+void harness_wait_held_closed(harness *h, int n) {
     struct timespec ts;
     deadline_in(&ts, 5000);
     pthread_mutex_lock(&h->mu);
-    while (!h->held_answered)
+    while (h->held_gone < n)
         ck_assert_int_eq(pthread_cond_timedwait(&h->cv, &h->mu, &ts), 0);
-    ck_assert(h->held_closed);
     pthread_mutex_unlock(&h->mu);
 }
 

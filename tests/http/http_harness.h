@@ -27,10 +27,9 @@ typedef struct harness {
     int port;
     int cmd;
     unsigned acks, sent;
-    int held_seen;      /* requests held so far */
-    bool held_closed;   /* a watched held request saw its client go away */
-    bool held_answered; /* ... and http_respond() on it returned */
-    size_t conns;       /* CMD_QUERY results */
+    int held_seen; /* requests held so far */
+    int held_gone; /* held requests found closed and answered (http_respond returned) */
+    size_t conns;  /* CMD_QUERY results */
     http_server_stats stats;
     /* loop thread only */
     http_request *held[HARNESS_HELD_MAX];
@@ -45,8 +44,8 @@ void harness_start(harness *h, const http_server_config *cfg);
 void harness_cmd(harness *h, int cmd);
 /* Waits until at least n requests are held (or fails the test after 5 s). */
 void harness_wait_held(harness *h, int n);
-/* Waits until the watched held request was found closed and answered. */
-void harness_wait_held_closed(harness *h);
+/* Waits until n held requests in all were found closed (polled or told) and answered. */
+void harness_wait_held_closed(harness *h, int n);
 /* Stops the server, joins the thread and checks that no libuv handle leaked. */
 void harness_stop(harness *h);
 /* The test configuration: small limits so that the tests stay small. */
