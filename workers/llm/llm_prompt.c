@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #define CONTEXT_HEAD "Context:\n\n"
@@ -110,8 +111,7 @@ void llm_prompt_hash(const char *model, const llm_prompt *p, char out[33]) {
     XXH3_128bits_update(&st, p->system, strlen(p->system) + 1);
     XXH3_128bits_update(&st, p->user, strlen(p->user) + 1);
     XXH128_hash_t h = XXH3_128bits_digest(&st);
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
-             (unsigned long long)h.low64);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
 }
 
 void llm_prompt_fini(llm_prompt *p) {

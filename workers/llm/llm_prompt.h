@@ -45,7 +45,7 @@ typedef struct llm_section {
 typedef struct llm_prompt {
     char *system;
     char *user;
-    bool truncated;                      /* some section text was cut or dropped */
+    bool truncated;                       /* some section text was cut or dropped */
     size_t kept[LLM_PROMPT_MAX_SECTIONS]; /* bytes of each section's text included; 0 and
                                             dropped when the text was not empty */
 } llm_prompt;
