@@ -274,6 +274,28 @@ START_TEST(newer_format_is_refused) {
 }
 END_TEST
 
+START_TEST(open_failures_are_clean) {
+    /* A data directory path that is a regular file, and one under a missing parent. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/plain-file", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    store_opts o;
+    store_opts_defaults(&o);
+    o.map_size = 64u << 20;
+    store *other = NULL;
+    eq_err err = store_open(path, &o, &other);
+    ck_assert_int_ne(err, EQ_OK);
+    ck_assert_ptr_null(other);
+    snprintf(path, sizeof path, "%s/missing/child", dir);
+    err = store_open(path, &o, &other);
+    ck_assert_int_eq(err, EQ_EIO);
+    ck_assert_ptr_null(other);
+    store_close(NULL); /* closing nothing is allowed */
+}
+END_TEST
+
 /* Queues a job of `type` with the given priority, run_at and seq; returns its id in id. */
 static void enqueue(store_txn *t, const char *type, int prio, int64_t run_at, uint64_t seq,
                     char *id) {
@@ -823,6 +845,7 @@ int main(void) {
     tcase_add_test(tc, record_truncated_or_corrupt_fails_cleanly);
     tcase_add_test(tc, open_close_reopen_keeps_jobs);
     tcase_add_test(tc, newer_format_is_refused);
+    tcase_add_test(tc, open_failures_are_clean);
     tcase_add_test(tc, queue_peek_order_priority_then_run_at_then_seq);
     tcase_add_test(tc, delayed_jobs_wait_for_run_at);
     tcase_add_test(tc, times_before_1970_sort_first_in_queue);
