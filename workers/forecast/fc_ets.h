@@ -18,8 +18,10 @@ typedef struct fc_ets_spec {
 eq_err fc_ets_spec_parse(const char *model, fc_ets_spec *out, fc_job_error *err);
 
 /* Fits the ETS model rq->model (automatic when NULL or "ZZZ") and forecasts rq->h steps.
- * Intervals: analytic for additive-error models with no multiplicative season, otherwise
- * from 5000 simulated paths with a fixed seed (deterministic). */
+ * Intervals: analytic for models without a multiplicative season (Hyndman et al. 2008
+ * classes 1 and 2, as R), otherwise from 5000 simulated paths with a fixed seed
+ * (deterministic). Automatic selection fits every admissible candidate with a loose
+ * tolerance, then refines the best two by AICc. */
 eq_err fc_ets_fit(const fc_request *rq, fc_result *out, fc_job_error *err);
 
 /* As fc_ets_fit with an explicit specification (used by Theta for its SES). */
