@@ -198,7 +198,7 @@ START_TEST(test_random_ops_match_reference) {
         } else {
             double n2 = 0;
             for (int d = 0; d < DIM; d++) {
-                ref[i][d] = (float)rand_r(&seed) / RAND_MAX - 0.5f;
+                ref[i][d] = (float)((double)rand_r(&seed) / RAND_MAX) - 0.5f;
                 n2 += (double)ref[i][d] * ref[i][d];
             }
             for (int d = 0; d < DIM; d++)
@@ -246,7 +246,7 @@ START_TEST(test_prefilter_is_exact) {
     unsigned seed = 777;
     for (int c = 0; c < CLUSTERS; c++)
         for (int d = 0; d < DIM; d++)
-            centre[c][d] = (float)rand_r(&seed) / RAND_MAX - 0.5f;
+            centre[c][d] = (float)((double)rand_r(&seed) / RAND_MAX) - 0.5f;
     vindex *vi;
     ck_assert_int_eq(vindex_new(DIM, &vi), EQ_OK);
     char id[16];
@@ -254,7 +254,7 @@ START_TEST(test_prefilter_is_exact) {
     for (int i = 0; i < DOCS; i++) {
         int c = rand_r(&seed) % CLUSTERS;
         for (int d = 0; d < DIM; d++)
-            v[d] = centre[c][d] + 0.15f * ((float)rand_r(&seed) / RAND_MAX - 0.5f);
+            v[d] = centre[c][d] + 0.15f * ((float)((double)rand_r(&seed) / RAND_MAX) - 0.5f);
         if (i % 7 == 0) v[rand_r(&seed) % DIM] += 3.0f; /* a spiky vector: a coarse int8 scale */
         snprintf(id, sizeof id, "d%d", i);
         ck_assert_int_eq(vindex_put(vi, id, v, NULL), EQ_OK);
@@ -265,7 +265,7 @@ START_TEST(test_prefilter_is_exact) {
         int c = q % CLUSTERS;
         double qn2 = 0;
         for (int d = 0; d < DIM; d++) {
-            v[d] = centre[c][d] + 0.2f * ((float)rand_r(&seed) / RAND_MAX - 0.5f);
+            v[d] = centre[c][d] + 0.2f * ((float)((double)rand_r(&seed) / RAND_MAX) - 0.5f);
             qn2 += (double)v[d] * v[d];
         }
         for (int i = 0; i < DOCS; i++) {
