@@ -28,11 +28,11 @@
 #define WH_INFLIGHT_DEFAULT 64
 #define WH_INFLIGHT_MAX 4096
 #define WH_QUEUE_DEFAULT 10000
+#define WH_QUEUE_MAX 1000000
 /* Host-name resolutions at once: each holds one thread of libuv's shared pool (4 by default)
  * for as long as the system resolver takes, so a slow DNS must not take the whole pool. */
 #define WH_RESOLVING_DEFAULT 2
 #define WH_RESOLVING_MAX 64
-#define WH_QUEUE_MAX 1000000
 #define WH_CONNECT_TIMEOUT_DEFAULT_MS 5000
 #define WH_TOTAL_TIMEOUT_DEFAULT_MS 15000
 /* The longest timeout accepted for either setting: 10 minutes. */
@@ -46,7 +46,8 @@ typedef struct wh_config {
     size_t max_queued;       /* deliveries waiting beyond that; wh_dispatch() says EQ_EBUSY after */
     size_t max_resolving;    /* host names resolving at once; more wait (in flight) */
     long connect_timeout_ms; /* TCP (and TLS) connection */
-    long total_timeout_ms;   /* whole delivery, resolution included */
+    long total_timeout_ms;   /* whole delivery; time spent resolving counts against it, though
+                                a resolution in progress is not cut short */
     wh_allowlist allow;      /* ranges the SSRF guard lets through */
     char ca_file[WH_CA_FILE_MAX]; /* PEM bundle trusted for https; "" = the system's */
 } wh_config;
