@@ -24,7 +24,7 @@
 #define HTTP_MAX_BODY_BYTES ((size_t)1024 * 1024) /* default body limit; beyond: 413 */
 #define HTTP_HEADER_TIMEOUT_MS 10000              /* a request head must arrive within this; 408 */
 #define HTTP_IDLE_TIMEOUT_MS 60000 /* idle keep-alive, stalled body or stalled write */
-#define HTTP_MAX_PIPELINED 32      /* requests queued per connection before reading pauses */
+#define HTTP_MAX_PIPELINED 32      /* requests queued per connection before parsing pauses */
 
 /* Stable problem slugs ("type": "/problems/<slug>") used by the server's own answers. */
 #define HTTP_PROBLEM_MALFORMED "malformed-request"               /* 400 */
@@ -56,7 +56,7 @@ typedef struct http_server_config {
     size_t max_body_bytes;      /* default body limit: 413; see body_limit_fn */
     unsigned header_timeout_ms; /* a request's head must arrive within this: 408, close; 0 = none */
     unsigned idle_timeout_ms; /* idle keep-alive, stalled body upload or stalled reader; 0 = none */
-    size_t max_pipelined;     /* requests queued per connection before reading pauses (>= 1) */
+    size_t max_pipelined;     /* requests queued per connection before parsing pauses (>= 1) */
     /* Optional: called when a request's head is complete; returns the body limit for that
      * request (e.g. uploads 10 MB), 0 = max_body_bytes. Runs before any body byte is stored. */
     size_t (*body_limit_fn)(void *ctx, const http_request *head);
@@ -80,7 +80,8 @@ void http_server_config_defaults(http_server_config *c);
  * handles every request; ctx is also passed to cfg->body_limit_fn. On success *out is the
  * server, owned by the caller until http_server_stop() completes.
  * Errors: EQ_EINVAL (bad config or address), EQ_EIO (bind/listen failed, e.g. port in use),
- * EQ_ENOMEM. */
+ * EQ_ENOMEM. Sets SIGPIPE to ignored, process-wide: a write to a reset connection must fail
+ * with EPIPE rather than kill the process. */
 eq_err http_server_start(uv_loop_t *loop, const http_server_config *cfg, http_handler_fn fn,
                          void *ctx, http_server **out);
 
