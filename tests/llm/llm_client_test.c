@@ -241,6 +241,16 @@ START_TEST(test_embeddings_both_apis) {
     ck_assert_int_eq(fake_llm_mode(&fake, "malformed", 0), 0);
     ck_assert_int_eq(llm_embed(&cfg, inputs, 3, &ov, &od, &f), EQ_EPROTO);
     ck_assert_int_eq(f.code, LLM_BAD_RESPONSE);
+    /* A batch above the request cap is refused before sending. */
+    size_t big = LLM_MAX_REQUEST_BYTES / 2 + 1;
+    char *text = malloc(big + 1);
+    ck_assert_ptr_nonnull(text);
+    memset(text, 'x', big);
+    text[big] = '\0';
+    const char *two[] = {text, text};
+    ck_assert_int_eq(llm_embed(&cfg, two, 2, &ov, &od, &f), EQ_ETOOBIG);
+    ck_assert_int_eq(f.code, LLM_ERROR);
+    free(text);
 }
 END_TEST
 

@@ -63,7 +63,6 @@ eq_err llm_config_from_env(llm_config *cfg) {
         .model = LLM_DEFAULT_MODEL,
         .connect_timeout_ms = LLM_DEFAULT_CONNECT_TIMEOUT_MS,
         .timeout_ms = LLM_DEFAULT_TIMEOUT_MS,
-        .max_response_bytes = LLM_DEFAULT_MAX_RESPONSE_BYTES,
     };
     const char *v;
     eq_err err = EQ_OK;
@@ -130,10 +129,12 @@ static void error_message(const body *b, char *out, size_t cap) {
 }
 
 /* POSTs a JSON body to base_url + path and collects a 2xx answer into *resp. */
-static eq_err http_post(const llm_config *cfg, const char *path, const char *json, body *resp,
-                        llm_failure *fail) {
-    *resp = (body){.max = cfg->max_response_bytes ? cfg->max_response_bytes
-                                                  : LLM_DEFAULT_MAX_RESPONSE_BYTES};
+static eq_err http_post(const llm_config *cfg, const char *path, const char *json,
+                        size_t default_max, body *resp, llm_failure *fail) {
+    *resp = (body){.max = cfg->max_response_bytes ? cfg->max_response_bytes : default_max};
+    if (strlen(json) > LLM_MAX_REQUEST_BYTES)
+        return fail_with(fail, EQ_ETOOBIG, LLM_ERROR, 0, "request exceeds %u bytes",
+                         LLM_MAX_REQUEST_BYTES);
     size_t blen = strnlen(cfg->base_url, LLM_MAX_URL_BYTES + 1);
     if (blen == 0 || blen > LLM_MAX_URL_BYTES)
         return fail_with(fail, EQ_EINVAL, LLM_ERROR, 0, "bad base URL");
@@ -305,7 +306,7 @@ eq_err llm_chat(const llm_config *cfg, const llm_message *msgs, size_t n, llm_re
     if (!json) return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 0, "out of memory");
     const char *path = cfg->api == LLM_API_OLLAMA ? "/api/chat" : "/v1/chat/completions";
     body resp;
-    eq_err err = http_post(cfg, path, json, &resp, fail);
+    eq_err err = http_post(cfg, path, json, LLM_DEFAULT_MAX_RESPONSE_BYTES, &resp, fail);
     free(json);
     if (err != EQ_OK) return err;
     err = llm_parse_chat(cfg->api, resp.buf, resp.len, out);
@@ -400,7 +401,7 @@ eq_err llm_embed(const llm_config *cfg, const char *const *inputs, size_t n, flo
     if (!json) return fail_with(fail, EQ_ENOMEM, LLM_ERROR, 0, "cannot build the request");
     body resp;
     const char *path = cfg->api == LLM_API_OLLAMA ? "/api/embed" : "/v1/embeddings";
-    eq_err err = http_post(cfg, path, json, &resp, fail);
+    eq_err err = http_post(cfg, path, json, LLM_DEFAULT_MAX_EMBED_RESPONSE_BYTES, &resp, fail);
     free(json);
     if (err != EQ_OK) return err;
     err = llm_parse_embed(cfg->api, resp.buf, resp.len, n, vecs, dim);

@@ -23,8 +23,14 @@
 #define LLM_DEFAULT_MODEL "qwen2.5:14b"
 #define LLM_DEFAULT_CONNECT_TIMEOUT_MS 5000L
 #define LLM_DEFAULT_TIMEOUT_MS 120000L
-/* Largest response body accepted (a long answer is ~10 KiB; embeddings of many inputs more). */
+/* Largest chat response body accepted by default (a long answer is ~10 KiB). */
 #define LLM_DEFAULT_MAX_RESPONSE_BYTES (8u * 1024u * 1024u)
+/* Largest embeddings response accepted by default: LLM_MAX_EMBED_INPUTS vectors of
+ * LLM_MAX_EMBED_DIM numbers at up to ~24 bytes of JSON each is 24 MiB; with room. */
+#define LLM_DEFAULT_MAX_EMBED_RESPONSE_BYTES (64u * 1024u * 1024u)
+/* Largest request body sent (a chat prompt is capped far below this by llm_prompt; a batch of
+ * long documents to embed is not: split it). */
+#define LLM_MAX_REQUEST_BYTES (32u * 1024u * 1024u)
 /* Longest base URL. */
 #define LLM_MAX_URL_BYTES 2048u
 /* Most messages in one chat request and inputs in one embedding request. */
@@ -45,7 +51,8 @@ typedef struct llm_config {
     const char *api_key;       /* sent as "Authorization: Bearer ..." when not NULL/empty */
     long connect_timeout_ms;   /* 0 = LLM_DEFAULT_CONNECT_TIMEOUT_MS */
     long timeout_ms;           /* whole request; 0 = LLM_DEFAULT_TIMEOUT_MS */
-    size_t max_response_bytes; /* 0 = LLM_DEFAULT_MAX_RESPONSE_BYTES */
+    size_t max_response_bytes; /* 0 = LLM_DEFAULT_MAX_RESPONSE_BYTES for chat,
+                                  LLM_DEFAULT_MAX_EMBED_RESPONSE_BYTES for embeddings */
     /* Ollama only: the context window to ask for ("options": {"num_ctx": N}); 0 = the
      * server's default, which may be smaller than a prompt with context (Ollama then
      * silently drops the start of the prompt). */
@@ -98,6 +105,7 @@ eq_err llm_chat(const llm_config *cfg, const llm_message *msgs, size_t n, llm_re
 void llm_reply_fini(llm_reply *r);
 
 /* Embeds n texts with the configured model (Ollama /api/embed, OpenAI /v1/embeddings).
+ * A request body above LLM_MAX_REQUEST_BYTES fails with EQ_ETOOBIG (llm_error).
  * On EQ_OK, *vecs holds n * *dim floats, row i for inputs[i] (caller frees). */
 eq_err llm_embed(const llm_config *cfg, const char *const *inputs, size_t n, float **vecs,
                  uint32_t *dim, llm_failure *fail);
