@@ -15,16 +15,16 @@ static int tmpdir_rm_one(const char *path, const struct stat *sb, int flag, stru
     return remove(path);
 }
 
-/* Makes a fresh directory under $TMPDIR (or /tmp) and writes its path into dir. */
-static inline void tmpdir_make(char *dir, size_t len) {
+/* Makes a fresh directory under $TMPDIR (or /tmp) and writes its path into path. */
+static inline void tmpdir_make(char *path, size_t len) {
     const char *base = getenv("TMPDIR");
-    snprintf(dir, len, "%s/econq-unit-XXXXXX", base && base[0] ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, len, "%s/econq-unit-XXXXXX", base && base[0] ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(path));
 }
 
 /* Removes the directory and everything in it. */
-static inline void tmpdir_remove(const char *dir) {
-    ck_assert_int_eq(nftw(dir, tmpdir_rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+static inline void tmpdir_remove(const char *path) {
+    ck_assert_int_eq(nftw(path, tmpdir_rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 #endif
