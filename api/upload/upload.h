@@ -150,7 +150,8 @@ cJSON *ds_column_json(const ds_table *t, const char *column);
 eq_err ds_table_series_json(const ds_table *t, const char *column, cJSON **out,
                             upload_error *err);
 
-/* Writes a day count since 1970-01-01 as YYYY-MM-DD into out (at least 11 bytes). */
+/* Writes a day count since 1970-01-01 as YYYY-MM-DD into out (at least 11 bytes); an empty
+ * string for NaN or a date outside the years 0000-9999. */
 void ds_date_format(double days, char *out, size_t outlen);
 
 #endif

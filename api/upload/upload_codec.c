@@ -183,8 +183,9 @@ eq_err ds_table_decode(const void *buf, size_t len, ds_table **out)
             if ((col->num = malloc((nrows ? nrows : 1) * sizeof *col->num)) == NULL)
                 goto nomem;
             for (size_t i = 0; i < nrows; i++) {
-                uint64_t bits;
-                get_le(&r, 8, &bits);
+                uint64_t bits = 0;
+                if (!get_le(&r, 8, &bits))
+                    goto fail;
                 memcpy(&col->num[i], &bits, sizeof bits);
                 counted += isnan(col->num[i]);
             }
@@ -223,10 +224,12 @@ fail:
 
 void ds_date_format(double days, char *out, size_t outlen)
 {
-    if (isnan(days) || fabs(days) > 4e6) {
-        snprintf(out, outlen, "%s", "");
+    if (outlen == 0)
         return;
-    }
+    out[0] = '\0';
+    /* Years 0000-9999 only: days -719528 (0000-01-01) to 2932896 (9999-12-31). */
+    if (isnan(days) || days < -719528 || days > 2932896 || outlen < 11)
+        return;
     /* Howard Hinnant's civil_from_days. */
     long long z = (long long)floor(days) + 719468;
     long long era = (z >= 0 ? z : z - 146096) / 146097;
@@ -238,7 +241,20 @@ void ds_date_format(double days, char *out, size_t outlen)
     unsigned d = doy - (153 * mp + 2) / 5 + 1;
     unsigned m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    snprintf(out, outlen, "%04lld-%02u-%02u", y, m, d);
+    /* Written by hand: the ranges are known, and snprintf's truncation warnings are not. */
+    unsigned yy = (unsigned)y;
+    char *o = out;
+    *o++ = (char)('0' + yy / 1000 % 10);
+    *o++ = (char)('0' + yy / 100 % 10);
+    *o++ = (char)('0' + yy / 10 % 10);
+    *o++ = (char)('0' + yy % 10);
+    *o++ = '-';
+    *o++ = (char)('0' + m / 10 % 10);
+    *o++ = (char)('0' + m % 10);
+    *o++ = '-';
+    *o++ = (char)('0' + d / 10 % 10);
+    *o++ = (char)('0' + d % 10);
+    *o = '\0';
 }
 
 static const char *type_name(ds_type t)

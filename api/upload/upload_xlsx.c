@@ -685,7 +685,7 @@ eq_err upload__xlsx_parse(const void *buf, size_t len, up_grid *g, upload_error 
     const char *slash = strrchr(wb.workbook_path, '/');
     size_t dirlen = slash ? (size_t)(slash - wb.workbook_path) + 1 : 0;
     snprintf(wb.base_dir, sizeof wb.base_dir, "%.*s", (int)dirlen, wb.workbook_path);
-    char rels_path[XLSX_PATH_MAX + 16];
+    char rels_path[2 * XLSX_PATH_MAX + 16];
     snprintf(rels_path, sizeof rels_path, "%s_rels/%s.rels", wb.base_dir,
              wb.workbook_path + dirlen);
 
