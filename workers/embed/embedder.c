@@ -25,9 +25,11 @@ enum { SEED_WORD = 0x11, SEED_BIGRAM = 0x22, SEED_CHAR = 0x33, SEED_CONCEPT = 0x
  * against pathological inputs such as a base64 blob. */
 #define CHAR_MAX_WORD_CPS 64
 
+/* One distinct feature: how often it occurred and the sum of its weights. */
 typedef struct feature {
     uint64_t hash;
-    float weight;
+    double wsum;
+    uint32_t count; /* 0 = empty slot */
 } feature;
 
 typedef struct token {
@@ -39,9 +41,11 @@ typedef struct token {
     bool number;
 } token;
 
+/* The distinct features of a text: open addressing on the (well mixed) XXH3 hash, kept at
+ * most half full. */
 typedef struct builder {
     feature *f;
-    size_t n, cap;
+    size_t mask, used;
 } builder;
 
 const char *embed_name(void) {
@@ -289,14 +293,27 @@ static uint32_t concept_of(const char *s, size_t n) {
 
 /* ---- Features ---- */
 
+static feature *builder_slot(feature *f, size_t mask, uint64_t hash) {
+    size_t i = (size_t)hash & mask;
+    while (f[i].count != 0 && f[i].hash != hash)
+        i = (i + 1) & mask;
+    return &f[i];
+}
+
 static bool builder_add(builder *b, uint64_t hash, float weight) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        feature *f = realloc(b->f, cap * sizeof *f);
+    if (!b->f || (b->used + 1) * 2 > b->mask + 1) {
+        size_t cap = b->f ? (b->mask + 1) * 2 : 1024;
+        feature *f = calloc(cap, sizeof *f);
         if (!f) return false;
-        b->f = f, b->cap = cap;
+        for (size_t i = 0; b->f && i <= b->mask; i++)
+            if (b->f[i].count) *builder_slot(f, cap - 1, b->f[i].hash) = b->f[i];
+        free(b->f);
+        b->f = f, b->mask = cap - 1;
     }
-    b->f[b->n++] = (feature){.hash = hash, .weight = weight};
+    feature *slot = builder_slot(b->f, b->mask, hash);
+    if (slot->count == 0) slot->hash = hash, b->used++;
+    slot->count++;
+    slot->wsum += weight;
     return true;
 }
 
@@ -329,12 +346,6 @@ static bool add_char_ngrams(builder *b, const char *w, size_t n) {
                              weight))
                 return false;
     return true;
-}
-
-static int cmp_feature(const void *a, const void *b) {
-    const feature *x = a, *y = b;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    return (x->weight > y->weight) - (x->weight < y->weight);
 }
 
 /* Splits text into folded tokens (in norm) and their stems (in stems). */
@@ -402,24 +413,19 @@ eq_err embed_text(const char *text, size_t len, float *out) {
             goto out;
         if (!add_char_ngrams(&b, w, tk->len)) goto out;
     }
-    if (b.n == 0) {
+    if (b.used == 0) {
         err = EQ_EINVAL;
         goto out;
     }
-    /* Equal features are merged with sublinear term frequency: (1 + ln tf) * mean weight. */
-    qsort(b.f, b.n, sizeof *b.f, cmp_feature);
+    /* Each distinct feature counts with sublinear term frequency: (1 + ln tf) * mean weight. */
     double acc[EMBED_DIM] = {0};
-    for (size_t i = 0; i < b.n;) {
-        size_t j = i;
-        double wsum = 0;
-        while (j < b.n && b.f[j].hash == b.f[i].hash)
-            wsum += b.f[j++].weight;
-        double tf = (double)(j - i);
-        double v = (wsum / tf) * (1.0 + log(tf));
-        uint64_t h = b.f[i].hash;
-        size_t bucket = (size_t)(((h >> 32) * (uint64_t)EMBED_DIM) >> 32);
-        acc[bucket] += (h & 1) ? -v : v;
-        i = j;
+    for (size_t i = 0; i <= b.mask; i++) {
+        const feature *f = &b.f[i];
+        if (f->count == 0) continue;
+        double tf = (double)f->count;
+        double v = (f->wsum / tf) * (1.0 + log(tf));
+        size_t bucket = (size_t)(((f->hash >> 32) * (uint64_t)EMBED_DIM) >> 32);
+        acc[bucket] += (f->hash & 1) ? -v : v;
     }
     double norm2 = 0;
     for (size_t d = 0; d < EMBED_DIM; d++)

@@ -24,8 +24,9 @@
 /* Name and version of the built-in embedder; stored with every collection. */
 #define EMBED_NAME "econq-hash-v1/384"
 /* Largest text the embedder accepts (bytes of UTF-8): the embed schema's 100,000 characters
- * at up to 4 bytes each. Feature extraction needs about 70 bytes of scratch per input byte,
- * so this bounds a call's transient memory to ~28 MiB. */
+ * at up to 4 bytes each. Feature extraction needs ~14 bytes of scratch per input byte plus
+ * up to 96 bytes per distinct feature: a few MiB for real text at this limit, ~40 MiB for
+ * random letters (every n-gram distinct). */
 #define EMBED_MAX_TEXT_BYTES 400000u
 
 /* Returns EMBED_NAME. */
