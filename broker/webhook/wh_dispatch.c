@@ -562,9 +562,10 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     if (in->body_len > WH_BODY_MAX_BYTES) return EQ_ETOOBIG;
     size_t id_len = strnlen(in->msg_id, WH_MSG_ID_MAX_CHARS + 1);
     if (id_len > WH_MSG_ID_MAX_CHARS) return EQ_ETOOBIG;
-    /* Header injection: an id is one header value and must be printable ASCII. */
+    /* Header injection: an id is one header value and must be printable ASCII without spaces. */
     for (size_t i = 0; i < id_len; i++)
-        if (in->msg_id[i] <= ' ' || in->msg_id[i] == 0x7f) return EQ_EINVAL;
+        if ((unsigned char)in->msg_id[i] <= ' ' || (unsigned char)in->msg_id[i] >= 0x7f)
+            return EQ_EINVAL;
     wh_url url;
     eq_err err = wh_url_parse(in->url, &url);
     if (err != EQ_OK) return err;

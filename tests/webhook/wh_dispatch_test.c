@@ -267,6 +267,9 @@ START_TEST(test_ssrf_refused_without_allowlist) {
     ck_assert_int_eq(dispatch_one(&h, "file:///etc/passwd", "msg_e"), EQ_EUNSUPPORTED);
     ck_assert_int_eq(dispatch_one(&h, "not a url", "msg_f"), EQ_EINVAL);
     ck_assert_int_eq(dispatch_one(&h, url, "bad id"), EQ_EINVAL);
+    ck_assert_int_eq(dispatch_one(&h, url, "msg\r\nx-injected: 1"), EQ_EINVAL);
+    ck_assert_int_eq(dispatch_one(&h, url, "msg_\xc3\xa9"), EQ_EINVAL);
+    ck_assert_int_eq(dispatch_one(&h, url, ""), EQ_EINVAL);
     wh_delivery bad_secret = {.msg_id = "msg_g",
                               .url = url,
                               .secret = "whsec_!!",
