@@ -35,8 +35,7 @@ static unsigned rnd(unsigned n) {
 static mjob *pick(int state) {
     int idx[MODEL_MAX], n = 0;
     for (int i = 0; i < nmodel; i++)
-        if (!model[i].gone && (!state || model[i].state == state))
-            idx[n++] = i;
+        if (!model[i].gone && (!state || model[i].state == state)) idx[n++] = i;
     return n ? &model[idx[rnd((unsigned)n)]] : NULL;
 }
 
@@ -55,26 +54,21 @@ static void model_check(void) {
         }
         eq_job j;
         get_job(m->id, &j);
-        ck_assert_msg(j.state == m->state, "job %d: state %s, model %s", i,
-                      job_state_name(j.state), job_state_name(m->state));
+        ck_assert_msg(j.state == m->state, "job %d: state %s, model %s", i, job_state_name(j.state),
+                      job_state_name(m->state));
         ck_assert_uint_eq(j.attempt, (unsigned)m->attempt);
         ck_assert_uint_eq(j.cancel_requested, (unsigned)m->cancel_req);
-        if (m->state == JOB_QUEUED)
-            ck_assert(j.run_at_ms == m->run_at);
-        if (m->state == JOB_RUNNING)
-            ck_assert(j.lease_deadline_ms == m->deadline);
-        if (job_state_terminal(m->state))
-            ck_assert(j.finished_ms == m->finished);
+        if (m->state == JOB_QUEUED) ck_assert(j.run_at_ms == m->run_at);
+        if (m->state == JOB_RUNNING) ck_assert(j.lease_deadline_ms == m->deadline);
+        if (job_state_terminal(m->state)) ck_assert(j.finished_ms == m->finished);
         eq_job_fini(&j);
     }
     check_indexes();
 }
 
 static int model_before(const mjob *a, const mjob *b) {
-    if (a->prio != b->prio)
-        return a->prio < b->prio;
-    if (a->run_at != b->run_at)
-        return a->run_at < b->run_at;
+    if (a->prio != b->prio) return a->prio < b->prio;
+    if (a->run_at != b->run_at) return a->run_at < b->run_at;
     return a->seq < b->seq;
 }
 
@@ -86,19 +80,18 @@ static int model_ready(const mjob *m, const char **types, uint16_t ntypes) {
 }
 
 static void step_submit(void) {
-    if (nmodel == MODEL_MAX)
-        return;
+    if (nmodel == MODEL_MAX) return;
     mjob *m = &model[nmodel];
     memset(m, 0, sizeof *m);
     m->type = rnd(2) ? "a" : "b";
     m->prio = (int)rnd(3) * 4; /* 0, 4, 8: frequent ties */
     m->max_attempts = 1 + (int)rnd(3);
     int64_t run_at = rnd(4) == 0 ? now + (int64_t)rnd(20000) : 0;
-    ck_assert_int_eq(submit_ex(m->type,
-                               (sub_opts){.prio = m->prio, .run_at = run_at,
-                                          .max_attempts = m->max_attempts},
-                               m->id),
-                     EQ_OK);
+    ck_assert_int_eq(
+        submit_ex(m->type,
+                  (sub_opts){.prio = m->prio, .run_at = run_at, .max_attempts = m->max_attempts},
+                  m->id),
+        EQ_OK);
     m->state = JOB_QUEUED;
     m->run_at = run_at > 0 ? run_at : now;
     m->seq = seq;
@@ -111,8 +104,7 @@ static void step_lease(void) {
     uint16_t ntypes = 0;
     unsigned which = 1 + rnd(3); /* a, b or both */
     for (int i = 0; i < 2; i++)
-        if (which & (1u << i))
-            types[ntypes++] = all[i];
+        if (which & (1u << i)) types[ntypes++] = all[i];
     uint16_t max = (uint16_t)(1 + rnd(3));
     leased got[3];
     uint32_t n = lease_types("mw", types, ntypes, max, got, NULL);
@@ -137,8 +129,7 @@ static void step_lease(void) {
 
 static void step_complete(void) {
     mjob *m = pick(JOB_RUNNING);
-    if (!m)
-        return;
+    if (!m) return;
     if (rnd(5) == 0 && m->attempt > 1) {
         ck_assert_int_eq(complete(m->id, (uint16_t)(m->attempt - 1), "{}"), EQ_ESTALE);
         return;
@@ -149,8 +140,7 @@ static void step_complete(void) {
 
 static void step_fail(void) {
     mjob *m = pick(JOB_RUNNING);
-    if (!m)
-        return;
+    if (!m) return;
     int retryable = (int)rnd(2);
     ck_assert_int_eq(fail_job(m->id, (uint16_t)m->attempt, "e", retryable), EQ_OK);
     if (m->cancel_req) {
@@ -162,8 +152,7 @@ static void step_fail(void) {
         int64_t d = BASE_MS;
         for (int i = 1; i < n && d < MAX_MS; i++)
             d *= 2;
-        if (d > MAX_MS)
-            d = MAX_MS;
+        if (d > MAX_MS) d = MAX_MS;
         ck_assert(j.run_at_ms - now >= d * 3 / 4 && j.run_at_ms - now <= d * 5 / 4);
         m->state = JOB_QUEUED;
         m->run_at = j.run_at_ms;
@@ -175,8 +164,7 @@ static void step_fail(void) {
 
 static void step_cancel(void) {
     mjob *m = pick(0);
-    if (!m)
-        return;
+    if (!m) return;
     char state[32];
     eq_err err = cancel(m->id, state);
     if (m->state == JOB_QUEUED) {
@@ -192,8 +180,7 @@ static void step_cancel(void) {
 
 static void step_retry(void) {
     mjob *m = pick(0);
-    if (!m)
-        return;
+    if (!m) return;
     eq_err err = retry(m->id);
     if (m->state == JOB_FAILED || m->state == JOB_CANCELLED) {
         ck_assert_int_eq(err, EQ_OK);
@@ -208,8 +195,7 @@ static void step_retry(void) {
 
 static void step_heartbeat(void) {
     mjob *m = pick(JOB_RUNNING);
-    if (!m)
-        return;
+    if (!m) return;
     proto_hb_verdict v = heartbeat(m->id, (uint16_t)m->attempt);
     ck_assert_int_eq(v, m->cancel_req ? PROTO_HB_CANCEL : PROTO_HB_OK);
     m->deadline = now + LEASE_MS;
@@ -220,8 +206,7 @@ static void step_time_and_reap(void) {
     size_t want = 0;
     for (int i = 0; i < nmodel; i++) {
         mjob *m = &model[i];
-        if (m->gone || m->state != JOB_RUNNING || m->deadline >= now)
-            continue;
+        if (m->gone || m->state != JOB_RUNNING || m->deadline >= now) continue;
         want++;
         if (m->cancel_req) {
             model_finish(m, JOB_CANCELLED);
@@ -254,10 +239,9 @@ static void step_retain(void) {
 START_TEST(random_operations_agree_with_a_model) {
     nmodel = 0;
     rng = 0x2545f4914f6cdd1dull + (uint64_t)_i * 7919;
-    void (*steps[])(void) = {step_submit,   step_submit,    step_lease,
-                             step_lease,    step_complete,  step_fail,
-                             step_cancel,   step_retry,     step_heartbeat,
-                             step_time_and_reap, step_retain};
+    void (*steps[])(void) = {step_submit,    step_submit,        step_lease,  step_lease,
+                             step_complete,  step_fail,          step_cancel, step_retry,
+                             step_heartbeat, step_time_and_reap, step_retain};
     size_t nsteps = sizeof steps / sizeof steps[0];
     for (int k = 0; k < 400; k++) {
         steps[rnd((unsigned)nsteps)]();

@@ -13,8 +13,10 @@ store *st;
 uint64_t seq;
 int64_t now;
 lc_effects fx;
-const lc_policy policy = {.lease_ms = LEASE_MS, .backoff_base_ms = BASE_MS,
-                          .backoff_max_ms = MAX_MS, .idem_ttl_ms = IDEM_TTL_MS};
+const lc_policy policy = {.lease_ms = LEASE_MS,
+                          .backoff_base_ms = BASE_MS,
+                          .backoff_max_ms = MAX_MS,
+                          .idem_ttl_ms = IDEM_TTL_MS};
 
 void setup(void) {
     tmpdir_make(dir, sizeof dir);
@@ -89,7 +91,6 @@ void json_id_state(const eq_buf *b, char *id, char *state, size_t statelen) {
     cJSON_Delete(o);
 }
 
-
 /* Submits one job in its own transaction; returns lc_submit's result, the id in id. */
 eq_err submit_ex(const char *type, sub_opts o, char *id) {
     proto_submit_job s = {.type = (char *)type,
@@ -115,8 +116,7 @@ eq_err submit_ex(const char *type, sub_opts o, char *id) {
         ck_assert_uint_eq(out.len, 0);
         id[0] = '\0';
     }
-    if (err == EQ_ECONFLICT)
-        ck_assert_ptr_nonnull(why);
+    if (err == EQ_ECONFLICT) ck_assert_ptr_nonnull(why);
     eq_buf_fini(&out);
     return err;
 }
@@ -125,10 +125,9 @@ void submit(const char *type, int prio, char *id) {
     ck_assert_int_eq(submit_ex(type, (sub_opts){.prio = prio}, id), EQ_OK);
 }
 
-
 /* Leases up to max jobs of the types for worker; returns how many (written to out). */
 uint32_t lease_types(const char *worker, const char **types, uint16_t ntypes, uint16_t max,
-                            leased *out, int64_t *next_ms) {
+                     leased *out, int64_t *next_ms) {
     proto_lease_req r = {.worker = (char *)worker, .ntypes = ntypes, .max = max};
     for (uint16_t i = 0; i < ntypes; i++)
         r.types[i] = (char *)types[i];
@@ -155,8 +154,7 @@ uint32_t lease_types(const char *worker, const char **types, uint16_t ntypes, ui
     }
     ck_assert_ptr_eq(rd.p, rd.end);
     eq_buf_fini(&b);
-    if (next_ms)
-        *next_ms = next;
+    if (next_ms) *next_ms = next;
     return n;
 }
 
@@ -172,14 +170,17 @@ eq_err complete(const char *id, uint16_t attempt, const char *result) {
     lc_ctx c = begin();
     eq_err err = lc_complete(&c, &o, &why);
     end(&c);
-    if (err == EQ_ESTALE)
-        ck_assert_ptr_nonnull(why);
+    if (err == EQ_ESTALE) ck_assert_ptr_nonnull(why);
     return err;
 }
 
 eq_err fail_job(const char *id, uint16_t attempt, const char *code, int retryable) {
-    proto_outcome o = {.id = (char *)id, .attempt = attempt, .failed = 1, .code = (char *)code,
-                       .message = "it went wrong", .retryable = (uint8_t)retryable};
+    proto_outcome o = {.id = (char *)id,
+                       .attempt = attempt,
+                       .failed = 1,
+                       .code = (char *)code,
+                       .message = "it went wrong",
+                       .retryable = (uint8_t)retryable};
     const char *why = NULL;
     lc_ctx c = begin();
     eq_err err = lc_fail(&c, &o, &why);

@@ -223,8 +223,8 @@ START_TEST(json_str_escapes) {
         {"a\nb\rc\td", "\"a\\nb\\rc\\td\""},
         {"\x01\x1f", "\"\\u0001\\u001f\""},
         {"\b\f", "\"\\u0008\\u000c\""},
-        {"\x7f", "\"\x7f\""},                  /* DEL needs no escape in JSON */
-        {"caf\xc3\xa9", "\"caf\xc3\xa9\""},    /* UTF-8 passes through */
+        {"\x7f", "\"\x7f\""},               /* DEL needs no escape in JSON */
+        {"caf\xc3\xa9", "\"caf\xc3\xa9\""}, /* UTF-8 passes through */
         {"\"", "\"\\\"\""},
         {"end\\", "\"end\\\\\""},
     };

@@ -70,17 +70,17 @@ START_TEST(parse_refuses_garbage) {
         "",
         "2026",
         "2026-01-02",
-        "2026-01-02T03:04:05",        /* no zone */
-        "2026-01-02T03:04Z",          /* no seconds */
+        "2026-01-02T03:04:05", /* no zone */
+        "2026-01-02T03:04Z",   /* no seconds */
         "2026-1-02T03:04:05Z",
         "2026-01-02T3:04:05Z",
         "26-01-02T03:04:05Z",
         "2026/01/02T03:04:05Z",
         "2026-01-02X03:04:05Z",
-        "2026-01-02T03:04:05.Z",      /* a dot with no digits */
-        "2026-01-02T03:04:05ZZ",      /* trailing bytes */
+        "2026-01-02T03:04:05.Z", /* a dot with no digits */
+        "2026-01-02T03:04:05ZZ", /* trailing bytes */
         "2026-01-02T03:04:05Z ",
-        "2026-01-02T03:04:05+02",     /* offset without minutes */
+        "2026-01-02T03:04:05+02", /* offset without minutes */
         "2026-01-02T03:04:05+0200",
         "2026-01-02T03:04:05+24:00",
         "2026-01-02T03:04:05+02:60",
@@ -248,8 +248,7 @@ START_TEST(ids_sort_by_time) {
     for (int i = 1; i < 5000; i++) {
         t += 1 + (i % 7) * 997; /* strictly increasing, with assorted gaps */
         eq_id_new(t, cur);
-        if (strcmp(prev, cur) >= 0)
-            ck_abort_msg("%s !< %s", prev, cur);
+        if (strcmp(prev, cur) >= 0) ck_abort_msg("%s !< %s", prev, cur);
         memcpy(prev, cur, sizeof cur);
     }
     /* Two ids in the same millisecond differ (80 random bits). */
@@ -297,7 +296,8 @@ START_TEST(id_valid_rejects_bad_ones) {
 END_TEST
 
 START_TEST(clocks_move) {
-    /* Plausible, not timed: the wall clock is after 2020 and the monotonic clock never goes back. */
+    /* Plausible, not timed: the wall clock is after 2020 and the monotonic clock never goes back.
+     */
     ck_assert(eq_now_ms() > INT64_C(1577836800000));
     int64_t a = eq_mono_ms(), b = eq_mono_ms();
     ck_assert(b >= a);

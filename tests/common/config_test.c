@@ -11,18 +11,45 @@
 #define CMD_WORKER 2u
 
 static const cfg_setting settings[] = {
-    {.name = "listen", .env = "ECONQ_TEST_LISTEN", .def = "127.0.0.1:8080", .type = CFG_HOSTPORT,
-     .commands = CMD_SERVE, .help = "address to listen on"},
-    {.name = "lease-ms", .env = "ECONQ_TEST_LEASE_MS", .def = "30000", .type = CFG_INT,
-     .min = 1000, .max = 600000, .commands = CMD_SERVE | CMD_WORKER, .help = "lease length"},
-    {.name = "log-level", .env = "ECONQ_TEST_LOG_LEVEL", .def = "info", .type = CFG_ENUM,
-     .choices = "debug|info|warn|error", .commands = CMD_SERVE | CMD_WORKER, .help = "log level"},
-    {.name = "data-dir", .env = "ECONQ_TEST_DATA_DIR", .def = "./data", .type = CFG_STRING,
-     .commands = CMD_SERVE, .help = "where the store lives"},
-    {.name = "nosync", .env = "ECONQ_TEST_NOSYNC", .def = "false", .type = CFG_BOOL,
-     .commands = CMD_SERVE, .help = "skip fsync"},
-    {.name = "kinds", .env = "ECONQ_TEST_KINDS", .def = "", .type = CFG_STRING,
-     .commands = CMD_WORKER, .help = "worker kinds"},
+    {.name = "listen",
+     .env = "ECONQ_TEST_LISTEN",
+     .def = "127.0.0.1:8080",
+     .type = CFG_HOSTPORT,
+     .commands = CMD_SERVE,
+     .help = "address to listen on"},
+    {.name = "lease-ms",
+     .env = "ECONQ_TEST_LEASE_MS",
+     .def = "30000",
+     .type = CFG_INT,
+     .min = 1000,
+     .max = 600000,
+     .commands = CMD_SERVE | CMD_WORKER,
+     .help = "lease length"},
+    {.name = "log-level",
+     .env = "ECONQ_TEST_LOG_LEVEL",
+     .def = "info",
+     .type = CFG_ENUM,
+     .choices = "debug|info|warn|error",
+     .commands = CMD_SERVE | CMD_WORKER,
+     .help = "log level"},
+    {.name = "data-dir",
+     .env = "ECONQ_TEST_DATA_DIR",
+     .def = "./data",
+     .type = CFG_STRING,
+     .commands = CMD_SERVE,
+     .help = "where the store lives"},
+    {.name = "nosync",
+     .env = "ECONQ_TEST_NOSYNC",
+     .def = "false",
+     .type = CFG_BOOL,
+     .commands = CMD_SERVE,
+     .help = "skip fsync"},
+    {.name = "kinds",
+     .env = "ECONQ_TEST_KINDS",
+     .def = "",
+     .type = CFG_STRING,
+     .commands = CMD_WORKER,
+     .help = "worker kinds"},
 };
 #define NSET (sizeof settings / sizeof settings[0])
 
@@ -95,8 +122,8 @@ START_TEST(flag_forms) {
     clear_env();
     eq_config c;
     char err[256];
-    const char *argv[] = {"--lease-ms", "2000", "--data-dir=/var/lib/econq", "--log-level",
-                          "warn", "--listen=[::1]:80"};
+    const char *argv[] = {"--lease-ms",  "2000", "--data-dir=/var/lib/econq",
+                          "--log-level", "warn", "--listen=[::1]:80"};
     ck_assert_int_eq(parse(&c, CMD_SERVE, 6, argv, err, sizeof err), EQ_OK);
     ck_assert(cfg_int(&c, "lease-ms") == 2000);
     ck_assert_str_eq(cfg_str(&c, "data-dir"), "/var/lib/econq");
@@ -143,8 +170,12 @@ START_TEST(int_range_errors) {
     const char *ok_edges[][1] = {{"--lease-ms=1000"}, {"--lease-ms=600000"}};
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(parse(&c, CMD_SERVE, 1, ok_edges[i], err, sizeof err), EQ_OK);
-    const char *bad[] = {"--lease-ms=999",  "--lease-ms=600001", "--lease-ms=-5",
-                         "--lease-ms=abc",  "--lease-ms=12x",    "--lease-ms=",
+    const char *bad[] = {"--lease-ms=999",
+                         "--lease-ms=600001",
+                         "--lease-ms=-5",
+                         "--lease-ms=abc",
+                         "--lease-ms=12x",
+                         "--lease-ms=",
                          "--lease-ms=99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *argv[1] = {bad[i]};
@@ -166,8 +197,8 @@ START_TEST(enum_errors) {
     clear_env();
     eq_config c;
     char err[256];
-    const char *bad[] = {"--log-level=verbose", "--log-level=INFO", "--log-level=",
-                         "--log-level=inf", "--log-level=info|warn", "--log-level=debug|"};
+    const char *bad[] = {"--log-level=verbose", "--log-level=INFO",      "--log-level=",
+                         "--log-level=inf",     "--log-level=info|warn", "--log-level=debug|"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *argv[1] = {bad[i]};
         ck_assert_msg(parse(&c, CMD_SERVE, 1, argv, err, sizeof err) == EQ_EINVAL, "%s accepted",
@@ -216,8 +247,8 @@ START_TEST(hostport_parsing) {
     ck_assert_int_eq(cfg_hostport("localhost:0", host, sizeof host, &port), EQ_OK);
     ck_assert_str_eq(host, "localhost");
     ck_assert_int_eq(port, 0);
-    const char *bad[] = {"localhost", ":80", "host:", "host:65536", "host:-1", "host:8o",
-                         "[::1]80", "[::1", "[]:80", "[::1]:", "host:80 "};
+    const char *bad[] = {"localhost", ":80",  "host:", "host:65536", "host:-1", "host:8o",
+                         "[::1]80",   "[::1", "[]:80", "[::1]:",     "host:80 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         port = -7;
         ck_assert_msg(cfg_hostport(bad[i], host, sizeof host, &port) == EQ_EINVAL, "'%s' accepted",

@@ -20,8 +20,7 @@ static void check_prefixes_and_trailing(const eq_buf *b) {
         memcpy(copy, b->data, cut);
         eq_err rc = proto_decode_req(copy, cut, &r);
         free(copy);
-        ck_assert_msg(rc == EQ_EPROTO, "prefix of %zu/%zu bytes: %s", cut, b->len,
-                      eq_strerror(rc));
+        ck_assert_msg(rc == EQ_EPROTO, "prefix of %zu/%zu bytes: %s", cut, b->len, eq_strerror(rc));
         ck_assert_ptr_null(r.jobs);
         ck_assert_ptr_null(r.id);
     }
@@ -59,10 +58,14 @@ static void fill_submit(proto_submit_job jobs[3]) {
                                  .schedule = "nightly",
                                  .webhook_url = "https://example.org/hook",
                                  .webhook_secret = "whsec_abc"};
-    jobs[1] = (proto_submit_job){.type = "embed", .params = "{}", .priority = 9,
-                                 .max_attempts = 65535, .run_at_ms = -5};
-    jobs[2] = (proto_submit_job){.type = "llm", .params = "{\"q\":\"\\u00e9\"}", .priority = 5,
-                                 .max_attempts = 1, .idem_key = "", .idem_hash = 1,
+    jobs[1] = (proto_submit_job){
+        .type = "embed", .params = "{}", .priority = 9, .max_attempts = 65535, .run_at_ms = -5};
+    jobs[2] = (proto_submit_job){.type = "llm",
+                                 .params = "{\"q\":\"\\u00e9\"}",
+                                 .priority = 5,
+                                 .max_attempts = 1,
+                                 .idem_key = "",
+                                 .idem_hash = 1,
                                  .webhook_url = "http://h/"};
 }
 
@@ -130,7 +133,11 @@ START_TEST(lease_round_trip_with_outcomes) {
     const char *types[2] = {"forecast", "chart"};
     proto_outcome outs[2] = {
         {.id = ID1, .attempt = 2, .failed = 0, .result = "{\"ok\":true}"},
-        {.id = ID2, .attempt = 7, .failed = 1, .code = "bad_input", .message = "no series",
+        {.id = ID2,
+         .attempt = 7,
+         .failed = 1,
+         .code = "bad_input",
+         .message = "no series",
          .retryable = 1},
     };
     eq_buf b;
@@ -193,8 +200,8 @@ START_TEST(lease_without_outcomes) {
 END_TEST
 
 START_TEST(heartbeat_round_trip) {
-    proto_hb_item items[3] = {{.id = ID1, .attempt = 1}, {.id = ID2, .attempt = 65535},
-                              {.id = "x", .attempt = 0}};
+    proto_hb_item items[3] = {
+        {.id = ID1, .attempt = 1}, {.id = ID2, .attempt = 65535}, {.id = "x", .attempt = 0}};
     eq_buf b;
     eq_buf_init(&b);
     proto_enc_heartbeat(&b, "local-3", items, 3);
@@ -598,10 +605,8 @@ START_TEST(random_bytes_decode_or_fail_cleanly) {
             /* Mostly small bytes, so that counts and lengths are often plausible. */
             buf[i] = (unsigned char)(x % 4 ? x % 8 : x >> 56);
         }
-        if (len > 0)
-            buf[0] = PROTO_VERSION;
-        if (len > 1)
-            buf[1] = (unsigned char)(1 + iter % (PROTO_OP_MAX - 1));
+        if (len > 0) buf[0] = PROTO_VERSION;
+        if (len > 1) buf[1] = (unsigned char)(1 + iter % (PROTO_OP_MAX - 1));
         decode_mutant(buf, len);
     }
 }

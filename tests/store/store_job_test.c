@@ -506,8 +506,8 @@ static void page_all(int state, const char *type, size_t limit, size_t scan_max)
     do {
         char next[EQ_ID_LEN + 1];
         int before = c.n;
-        ck_assert_int_eq(store_jobs_list(t, state, type, cursor[0] ? cursor : NULL, limit,
-                                         scan_max, collect_cb, &c, next),
+        ck_assert_int_eq(store_jobs_list(t, state, type, cursor[0] ? cursor : NULL, limit, scan_max,
+                                         collect_cb, &c, next),
                          EQ_OK);
         ck_assert_int_le(c.n - before, (int)limit);
         memcpy(cursor, next, sizeof next);
@@ -572,8 +572,8 @@ START_TEST(jobs_list_state_bounds) {
     collect c;
     memset(&c, 0, sizeof c);
     char next[EQ_ID_LEN + 1];
-    ck_assert_int_eq(
-        store_jobs_list(t, JOB_RUNNING, NULL, NULL, 1000, 1000, collect_cb, &c, next), EQ_OK);
+    ck_assert_int_eq(store_jobs_list(t, JOB_RUNNING, NULL, NULL, 1000, 1000, collect_cb, &c, next),
+                     EQ_OK);
     for (int k = 0; k < c.n; k++)
         ck_assert_int_eq(list_state(c.order[k]), JOB_RUNNING);
     ck_assert_str_eq(next, "");
@@ -590,8 +590,8 @@ START_TEST(jobs_list_state_bounds) {
     ck_assert_int_eq(store_jobs_list(t, 0, NULL, newer, 1000, 1000, collect_cb, &c, next), EQ_OK);
     ck_assert_int_eq(c.n, NLIST);
     memset(&c, 0, sizeof c);
-    ck_assert_int_eq(
-        store_jobs_list(t, JOB_QUEUED, NULL, newer, 1000, 1000, collect_cb, &c, next), EQ_OK);
+    ck_assert_int_eq(store_jobs_list(t, JOB_QUEUED, NULL, newer, 1000, 1000, collect_cb, &c, next),
+                     EQ_OK);
     ck_assert_int_eq(c.n, (NLIST + 2) / 3);
     store_txn_abort(t);
 }

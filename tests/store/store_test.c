@@ -105,8 +105,7 @@ START_TEST(idempotency_put_get_sweep) {
     size_t deleted, total = 0;
     int calls = 0;
     t = wtxn();
-    ck_assert_int_eq(store_idem_sweep(t, T0 - 86400000, cursor, sizeof cursor, 3, &deleted),
-                     EQ_OK);
+    ck_assert_int_eq(store_idem_sweep(t, T0 - 86400000, cursor, sizeof cursor, 3, &deleted), EQ_OK);
     ck_assert_uint_eq(deleted, 2); /* k00 and k02 among k00..k02 */
     ck_assert_str_eq(cursor, "k03");
     total += deleted;
