@@ -30,6 +30,8 @@ typedef struct wh_xfer {
     uint64_t start_ns;
     wh_job *wait_next; /* in the dispatcher's list of jobs waiting to resolve */
     int waiting;       /* 1 while in that list */
+    size_t resp_total; /* bytes of the answer read so far */
+    int resp_cut;      /* 1 if reading stopped at WH_RESPONSE_MAX_BYTES */
     wh_url url;
     wh_result res;
     char resp[WH_RESPONSE_KEEP_BYTES];
@@ -193,11 +195,16 @@ static void wh__complete(wh_job *job) {
 static size_t wh__write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
     wh_job *job = userdata;
     size_t n = size * nmemb;
+    if (n > WH_RESPONSE_MAX_BYTES - job->x->resp_total) {
+        job->x->resp_cut = 1;
+        return 0; /* curl stops with CURLE_WRITE_ERROR; see wh__transfer_result */
+    }
+    job->x->resp_total += n;
     size_t room = sizeof job->x->resp - job->x->res.response_len;
     size_t keep = n < room ? n : room;
     memcpy(job->x->resp + job->x->res.response_len, ptr, keep);
     job->x->res.response_len += keep;
-    return n; /* the rest is read and dropped; the total timeout bounds a receiver that streams */
+    return n; /* the rest is read and dropped */
 }
 
 /* Translates a finished transfer into the job's result. */
@@ -205,6 +212,8 @@ static void wh__transfer_result(wh_job *job, CURLcode code) {
     long status = 0;
     curl_easy_getinfo(job->x->easy, CURLINFO_RESPONSE_CODE, &status);
     job->x->res.http_status = (int)status;
+    /* An answer cut at WH_RESPONSE_MAX_BYTES still counts by its status. */
+    if (code == CURLE_WRITE_ERROR && job->x->resp_cut && status > 0) code = CURLE_OK;
     if (code == CURLE_OK) {
         char msg[64];
         snprintf(msg, sizeof msg, "HTTP %ld", status);

@@ -22,8 +22,10 @@
 
 /* Largest body accepted by wh_dispatch(). */
 #define WH_BODY_MAX_BYTES (1024 * 1024)
-/* Bytes of a receiver's answer kept for the delivery log; the rest is read and dropped. */
+/* Bytes of a receiver's answer kept for the delivery log. */
 #define WH_RESPONSE_KEEP_BYTES 4096
+/* Bytes of an answer read at most; the connection is dropped after that (the status stands). */
+#define WH_RESPONSE_MAX_BYTES (64 * 1024)
 /* Defaults and upper limits of wh_config. */
 #define WH_INFLIGHT_DEFAULT 64
 #define WH_INFLIGHT_MAX 4096

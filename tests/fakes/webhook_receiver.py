@@ -12,6 +12,7 @@ What it answers is chosen by the request path:
   /close              close the connection without any answer
   /flaky/<n>          answer 500 to the first <n> attempts of each webhook-id, then 200
   /redirect           answer 302 with Location: /hook (a sender must not follow it)
+  /big/<n>            answer 200 with a body of <n> bytes
   anything else       the default mode (200, unless changed by POST /control)
 Control endpoints:
   GET  /deliveries    JSON array of the records so far
@@ -99,6 +100,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _answer_big(self, n):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            while n > 0:
+                self.wfile.write(chunk[:n])
+                n -= min(n, len(chunk))
+        except OSError:
+            self.close_connection = True  # the sender stopped reading, as it should
+
     def _read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length < 0 or length > MAX_BODY_BYTES:
@@ -124,6 +138,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return {"mode": "close"}
             if parts == ["redirect"]:
                 return {"mode": "redirect"}
+            if parts[:1] == ["big"] and len(parts) == 2:
+                return {"mode": "big", "n": int(parts[1])}
             if parts[:1] == ["flaky"] and len(parts) == 2:
                 return {"mode": "flaky", "n": int(parts[1])}
         except ValueError:
@@ -186,6 +202,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            return
+        if b["mode"] == "big" and status == 200:
+            self._answer_big(int(b["n"]))
             return
         headers = [("Location", "/hook")] if status == 302 else []
         self._answer(status, {"received": msg_id, "status": status}, headers)

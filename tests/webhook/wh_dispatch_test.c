@@ -29,6 +29,7 @@ typedef struct result_copy {
     char addr[WH_ADDR_STR_SIZE];
     char msg_id[64];
     char response[128];
+    size_t response_len;
     size_t inflight_at_done, queued_at_done;
 } result_copy;
 
@@ -77,6 +78,7 @@ static void done_cb(void *ctx, const wh_delivery *d, const wh_result *res) {
     size_t rl =
         res->response_len < sizeof c->response - 1 ? res->response_len : sizeof c->response - 1;
     memcpy(c->response, res->response, rl);
+    c->response_len = res->response_len;
     c->response[rl] = '\0';
     if (h->d != NULL) { /* NULL once the test closed the dispatcher */
         c->inflight_at_done = wh_dispatcher_inflight(h->d);
@@ -572,6 +574,28 @@ START_TEST(test_close_while_resolving) {
 }
 END_TEST
 
+START_TEST(test_large_answer_is_cut) {
+    wh_rx_start(&g_rx, SECRET);
+    wh_config cfg = local_config();
+    harness h;
+    harness_init(&h, &cfg, 2);
+    char big[128], small[128];
+    make_url(big, sizeof big, "127.0.0.1", "/big/1000000000000");
+    make_url(small, sizeof small, "127.0.0.1", "/big/5000");
+    ck_assert_int_eq(dispatch_one(&h, big, "msg_big"), EQ_OK);
+    ck_assert_int_eq(dispatch_one(&h, small, "msg_small"), EQ_OK);
+    harness_run(&h);
+    for (size_t i = 0; i < 2; i++) {
+        /* A terabyte cannot be read before the timeout: only the cut at WH_RESPONSE_MAX_BYTES ends
+         * it with its 200. 5 KB are read whole. Both keep the first WH_RESPONSE_KEEP_BYTES. */
+        ck_assert_msg(h.res[i].err == EQ_OK, "%s: %s", h.res[i].msg_id, h.res[i].error);
+        ck_assert_int_eq(h.res[i].http_status, 200);
+        ck_assert_uint_eq(h.res[i].response_len, WH_RESPONSE_KEEP_BYTES);
+        ck_assert_uint_eq(strspn(h.res[i].response, "x"), sizeof h.res[i].response - 1);
+    }
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -622,6 +646,7 @@ int main(void) {
     tcase_add_test(tc, test_ipv6_literal_pinned);
     tcase_add_test(tc, test_resolver_slots_and_stats);
     tcase_add_test(tc, test_close_while_resolving);
+    tcase_add_test(tc, test_large_answer_is_cut);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);
