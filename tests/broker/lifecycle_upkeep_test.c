@@ -259,6 +259,33 @@ START_TEST(idempotency_key_of_a_retained_job_starts_afresh) {
 }
 END_TEST
 
+START_TEST(state_survives_a_reopen) {
+    char first[EQ_ID_LEN + 1], second[EQ_ID_LEN + 1], third[EQ_ID_LEN + 1];
+    submit("t", 5, first);
+    submit("t", 5, second);
+    ck_assert_int_eq(submit_ex("t", (sub_opts){.prio = 5, .run_at = now + 5000}, third), EQ_OK);
+    leased l;
+    ck_assert_int_eq(lease1("t", "w", &l), 1);
+    ck_assert_str_eq(l.id, first);
+    /* Close and reopen the environment: jobs, indexes and order are all on disk. */
+    store_close(st);
+    store_opts o;
+    store_opts_defaults(&o);
+    o.map_size = 64u << 20;
+    ck_assert_int_eq(store_open(dir, &o, &st), EQ_OK);
+    check_indexes();
+    ck_assert_int_eq(state_of(first), JOB_RUNNING);
+    ck_assert_int_eq(complete(first, l.attempt, "{}"), EQ_OK);
+    ck_assert_int_eq(lease1("t", "w", &l), 1);
+    ck_assert_str_eq(l.id, second);
+    ck_assert_int_eq(lease1("t", "w", &l), 0);
+    now += 5000;
+    ck_assert_int_eq(lease1("t", "w", &l), 1);
+    ck_assert_str_eq(l.id, third);
+    check_indexes();
+}
+END_TEST
+
 START_TEST(effects_record_terminal_jobs) {
     /* Many terminal events in one transaction (past the first allocation of 64). */
     char ids[100][EQ_ID_LEN + 1];
@@ -357,6 +384,7 @@ int main(void) {
     tcase_add_test(tc, idempotency_keys);
     tcase_add_test(tc, idempotency_key_of_a_retained_job_starts_afresh);
     tcase_add_test(tc, effects_record_terminal_jobs);
+    tcase_add_test(tc, state_survives_a_reopen);
     tcase_add_test(tc, an_aborted_transaction_changes_nothing);
     suite_add_tcase(s, tc);
     /* Tests that fail until a known bug is fixed (see each test's comment). */
