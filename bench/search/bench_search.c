@@ -249,6 +249,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < NVOCAB; i++)
         cdf[i] = (acc += 1.0 / (double)(i + 1) / sum);
     cdf[NVOCAB - 1] = 1.0;
+    char load[64] = "?";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (!fgets(load, sizeof load, lf)) snprintf(load, sizeof load, "?\n");
+        fclose(lf);
+    }
+    printf("load average at start: %s", load);
     printf("embedder %s, %zu queries per size, k=%zu, times in ms, RSS in KiB\n\n", embed_name(),
            nq, k);
     printf("|    docs |     k | build ms | srch p50 | srch p99 | srch max | e+s p50 | e+s p99 | "

@@ -156,6 +156,27 @@ START_TEST(test_stale_reports_are_ignored) {
 }
 END_TEST
 
+START_TEST(test_cancelled_probe_lets_another_probe) {
+    for (int i = 0; i < 3; i++)
+        fail_once();
+    clk.now += BREAKER_DEFAULT_COOLDOWN_MS;
+    breaker_ticket probe, other;
+    ck_assert_int_eq(breaker_allow(&b, &probe, NULL), EQ_OK);
+    ck_assert_int_eq(breaker_allow(&b, &other, NULL), EQ_EBUSY);
+    breaker_cancel(&b, probe); /* never sent: no verdict */
+    ck_assert_int_eq(state(), BREAKER_HALF_OPEN);
+    ck_assert_int_eq(breaker_allow(&b, &other, NULL), EQ_OK);
+    ck_assert(other.probe);
+    ck_assert_int_eq(breaker_allow(&b, &probe, NULL), EQ_EBUSY); /* the new probe is out */
+    breaker_report(&b, other, true);
+    ck_assert_int_eq(state(), BREAKER_CLOSED);
+    /* Cancelling while closed changes nothing. */
+    ck_assert_int_eq(breaker_allow(&b, &other, NULL), EQ_OK);
+    breaker_cancel(&b, other);
+    ck_assert_int_eq(state(), BREAKER_CLOSED);
+}
+END_TEST
+
 START_TEST(test_custom_config) {
     breaker b2;
     fake_clock c2 = {.now = 0};
@@ -207,6 +228,7 @@ int main(void) {
     tcase_add_test(tc, test_half_open_single_probe_closes_on_success);
     tcase_add_test(tc, test_half_open_probe_failure_reopens);
     tcase_add_test(tc, test_stale_reports_are_ignored);
+    tcase_add_test(tc, test_cancelled_probe_lets_another_probe);
     tcase_add_test(tc, test_custom_config);
     tcase_add_test(tc, test_one_probe_under_contention);
     suite_add_tcase(s, tc);

@@ -167,6 +167,18 @@ START_TEST(test_breaker_cycle) {
     breaker_get_status(&b, &st);
     ck_assert_str_eq(breaker_state_name(st.state), "open");
     ck_assert_uint_eq(st.retry_after_s, 300);
+    /* A probe that fails before anything is sent decides nothing; the next call probes. */
+    ck_assert_int_eq(fake_llm_mode(&fake, "ok", 0), 0);
+    now_ms += BREAKER_DEFAULT_COOLDOWN_MS;
+    llm_config broken = cfg;
+    broken.base_url = NULL;
+    ck_assert_int_eq(llm_ask(&broken, &b, &p, secs, 2, &res, &f), EQ_EINVAL);
+    breaker_get_status(&b, &st);
+    ck_assert_str_eq(breaker_state_name(st.state), "half_open");
+    ck_assert_int_eq(llm_ask(&cfg, &b, &p, secs, 2, &res, &f), EQ_OK);
+    cJSON_Delete(res);
+    breaker_get_status(&b, &st);
+    ck_assert_str_eq(breaker_state_name(st.state), "closed");
     llm_prompt_fini(&p);
     breaker_fini(&b);
 }

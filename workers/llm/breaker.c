@@ -58,13 +58,14 @@ eq_err breaker_allow(breaker *b, breaker_ticket *ticket, uint64_t *retry_after_m
         }
         b->state = BREAKER_HALF_OPEN;
         b->gen++;
-        b->probe_at = now;
+        b->probe_at = now, b->probe_out = true;
         *ticket = (breaker_ticket){.gen = b->gen, .probe = true};
         break;
     case BREAKER_HALF_OPEN:
-        if (now - b->probe_at >= b->cfg.cooldown_ms) { /* the probe was lost: send another */
+        /* A probe given back, or lost (never reported within a cool-down): send another. */
+        if (!b->probe_out || now - b->probe_at >= b->cfg.cooldown_ms) {
             b->gen++;
-            b->probe_at = now;
+            b->probe_at = now, b->probe_out = true;
             *ticket = (breaker_ticket){.gen = b->gen, .probe = true};
             break;
         }
@@ -77,6 +78,12 @@ eq_err breaker_allow(breaker *b, breaker_ticket *ticket, uint64_t *retry_after_m
     pthread_mutex_unlock(&b->mu);
     if (retry_after_ms) *retry_after_ms = wait;
     return err;
+}
+
+void breaker_cancel(breaker *b, breaker_ticket ticket) {
+    pthread_mutex_lock(&b->mu);
+    if (ticket.gen == b->gen && ticket.probe && b->state == BREAKER_HALF_OPEN) b->probe_out = false;
+    pthread_mutex_unlock(&b->mu);
 }
 
 void breaker_report(breaker *b, breaker_ticket ticket, bool ok) {

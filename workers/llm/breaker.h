@@ -65,6 +65,7 @@ typedef struct breaker {
     uint64_t gen; /* bumped on every state change */
     uint64_t opened_at;
     uint64_t probe_at; /* when the current half-open probe went out */
+    bool probe_out;    /* a half-open probe is out */
     uint64_t opened_total, rejected_total;
 } breaker;
 
@@ -79,6 +80,10 @@ eq_err breaker_allow(breaker *b, breaker_ticket *ticket, uint64_t *retry_after_m
 /* Reports an allowed call's outcome. `ok` is false only for failures of the backend
  * (unavailable, timeouts, 5xx, garbage); a 4xx answer means the backend is alive. */
 void breaker_report(breaker *b, breaker_ticket ticket, bool ok);
+
+/* Gives back an allowed call that was not made, or whose outcome says nothing about the
+ * backend (a local error before sending). A probe given back lets the next caller probe. */
+void breaker_cancel(breaker *b, breaker_ticket ticket);
 
 void breaker_get_status(breaker *b, breaker_status *out);
 

@@ -66,7 +66,10 @@ eq_err llm_ask(const llm_config *cfg, breaker *b, const llm_prompt *p, const llm
     llm_message msgs[] = {{"system", p->system}, {"user", p->user}};
     llm_reply reply;
     eq_err err = llm_chat(cfg, msgs, 2, &reply, &fail->f);
-    if (b) breaker_report(b, ticket, err == EQ_OK || !llm_code_is_backend_failure(fail->f.code));
+    if (b && err != EQ_OK && fail->f.code == LLM_ERROR && fail->f.http_status == 0)
+        breaker_cancel(b, ticket); /* failed before the server answered: no verdict */
+    else if (b)
+        breaker_report(b, ticket, err == EQ_OK || !llm_code_is_backend_failure(fail->f.code));
     if (err != EQ_OK) {
         fail->retryable = llm_code_is_backend_failure(fail->f.code) || err == EQ_ENOMEM;
         return err;
