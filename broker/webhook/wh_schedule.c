@@ -64,6 +64,8 @@ eq_err wh_schedule_next(const wh_schedule *s, size_t attempts_made, int64_t now_
         double u = (double)(bits >> 11) / (double)(UINT64_C(1) << 53);
         delay_ms = base_ms * (1.0 + s->jitter * (2.0 * u - 1.0));
     }
-    *next_ms = now_ms + (int64_t)llround(delay_ms);
+    int64_t delay = (int64_t)llround(delay_ms);
+    if (now_ms > INT64_MAX - delay) return EQ_EINVAL; /* a clock beyond any real date */
+    *next_ms = now_ms + delay;
     return EQ_OK;
 }

@@ -48,7 +48,8 @@ eq_err wh_schedule_parse(const char *s, size_t len, wh_schedule *out);
  * attempts have been made (the last one ending at `now_ms`, or the message created at `now_ms`
  * when none has). The delay is delay_s[attempts_made] * (1 + u), u uniform in
  * [-jitter, +jitter] drawn from `rng` (NULL: wh_rng_default). A zero delay stays zero.
- * EQ_ENOTFOUND when the schedule is exhausted (the delivery has failed for good). */
+ * EQ_ENOTFOUND when the schedule is exhausted (the delivery has failed for good); EQ_EINVAL for
+ * a jitter out of range or a time that would overflow. */
 eq_err wh_schedule_next(const wh_schedule *s, size_t attempts_made, int64_t now_ms, wh_rng_fn rng,
                         void *rng_ctx, int64_t *next_ms);
 

@@ -167,11 +167,13 @@ static wh_verify_reason wh_verify_reason_of(const wh_delivery_headers *h,
         return WH_VERIFY_MALFORMED;
     int64_t ts;
     if (wh_parse_timestamp(h->timestamp, &ts) != 0) return WH_VERIFY_MALFORMED;
+    /* Both sides are clamped to >= 0, so neither difference can overflow. */
     if (tolerance_s < 0) tolerance_s = 0;
-    if (ts < now - tolerance_s) return WH_VERIFY_TOO_OLD;
-    if (ts > now + tolerance_s) return WH_VERIFY_TOO_NEW;
+    if (now < 0) now = 0;
+    if (now > ts && now - ts > tolerance_s) return WH_VERIFY_TOO_OLD;
+    if (ts > now && ts - now > tolerance_s) return WH_VERIFY_TOO_NEW;
 
-    /* Every secret must parse: a misconfigured receiver should hear about it. */
+    /* A secret that does not parse is reported: a misconfigured receiver should hear of it. */
     unsigned char expected[WH_HMAC_BYTES];
     unsigned char given[WH_HMAC_BYTES + 3];
     wh_verify_reason reason = WH_VERIFY_NO_MATCH;

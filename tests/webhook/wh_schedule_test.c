@@ -82,6 +82,7 @@ START_TEST(test_next_without_jitter) {
     ck_assert_int_eq(wh_schedule_next(&s, 2, 1000, NULL, NULL, &next), EQ_OK);
     ck_assert_int_eq(next, 301000);
     ck_assert_int_eq(wh_schedule_next(&s, 3, 1000, NULL, NULL, &next), EQ_ENOTFOUND);
+    ck_assert_int_eq(wh_schedule_next(&s, 2, INT64_MAX - 10, NULL, NULL, &next), EQ_EINVAL);
 }
 END_TEST
 

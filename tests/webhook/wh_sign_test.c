@@ -1,6 +1,7 @@
 /* Tests broker/webhook/wh_sign.c against the Standard Webhooks reference vector and the ways a
  * delivery can fail verification. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,13 @@ START_TEST(test_verify_timestamp_window) {
     ck_assert_int_eq(why, WH_VERIFY_TOO_OLD);
     ck_assert_int_eq(wh_verify(&h, secrets, 1, REF_TS - 301, 300, &why), EQ_ESTALE);
     ck_assert_int_eq(why, WH_VERIFY_TOO_NEW);
+    /* Extreme clocks and tolerances do not overflow. */
+    ck_assert_int_eq(wh_verify(&h, secrets, 1, INT64_MAX, INT64_MAX, &why), EQ_OK);
+    ck_assert_int_eq(wh_verify(&h, secrets, 1, INT64_MIN, 300, &why), EQ_ESTALE);
+    ck_assert_int_eq(why, WH_VERIFY_TOO_NEW);
+    ck_assert_int_eq(wh_verify(&h, secrets, 1, INT64_MAX, 300, &why), EQ_ESTALE);
+    ck_assert_int_eq(why, WH_VERIFY_TOO_OLD);
+    ck_assert_int_eq(wh_verify(&h, secrets, 1, REF_TS, -5, &why), EQ_OK);
     /* The edges of the window are inside it. */
     ck_assert_int_eq(wh_verify(&h, secrets, 1, REF_TS + 300, 300, &why), EQ_OK);
     ck_assert_int_eq(wh_verify(&h, secrets, 1, REF_TS - 300, 300, &why), EQ_OK);
