@@ -128,7 +128,8 @@ static void error_message(const body *b, char *out, size_t cap) {
     cJSON_Delete(root);
 }
 
-/* POSTs a JSON body to base_url + path and collects a 2xx answer into *resp. */
+/* POSTs a JSON body to base_url + path and collects a 2xx answer into *resp. Messages name
+ * the path only: the base URL may carry credentials and is nobody's business in a job error. */
 static eq_err http_post(const llm_config *cfg, const char *path, const char *json,
                         size_t default_max, body *resp, llm_failure *fail) {
     *resp = (body){.max = cfg->max_response_bytes ? cfg->max_response_bytes : default_max};
@@ -186,19 +187,19 @@ static eq_err http_post(const llm_config *cfg, const char *path, const char *jso
         err = fail_with(fail, EQ_EPROTO, LLM_BAD_RESPONSE, status, "response exceeds %zu bytes",
                         resp->max);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-        err = fail_with(fail, EQ_ETIMEDOUT, LLM_UNAVAILABLE, status, "%s timed out", url);
+        err = fail_with(fail, EQ_ETIMEDOUT, LLM_UNAVAILABLE, status, "%s timed out", path);
     } else if (rc != CURLE_OK) {
         err = fail_with(fail, rc == CURLE_OUT_OF_MEMORY ? EQ_ENOMEM : EQ_ENET, LLM_UNAVAILABLE,
-                        status, "%s: %s", url, curl_easy_strerror(rc));
+                        status, "%s: %s", path, curl_easy_strerror(rc));
     } else if (status >= 500 || status == 429) {
         char msg[160];
         error_message(resp, msg, sizeof msg);
-        err = fail_with(fail, EQ_ENET, LLM_UNAVAILABLE, status, "HTTP %ld from %s%s%s", status, url,
-                        *msg ? ": " : "", msg);
+        err = fail_with(fail, EQ_ENET, LLM_UNAVAILABLE, status, "HTTP %ld from %s%s%s", status,
+                        path, *msg ? ": " : "", msg);
     } else if (status >= 400) {
         char msg[160];
         error_message(resp, msg, sizeof msg);
-        err = fail_with(fail, EQ_EINVAL, LLM_ERROR, status, "HTTP %ld from %s%s%s", status, url,
+        err = fail_with(fail, EQ_EINVAL, LLM_ERROR, status, "HTTP %ld from %s%s%s", status, path,
                         *msg ? ": " : "", msg);
     } else if (status < 200 || status >= 300) {
         err = fail_with(fail, EQ_EPROTO, LLM_BAD_RESPONSE, status, "unexpected HTTP %ld", status);
@@ -297,6 +298,7 @@ void llm_reply_fini(llm_reply *r) {
 eq_err llm_chat(const llm_config *cfg, const llm_message *msgs, size_t n, llm_reply *out,
                 llm_failure *fail) {
     if (fail) *fail = (llm_failure){0};
+    if (out) *out = (llm_reply){.prompt_tokens = -1, .completion_tokens = -1};
     if (!cfg || !cfg->base_url || !cfg->model || !msgs || !out || n == 0 || n > LLM_MAX_MESSAGES)
         return fail_with(fail, EQ_EINVAL, LLM_ERROR, 0, "bad chat arguments");
     for (size_t i = 0; i < n; i++)

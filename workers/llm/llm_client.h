@@ -97,7 +97,8 @@ const char *llm_code_name(llm_code code);
 bool llm_code_is_backend_failure(llm_code code);
 
 /* Sends a non-streaming chat request and waits for the answer. On EQ_OK, *out is filled
- * (caller releases with llm_reply_fini()); otherwise *fail (may be NULL) says why.
+ * (caller releases with llm_reply_fini()); otherwise *out is empty (fini is harmless) and
+ * *fail (may be NULL) says why.
  * Errors: as in the header comment, plus EQ_EINVAL for bad arguments (code llm_error)
  * and EQ_ENOMEM. */
 eq_err llm_chat(const llm_config *cfg, const llm_message *msgs, size_t n, llm_reply *out,
