@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/forecast/fc_arima_ml.h"
 #include "workers/forecast/fc_decomp.h"
 
 /* Order limits of the search (R's auto.arima defaults). */
@@ -37,6 +38,7 @@ typedef struct fc__arima_fit {
     double par[FC_ARIMA_MAX_PAR]; /* phi[p], theta[q], Phi[P], Theta[Q], mu */
     size_t npar;
     double sigma2, aicc;
+    int ml; /* 1 when refined by exact maximum likelihood */
 } fc__arima_fit;
 
 typedef struct fc__arima_ctx {
@@ -45,6 +47,8 @@ typedef struct fc__arima_ctx {
     int m;
     fc__arima_order o;
     double *e;       /* residual buffer (nw) */
+    double *x;       /* mean-corrected series for the Kalman filter (nw) */
+    double *work;    /* Kalman filter workspace */
     double ar[FC_ARIMA_MAX_AR + 1], ma[FC_ARIMA_MAX_AR + 1];
     int par_ar, par_ma; /* expanded degrees */
     double scale[FC_ARIMA_MAX_PAR];
@@ -364,6 +368,96 @@ static eq_err fc__arima_stepwise(fc__arima_search *s, int d, int D, int seasonal
     return rc;
 }
 
+static double fc__arima_ml_objective(const gsl_vector *v, void *arg)
+{
+    fc__arima_ctx *c = arg;
+    double par[FC_ARIMA_MAX_PAR];
+    for (size_t i = 0; i < v->size; i++)
+        par[i] = v->data[i] * c->scale[i];
+    const fc__arima_order *o = &c->o;
+    if (!fc__arima_roots_outside(par, o->p, -1.0, 1.0) ||
+        !fc__arima_roots_outside(par + o->p + o->q, o->P, -1.0, 1.0))
+        return FC_ARIMA_BAD;
+    fc__arima_expand(c, par);
+    double mu = o->constant ? par[v->size - 1] : 0.0;
+    for (size_t t = 0; t < c->nw; t++)
+        c->x[t] = c->w[t] - mu;
+    fc_arima_ml ml;
+    if (fc_arima_ml_filter(c->x, c->nw, c->ar, c->par_ar, c->ma, c->par_ma, c->work, &ml) !=
+            EQ_OK ||
+        !(ml.ssq > 0))
+        return FC_ARIMA_BAD;
+    double v2 = 0.5 * (log(ml.ssq / (double)ml.nu) + ml.sumlog / (double)ml.nu);
+    return isfinite(v2) ? v2 : FC_ARIMA_BAD;
+}
+
+/* Refines a CSS fit by exact maximum likelihood (R's CSS-ML) and recomputes sigma2 and
+ * AICc from the exact likelihood. Keeps the CSS estimates when the filter cannot run (state
+ * too large) or the ML optimum has roots near the unit circle. */
+static eq_err fc__arima_refine_ml(fc__arima_ctx *c, fc__arima_fit *fit)
+{
+    c->o = fit->o;
+    size_t k = fit->npar;
+    double x[FC_ARIMA_MAX_PAR], step[FC_ARIMA_MAX_PAR];
+    double sd = 0.0, mean = 0.0;
+    for (size_t t = 0; t < c->nw; t++)
+        mean += c->w[t] / (double)c->nw;
+    for (size_t t = 0; t < c->nw; t++)
+        sd += (c->w[t] - mean) * (c->w[t] - mean) / (double)c->nw;
+    sd = sqrt(sd);
+    for (size_t i = 0; i < k; i++) {
+        c->scale[i] = (fit->o.constant && i == k - 1) ? (sd > 0 ? 0.1 * sd : 1.0) : 0.1;
+        x[i] = fit->par[i] / c->scale[i];
+        step[i] = 0.5;
+    }
+    gsl_vector_view xv = gsl_vector_view_array(x, k);
+    double start = fc__arima_ml_objective(&xv.vector, c);
+    if (!(start < FC_ARIMA_BAD))
+        return EQ_OK;
+    double best = start;
+    if (k > 0) {
+        gsl_vector_view sv = gsl_vector_view_array(step, k);
+        gsl_multimin_function fn = {.f = fc__arima_ml_objective, .n = k, .params = c};
+        gsl_multimin_fminimizer *mz =
+            gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, k);
+        if (!mz)
+            return EQ_ENOMEM;
+        gsl_multimin_fminimizer_set(mz, &fn, &xv.vector, &sv.vector);
+        for (int it = 0; it < 200 * (int)k; it++) {
+            if (gsl_multimin_fminimizer_iterate(mz) != 0)
+                break;
+            if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), 1e-4) == GSL_SUCCESS)
+                break;
+        }
+        if (gsl_multimin_fminimizer_minimum(mz) < best) {
+            best = gsl_multimin_fminimizer_minimum(mz);
+            gsl_vector_memcpy(&xv.vector, gsl_multimin_fminimizer_x(mz));
+        }
+        gsl_multimin_fminimizer_free(mz);
+    }
+    double par[FC_ARIMA_MAX_PAR];
+    for (size_t i = 0; i < k; i++)
+        par[i] = x[i] * c->scale[i];
+    fc__arima_expand(c, par);
+    if (!fc__arima_roots_outside(c->ar + 1, c->par_ar, -1.0, 1.01) ||
+        !fc__arima_roots_outside(c->ma + 1, c->par_ma, 1.0, 1.01))
+        return EQ_OK;
+    double mu = fit->o.constant ? par[k - 1] : 0.0;
+    for (size_t t = 0; t < c->nw; t++)
+        c->x[t] = c->w[t] - mu;
+    fc_arima_ml ml;
+    if (fc_arima_ml_filter(c->x, c->nw, c->ar, c->par_ar, c->ma, c->par_ma, c->work, &ml) !=
+        EQ_OK)
+        return EQ_OK;
+    memcpy(fit->par, par, k * sizeof *par);
+    fit->sigma2 = ml.ssq / (double)ml.nu;
+    double N = (double)ml.nu, K = (double)k + 1.0;
+    double m2ll = N * (log(2.0 * M_PI * fit->sigma2) + 1.0) + ml.sumlog;
+    fit->aicc = m2ll + 2.0 * K + 2.0 * K * (K + 1.0) / (N - K - 1.0);
+    fit->ml = 1;
+    return EQ_OK;
+}
+
 /* Multiplies poly (degree *deg, poly[0] = 1) by (1 - B^lag). */
 static void fc__poly_diff(double *poly, int *deg, int lag)
 {
@@ -394,6 +488,7 @@ static void fc__arima_describe(const fc__arima_fit *f, int m, fc_result *out)
     if (o->constant)
         fc_result_param(out, o->d + o->D == 1 ? "drift" : "intercept", f->par[k]);
     fc_result_param(out, "sigma2", f->sigma2);
+    fc_result_param(out, "exact_ml", f->ml ? 1.0 : 0.0);
 }
 
 static eq_err fc__arima_forecast(fc__arima_ctx *c, const fc__arima_fit *f,
@@ -477,10 +572,12 @@ eq_err fc_arima_fit(const fc_request *rq, fc_result *out, fc_job_error *err)
     if (n < 6)
         return fc_fail(err, "series_too_short", "ARIMA needs at least 6 observations, got %zu",
                        n);
-    double *w = malloc(n * sizeof *w), *e = malloc(n * sizeof *e);
+    double *w = malloc(n * sizeof *w), *e = malloc(n * sizeof *e), *xb = malloc(n * sizeof *xb);
+    double *work = malloc((3 * FC_ARIMA_ML_MAX_R * FC_ARIMA_ML_MAX_R + 3 * FC_ARIMA_ML_MAX_R) *
+                          sizeof *work);
     fc__arima_search *s = malloc(sizeof *s);
     eq_err rc = EQ_OK;
-    if (!w || !e || !s) {
+    if (!w || !e || !xb || !work || !s) {
         rc = EQ_ENOMEM;
         goto out;
     }
@@ -498,7 +595,7 @@ eq_err fc_arima_fit(const fc_request *rq, fc_result *out, fc_job_error *err)
             w[t] = w[t + 1] - w[t];
         nw--;
     }
-    fc__arima_ctx c = {.w = w, .nw = nw, .m = m, .e = e};
+    fc__arima_ctx c = {.w = w, .nw = nw, .m = m, .e = e, .x = xb, .work = work};
     memset(s, 0, sizeof *s);
     s->c = &c;
     int seasonal = m > 1 && nw > 2 * (size_t)m;
@@ -528,6 +625,8 @@ eq_err fc_arima_fit(const fc_request *rq, fc_result *out, fc_job_error *err)
                      "observations", n);
         goto out;
     }
+    if (!flat && (rc = fc__arima_refine_ml(&c, &s->best)) != EQ_OK)
+        goto out;
     if ((rc = fc_result_init(out, n, rq->h, rq->nlevels)) != EQ_OK)
         goto out;
     if ((rc = fc__arima_forecast(&c, &s->best, rq, out)) != EQ_OK)
@@ -535,6 +634,8 @@ eq_err fc_arima_fit(const fc_request *rq, fc_result *out, fc_job_error *err)
 out:
     free(w);
     free(e);
+    free(xb);
+    free(work);
     free(s);
     return rc;
 }
