@@ -81,6 +81,19 @@ START_TEST(test_utf8_cut_and_errors) {
     /* Errors. */
     ck_assert_int_eq(llm_prompt_build(NULL, NULL, 0, "", 0, &p), EQ_EINVAL);
     ck_assert_int_eq(llm_prompt_build(NULL, NULL, 0, NULL, 0, &p), EQ_EINVAL);
+    /* With no room for context, an empty section is left out too (its header costs bytes). */
+    llm_section empty[] = {{"an empty section with a long title", ""}, {"another", ""}};
+    ck_assert_int_eq(llm_prompt_build("sys", empty, 2, "question?", 20, &p), EQ_OK);
+    ck_assert_str_eq(p.user, "Question: question?");
+    ck_assert(!p.included[0] && !p.included[1]);
+    ck_assert(p.truncated);
+    llm_prompt_fini(&p);
+    /* With room, it is in. */
+    ck_assert_int_eq(llm_prompt_build("sys", empty, 2, "question?", 0, &p), EQ_OK);
+    ck_assert(p.included[0] && p.included[1]);
+    ck_assert_ptr_nonnull(strstr(p.user, "### another\n\n\n"));
+    ck_assert(!p.truncated);
+    llm_prompt_fini(&p);
     /* The system prompt and question are kept even past the cap; the context is not. */
     ck_assert_int_eq(llm_prompt_build("a long system prompt", &sec, 1, "q", 10, &p), EQ_OK);
     ck_assert_str_eq(p.system, "a long system prompt");

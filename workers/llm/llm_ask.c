@@ -22,7 +22,7 @@ static eq_err shape_result(const llm_config *cfg, const llm_prompt *p, const llm
         goto fail;
     for (size_t i = 0; i < n && i < LLM_PROMPT_MAX_SECTIONS; i++) {
         size_t want = strlen(secs[i].text), kept = p->kept[i];
-        if (kept == 0 && want > 0) continue; /* not in the prompt */
+        if (!p->included[i]) continue;
         cJSON *sec = cJSON_CreateObject();
         if (!sec) goto fail;
         cJSON_AddItemToArray(ctx, sec);

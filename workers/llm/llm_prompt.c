@@ -1,6 +1,7 @@
 /* The prompt builder; see llm_prompt.h. */
 #include "workers/llm/llm_prompt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,18 @@ static size_t utf8_prefix(const char *s, size_t len, size_t max) {
     return n;
 }
 
+/* Appends to buf (cap bytes) at *len, never past the end; the budget above guarantees room,
+ * this guards against a mistake in it turning into an overflow. */
+__attribute__((format(printf, 4, 5))) static void append(char *buf, size_t cap, size_t *len,
+                                                         const char *fmt, ...) {
+    if (*len + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len += (size_t)k < cap - *len ? (size_t)k : cap - *len - 1;
+}
+
 eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, const char *question,
                         size_t max_bytes, llm_prompt *out) {
     *out = (llm_prompt){0};
@@ -45,7 +58,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
      * sections shorter than a fair share keep everything and give the rest to the others.
      * A section whose header does not fit at all is dropped. */
     size_t budget = max_bytes - fixed, want[LLM_PROMPT_MAX_SECTIONS], keep[LLM_PROMPT_MAX_SECTIONS];
-    bool done[LLM_PROMPT_MAX_SECTIONS] = {0};
+    bool done[LLM_PROMPT_MAX_SECTIONS] = {0}, in[LLM_PROMPT_MAX_SECTIONS] = {0};
     size_t left = n;
     if (n && budget > strlen(CONTEXT_HEAD))
         budget -= strlen(CONTEXT_HEAD);
@@ -62,7 +75,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
         for (size_t i = 0; i < n; i++) {
             size_t need = section_overhead(&secs[i]) + want[i];
             if (!done[i] && need <= share) {
-                keep[i] = want[i], budget -= need, done[i] = true, left--, settled = true;
+                keep[i] = want[i], budget -= need, done[i] = in[i] = true, left--, settled = true;
             }
         }
         if (settled) continue;
@@ -71,6 +84,7 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
             size_t room = section_overhead(&secs[i]) + strlen(TRUNC_MARK);
             keep[i] = share > room ? utf8_prefix(secs[i].text, want[i], share - room) : 0;
             done[i] = true;
+            in[i] = keep[i] > 0; /* an empty cut is no use: drop the section */
         }
         left = 0;
     }
@@ -86,18 +100,18 @@ eq_err llm_prompt_build(const char *system, const llm_section *secs, size_t n, c
     bool any = false;
     for (size_t i = 0; i < n; i++) {
         bool cut = keep[i] < want[i];
-        out->kept[i] = keep[i];
-        if (keep[i] == 0 && want[i] > 0) { /* nothing useful fits: drop it */
+        out->included[i] = in[i];
+        out->kept[i] = in[i] ? keep[i] : 0;
+        if (!in[i]) {
             out->truncated = true;
             continue;
         }
-        if (!any) len += (size_t)snprintf(user + len, cap - len, "%s", CONTEXT_HEAD), any = true;
-        len += (size_t)snprintf(user + len, cap - len, "### %s\n%.*s%s\n\n", secs[i].title,
-                                (int)keep[i], secs[i].text, cut ? TRUNC_MARK : "");
+        if (!any) append(user, cap, &len, "%s", CONTEXT_HEAD), any = true;
+        append(user, cap, &len, "### %s\n%.*s%s\n\n", secs[i].title, (int)keep[i], secs[i].text,
+               cut ? TRUNC_MARK : "");
         out->truncated |= cut;
     }
-    len += (size_t)snprintf(user + len, cap - len, "%s%s", QUESTION_HEAD, question);
-    (void)len;
+    append(user, cap, &len, "%s%s", QUESTION_HEAD, question);
     out->system = sys;
     out->user = user;
     return EQ_OK;

@@ -45,9 +45,9 @@ typedef struct llm_section {
 typedef struct llm_prompt {
     char *system;
     char *user;
-    bool truncated;                       /* some section text was cut or dropped */
-    size_t kept[LLM_PROMPT_MAX_SECTIONS]; /* bytes of each section's text included; 0 and
-                                            dropped when the text was not empty */
+    bool truncated;                         /* some section text was cut or dropped */
+    bool included[LLM_PROMPT_MAX_SECTIONS]; /* section i is in the prompt */
+    size_t kept[LLM_PROMPT_MAX_SECTIONS];   /* bytes of its text included (a prefix) */
 } llm_prompt;
 
 /* Builds the prompt. system may be NULL (LLM_PROMPT_DEFAULT_SYSTEM); max_bytes 0 means
