@@ -166,9 +166,10 @@ END_TEST
  * initialised on an empty tree), not MDB_NOTFOUND, so the sweep returns EQ_ESTORE. The broker runs
  * the sweep inside the group-commit transaction, so the whole group (clients' submits included)
  * is aborted, and again at every retention pass while only expired keys remain.
- * Fix, store/store.c line 316: `if (rc == MDB_NOTFOUND || rc == EINVAL) { rc = MDB_NOTFOUND;
- * break; }` (EINVAL here means the table became empty). This test runs only when
- * ECONQ_PENDING_FIXES=1 is set until the fix lands; then move it to the core case. */
+ * Fix, store/store.c, the test after MDB_GET_CURRENT in store_idem_sweep: `if (rc == MDB_NOTFOUND
+ * || rc == EINVAL) { rc = MDB_NOTFOUND; break; }` (EINVAL here means the table became empty). This
+ * test runs only when ECONQ_PENDING_FIXES=1 is set until the fix lands; then move it to the core
+ * case. */
 START_TEST(idem_sweep_that_empties_the_table) {
     store_txn *t = wtxn();
     for (int i = 0; i < 3; i++) {
