@@ -215,13 +215,14 @@ static size_t body_limit(void *ctx, const http_request *head) {
 }
 
 static void method_not_allowed(http_request *r, const char *allow) {
-    char hdr[128], body[512];
+    char hdr[128], detail[128];
     snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-    int n = snprintf(body, sizeof body,
-                     "{\"type\":\"/problems/method-not-allowed\",\"title\":\"Method Not Allowed\","
-                     "\"status\":405,\"detail\":\"this resource accepts %s\",\"allow\":\"%s\"}",
-                     allow, allow);
-    http_respond(r, 405, "application/problem+json", hdr, body, (size_t)n);
+    snprintf(detail, sizeof detail, "this resource accepts %s", allow);
+    cJSON *extra = cJSON_CreateObject();
+    if (extra)
+        cJSON_AddStringToObject(extra, "allow", allow);
+    http_respond_problem_headers(r, 405, "method-not-allowed", "Method Not Allowed", detail, extra,
+                                 hdr);
 }
 
 static void handle(void *ctx, http_request *r) {

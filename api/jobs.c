@@ -84,6 +84,37 @@ cJSON *api_parse_json_body(http_request *r) {
     return j;
 }
 
+static int cmp_keys(const void *a, const void *b) {
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return strcmp(x->string, y->string);
+}
+
+/* Sorts object members by name, recursively, so that equal params print equal (cache keys). */
+static void params_canonicalize(cJSON *v) {
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return;
+    size_t n = 0;
+    for (cJSON *c = v->child; c; c = c->next) {
+        params_canonicalize(c);
+        n++;
+    }
+    if (!cJSON_IsObject(v) || n < 2)
+        return;
+    cJSON **items = malloc(n * sizeof *items);
+    if (!items)
+        return; /* unsorted params only cost a cache miss */
+    size_t i = 0;
+    for (cJSON *c = v->child; c; c = c->next)
+        items[i++] = c;
+    qsort(items, n, sizeof *items, cmp_keys);
+    for (i = 0; i < n; i++) {
+        items[i]->prev = i ? items[i - 1] : items[n - 1]; /* cJSON: child->prev is the last */
+        items[i]->next = i + 1 < n ? items[i + 1] : NULL;
+    }
+    v->child = items[0];
+    free(items);
+}
+
 static void invalid(http_request *r, const char *slug, const char *field, const char *detail) {
     cJSON *extra = cJSON_CreateObject();
     if (extra && field) {
@@ -142,7 +173,9 @@ static void submit_done(api *a, http_request *unused, eq_err status, const char 
             char hdr[160];
             snprintf(hdr, sizeof hdr, "Location: /v1/jobs/%.*s\r\n%s", EQ_ID_LEN, json + 7,
                      st == EQ_EEXIST ? "Idempotent-Replayed: true\r\n" : "");
-            api_json(r, 202, hdr, json, jl);
+            /* A cache hit is finished already: 200 with the result, not 202. */
+            int done = memmem(json, jl, "\"cached\":true", 13) != NULL;
+            api_json(r, done ? 200 : 202, hdr, json, jl);
         } else {
             api_problem_from_err(r, st, why);
         }
@@ -247,7 +280,9 @@ void api_jobs_submit(api *a, http_request *r) {
         job.idem_key = (char *)key;
         job.idem_hash = XXH3_64bits(raw, blen);
     }
-    char *params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(body, "params"));
+    cJSON *pobj = cJSON_GetObjectItemCaseSensitive(body, "params");
+    params_canonicalize(pobj);
+    char *params = cJSON_PrintUnformatted(pobj);
     if (!params) {
         api_problem(r, 500, "internal-error", "out of memory");
         goto done;

@@ -34,13 +34,26 @@ static void waiter_finish(api_waiter *w) {
     uv_timer_stop(&w->timer);
     http_request *r = w->req;
     w->req = NULL;
-    if (r)
+    if (r) {
+        http_request_on_close(r, NULL, NULL);
         api_jobs_respond(a, r, w->id);
+    }
     uv_close((uv_handle_t *)&w->timer, waiter_closed);
 }
 
 static void waiter_timeout(uv_timer_t *t) {
     waiter_finish(t->data);
+}
+
+/* The client went away: free the long-poll now rather than at its timeout. */
+static void waiter_client_gone(void *arg, http_request *r) {
+    api_waiter *w = arg;
+    api *a = w->a;
+    unlink_waiter(a, w);
+    uv_timer_stop(&w->timer);
+    w->req = NULL;
+    http_respond(r, 499, NULL, NULL, NULL, 0);
+    uv_close((uv_handle_t *)&w->timer, waiter_closed);
 }
 
 void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s) {
@@ -52,9 +65,15 @@ void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s) {
     w->a = a;
     w->req = req;
     memcpy(w->id, id, EQ_ID_LEN + 1);
+    if (http_request_is_closed(req)) {
+        http_respond(req, 499, NULL, NULL, NULL, 0);
+        free(w);
+        return;
+    }
     uv_timer_init(a->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, waiter_timeout, (uint64_t)wait_s * 1000, 0);
+    http_request_on_close(req, waiter_client_gone, w);
     size_t b = bucket(id);
     w->next = a->waiters[b];
     a->waiters[b] = w;

@@ -302,6 +302,8 @@ static void run_group(broker *b, slot *group, int64_t now) {
         size_t n = 0, m;
         err = lc_retain(&c, now - b->cfg.retention_ms, 1024, &n);
         if (!err)
+            err = lc_cache_sweep(&c, 4096, &m);
+        if (!err)
             err = store_idem_sweep(t, now - b->cfg.policy.idem_ttl_ms, b->idem_cursor,
                                    sizeof b->idem_cursor, 4096, &m);
         b->next_retain_ms = now + (n == 1024 ? BROKER_TICK_MS : BROKER_RETAIN_EVERY_MS);

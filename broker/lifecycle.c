@@ -6,6 +6,8 @@
 
 #include "common/log.h"
 
+#include <xxhash.h>
+
 #define LC_SCAN_MAX 1024 /* ids handled by one reaper or retention pass */
 
 void lc_effects_reset(lc_effects *fx) {
@@ -88,6 +90,42 @@ static int64_t backoff_ms(const lc_ctx *c, const eq_job *j) {
     return (int64_t)((double)d * f);
 }
 
+static const lc_cache_policy *cache_policy(const lc_ctx *c, const char *type) {
+    for (size_t i = 0; i < c->policy->ncaches; i++)
+        if (strcmp(c->policy->caches[i].type, type) == 0)
+            return &c->policy->caches[i];
+    return NULL;
+}
+
+void lc_cache_key(const char *type, const char *params, unsigned char *key) {
+    /* The type seeds the hash of the params. */
+    XXH128_hash_t h = XXH3_128bits_withSeed(params, strlen(params), XXH3_64bits(type, strlen(type)));
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, h);
+    memcpy(key, canon.digest, STORE_CACHE_KEY_LEN);
+}
+
+static eq_err count(lc_ctx *c, const char *what, const char *type) {
+    char name[96];
+    snprintf(name, sizeof name, "cache.%s.%s", what, type);
+    return store_counter_add(c->txn, name, 1);
+}
+
+/* A cache hit: the job is recorded as succeeded at once, with the cached result. */
+static eq_err submit_cached(lc_ctx *c, eq_job *j, const char *result, eq_buf *out) {
+    eq_err err;
+    j->state = JOB_SUCCEEDED;
+    j->cached = 1;
+    j->finished_ms = c->now;
+    if ((err = store_job_put(c->txn, j)) || (err = store_state_put(c->txn, JOB_SUCCEEDED, j->id)) ||
+        (err = store_done_put(c->txn, j->finished_ms, j->id)) ||
+        (err = store_result_put(c->txn, j->id, result, strlen(result))))
+        return err;
+    note_done(c, j);
+    eq_job_to_json(j, result, out);
+    return EQ_OK;
+}
+
 eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char **why) {
     eq_job j;
     eq_err err;
@@ -131,6 +169,33 @@ eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char *
     if (!j.params) {
         eq_job_fini(&j);
         return EQ_ENOMEM;
+    }
+    const lc_cache_policy *cp = cache_policy(c, j.type);
+    char *cached = NULL;
+    if (cp) {
+        unsigned char key[STORE_CACHE_KEY_LEN];
+        lc_cache_key(j.type, j.params, key);
+        err = store_cache_get(c->txn, key, c->now, &cached);
+        if (err && err != EQ_ENOTFOUND) {
+            eq_job_fini(&j);
+            return err;
+        }
+        if ((err = count(c, cached ? "hits" : "misses", j.type))) {
+            free(cached);
+            eq_job_fini(&j);
+            return err;
+        }
+    }
+    if (cached) {
+        err = submit_cached(c, &j, cached, out);
+        free(cached);
+        if (!err && s->idem_key) {
+            store_idem idem = {.hash = s->idem_hash, .created_ms = c->now};
+            memcpy(idem.job_id, j.id, EQ_ID_LEN + 1);
+            err = store_idem_put(c->txn, s->idem_key, &idem);
+        }
+        eq_job_fini(&j);
+        return err;
     }
     err = store_job_put(c->txn, &j);
     if (!err)
@@ -308,6 +373,14 @@ eq_err lc_complete(lc_ctx *c, const proto_outcome *o, const char **why) {
         err = store_result_put(c->txn, j.id, o->result, strlen(o->result));
         if (!err)
             err = transition(c, &j, JOB_SUCCEEDED);
+        const lc_cache_policy *cp = cache_policy(c, j.type);
+        if (!err && cp && j.params) {
+            unsigned char key[STORE_CACHE_KEY_LEN];
+            size_t evicted;
+            lc_cache_key(j.type, j.params, key);
+            err = store_cache_put(c->txn, key, j.type, o->result, c->now, cp->ttl_ms,
+                                  cp->max_entries, &evicted);
+        }
     }
     eq_job_fini(&j);
     return err;
@@ -405,6 +478,10 @@ eq_err lc_recover_local(lc_ctx *c, const char *prefix, size_t *n) {
         eq_job_fini(&j);
     }
     return err;
+}
+
+eq_err lc_cache_sweep(lc_ctx *c, size_t max, size_t *n) {
+    return store_cache_sweep(c->txn, c->now, max, n);
 }
 
 eq_err lc_retain(lc_ctx *c, int64_t before, size_t max, size_t *n) {

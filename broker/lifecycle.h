@@ -7,11 +7,23 @@
 #include "common/proto.h"
 #include "store/store.h"
 
+/* Result caching for one job type: an identical submit (same type and canonical params) within
+ * the TTL is answered from the cache, with no worker involved. */
+typedef struct lc_cache_policy {
+    const char *type;
+    int64_t ttl_ms;
+    uint64_t max_entries;
+} lc_cache_policy;
+
+#define LC_MAX_CACHED_TYPES 8
+
 typedef struct lc_policy {
     int64_t lease_ms;         /* a lease lasts this long unless extended */
     int64_t backoff_base_ms;  /* first retry delay; doubles per attempt */
     int64_t backoff_max_ms;
     int64_t idem_ttl_ms;      /* how long an Idempotency-Key is remembered */
+    lc_cache_policy caches[LC_MAX_CACHED_TYPES];
+    size_t ncaches;
 } lc_policy;
 
 /* What a group of operations did, for the caller to act on after the commit. */
@@ -45,6 +57,10 @@ eq_err lc_reap(lc_ctx *c, size_t max, size_t *n);
 /* Re-queues at once jobs leased by in-process workers of an earlier run (names starting with
  * prefix): they cannot be alive after a restart. */
 eq_err lc_recover_local(lc_ctx *c, const char *prefix, size_t *n);
+/* Removes expired cache entries, examining at most max. */
+eq_err lc_cache_sweep(lc_ctx *c, size_t max, size_t *n);
+/* The cache key of a job type and its params text. */
+void lc_cache_key(const char *type, const char *params, unsigned char *key);
 /* Deletes finished jobs (and their results) that finished before `before`; at most max. */
 eq_err lc_retain(lc_ctx *c, int64_t before, size_t max, size_t *n);
 

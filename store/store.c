@@ -14,6 +14,7 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_META] = "meta",         [DBI_JOBS] = "jobs",   [DBI_QUEUE] = "queue",
     [DBI_LEASES] = "leases",     [DBI_BY_STATE] = "by_state", [DBI_DONE] = "done",
     [DBI_RESULTS] = "results",   [DBI_IDEM] = "idem",   [DBI_WORKERS] = "workers",
+    [DBI_CACHE] = "cache",       [DBI_CACHE_LRU] = "cache_lru",
 };
 
 eq_err store__err(int rc) {

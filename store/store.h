@@ -12,6 +12,7 @@
  *   results   id → version, JSON text
  *   idem      key → version, body hash, created, job id       (Idempotency-Key, kept 24 h)
  *   workers   name → version, kinds, last seen                 (for /health)
+ *   cache, cache_lru   result cache with expiry and per-type LRU (store_cache.c)
  *
  * One writer at a time (the broker's writer thread); readers never block it. */
 #ifndef ECONQ_STORE_STORE_H
@@ -109,6 +110,20 @@ eq_err store_worker_seen(store_txn *t, const char *name, const char *kinds, int6
 eq_err store_workers_each(store_txn *t,
                           void (*fn)(void *arg, const char *name, const char *kinds, int64_t seen),
                           void *arg);
+
+/* The result cache. Keys are STORE_CACHE_KEY_LEN bytes. get: EQ_ENOTFOUND when absent or
+ * expired (an expired entry is deleted when t is a write transaction, and a hit refreshes the
+ * entry's LRU position); *result (when result is not NULL) is a new string, caller frees.
+ * put: replaces an entry with the same key and evicts the least recently used entries of the
+ * type beyond max_entries. sweep: removes expired entries, examining at most max. */
+#define STORE_CACHE_KEY_LEN 16
+eq_err store_cache_get(store_txn *t, const unsigned char *key, int64_t now, char **result);
+eq_err store_cache_put(store_txn *t, const unsigned char *key, const char *type,
+                       const char *result, int64_t now, int64_t ttl_ms, uint64_t max_entries,
+                       size_t *evicted);
+eq_err store_cache_sweep(store_txn *t, int64_t now, size_t max, size_t *removed);
+/* Adds delta to a u64 counter kept in meta (e.g. "cache.hits.forecast"). */
+eq_err store_counter_add(store_txn *t, const char *name, uint64_t delta);
 
 /* Lists jobs newest first: from the by_state index when state != 0, else the whole jobs table;
  * `type` (when not NULL) filters; `after` (an id, or NULL) continues a previous page. Calls fn

@@ -17,6 +17,8 @@ enum store_dbi {
     DBI_RESULTS,
     DBI_IDEM,
     DBI_WORKERS,
+    DBI_CACHE,
+    DBI_CACHE_LRU,
     DBI_COUNT
 };
 

@@ -183,6 +183,7 @@ static long proc_kb(pid_t pid, const char *field) {
 int main(int argc, char **argv) {
     const char *econqd = "build/release/econqd", *modes = "nosync,sync";
     long jobs = 200000, queued = 0;
+    double fixed_rate = 0;
     int nconns = 32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--econqd")) econqd = argv[i + 1];
@@ -190,6 +191,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--conns")) nconns = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--modes")) modes = argv[i + 1];
         else if (!strcmp(argv[i], "--queued")) queued = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rate")) fixed_rate = atof(argv[i + 1]);
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (nconns < 1 || nconns > MAX_CONNS || jobs < 100) {
@@ -237,7 +239,7 @@ int main(int argc, char **argv) {
         long long t1 = wait_drained(d.port);
         double e2e = (double)jobs / ((double)(t1 - t0) / 1e6);
         long open_jobs = jobs / 2;
-        submit_all(d.port, nconns, open_jobs, e2e / 2, &open);
+        submit_all(d.port, nconns, open_jobs, fixed_rate > 0 ? fixed_rate : e2e / 2, &open);
         wait_drained(d.port);
         printf("| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", m, closed.rate,
                e2e, closed.p50 / 1000.0, closed.p99 / 1000.0, open.p50 / 1000.0,

@@ -101,6 +101,13 @@ static int run_node(node *n) {
     bc.policy.backoff_max_ms = cfg_int(&n->cfg, "backoff-max-ms");
     bc.policy.idem_ttl_ms = cfg_int(&n->cfg, "idempotency-ttl-s") * 1000;
     bc.retention_ms = cfg_int(&n->cfg, "retention-s") * 1000;
+    if (cfg_int(&n->cfg, "forecast-cache-max") > 0 && cfg_int(&n->cfg, "forecast-cache-ttl-s") > 0) {
+        bc.policy.caches[0] = (lc_cache_policy){
+            .type = "forecast",
+            .ttl_ms = cfg_int(&n->cfg, "forecast-cache-ttl-s") * 1000,
+            .max_entries = (uint64_t)cfg_int(&n->cfg, "forecast-cache-max")};
+        bc.policy.ncaches = 1;
+    }
     bc.local_worker_prefix = "local:";
     if (n->command == CMD_SERVER)
         bc.urls[1] = cfg_str(&n->cfg, "broker-listen");

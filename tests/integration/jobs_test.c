@@ -96,6 +96,44 @@ START_TEST(forecast_naive_through_worker) {
 }
 END_TEST
 
+START_TEST(forecast_cache_hit_answers_at_once) {
+    char id[32];
+    const char *a = "{\"type\":\"forecast\",\"params\":{\"method\":\"drift\",\"horizon\":2,"
+                    "\"series\":{\"values\":[3,4,5,6],\"dates\":[\"2021-01-01\",\"2021-04-01\","
+                    "\"2021-07-01\",\"2021-10-01\"]}}}";
+    /* The same params with the members in another order. */
+    const char *b = "{\"params\":{\"series\":{\"dates\":[\"2021-01-01\",\"2021-04-01\",\"2021-07-01\","
+                    "\"2021-10-01\"],\"values\":[3,4,5,6]},\"horizon\":2,\"method\":\"drift\"},"
+                    "\"type\":\"forecast\"}";
+    ck_assert_int_eq(eqt_submit(d.port, a, id), 202);
+    cJSON *first = eqt_wait_terminal(d.port, id, 30);
+    ck_assert_str_eq(eqt_str(first, "state"), "succeeded");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(first, "cached")));
+    http_resp r;
+    ck_assert_int_eq(post("/v1/jobs", NULL, b, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    cJSON *hit = http_json(&r);
+    ck_assert_str_eq(eqt_str(hit, "state"), "succeeded");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(hit, "cached")));
+    ck_assert_int_eq((int)eqt_num(hit, "attempt"), 0);
+    ck_assert_str_ne(eqt_str(hit, "id"), id);
+    char *r1 = cJSON_PrintUnformatted(cJSON_GetObjectItem(first, "result"));
+    char *r2 = cJSON_PrintUnformatted(cJSON_GetObjectItem(hit, "result"));
+    ck_assert_str_eq(r1, r2);
+    free(r1);
+    free(r2);
+    cJSON_Delete(hit);
+    cJSON_Delete(first);
+    http_resp_free(&r);
+    /* Other params miss the cache. */
+    ck_assert_int_eq(eqt_submit(d.port, "{\"type\":\"forecast\",\"params\":{\"method\":\"naive\","
+                                        "\"horizon\":2,\"series\":{\"values\":[3,4,5,6],\"dates\":"
+                                        "[\"2021-01-01\",\"2021-04-01\",\"2021-07-01\",\"2021-10-01\"]}}}", id),
+                     202);
+    cJSON_Delete(eqt_wait_terminal(d.port, id, 30));
+}
+END_TEST
+
 START_TEST(retryable_failure_retries_then_fails_and_retry_endpoint) {
     char id[32], path[128];
     ck_assert_int_eq(eqt_submit(d.port, "{\"type\":\"noop\",\"max_attempts\":3,"
@@ -384,6 +422,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, submit_poll_succeeds);
     tcase_add_test(tc, forecast_naive_through_worker);
+    tcase_add_test(tc, forecast_cache_hit_answers_at_once);
     tcase_add_test(tc, retryable_failure_retries_then_fails_and_retry_endpoint);
     tcase_add_test(tc, permanent_failure_not_retried);
     tcase_add_test(tc, run_at_and_delay_respected);
