@@ -5,7 +5,9 @@
  * and, with --verify, the receiver (tests/fakes/webhook_receiver_uv.c, on its own thread)
  * checks every signature. Prints one table row: deliveries/s, latency, peak RSS.
  *
- *   build-x/broker/webhook/bench_webhooks [--total N] [--pending N] [--inflight N] [--verify] */
+ *   build-x/broker/webhook/bench_webhooks [--total N] [--pending N] [--inflight N]
+ *                                         [--host localhost] [--verify]
+ * --host localhost makes every delivery resolve its host name (the receiver is on 127.0.0.1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ static void bench_done_cb(void *ctx, const wh_delivery *d, const wh_result *res)
 int main(int argc, char **argv) {
     size_t total = 20000, pending = 1000, inflight = WH_INFLIGHT_DEFAULT;
     int verify = 0;
+    const char *host = "127.0.0.1";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--total") == 0 && i + 1 < argc)
             total = strtoul(argv[++i], NULL, 10);
@@ -71,10 +74,13 @@ int main(int argc, char **argv) {
             pending = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--inflight") == 0 && i + 1 < argc)
             inflight = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+            host = argv[++i];
         else if (strcmp(argv[i], "--verify") == 0)
             verify = 1;
         else {
-            fprintf(stderr, "usage: %s [--total N] [--pending N] [--inflight N] [--verify]\n",
+            fprintf(stderr,
+                    "usage: %s [--total N] [--pending N] [--inflight N] [--host H] [--verify]\n",
                     argv[0]);
             return 2;
         }
@@ -103,7 +109,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dispatcher did not start\n");
         return 1;
     }
-    snprintf(b.url, sizeof b.url, "http://127.0.0.1:%d/hook", port);
+    snprintf(b.url, sizeof b.url, "http://%s:%d/hook", host, port);
     int blen = snprintf(b.body, sizeof b.body,
                         "{\"type\":\"job.succeeded\",\"timestamp\":\"2026-11-29T05:00:00Z\","
                         "\"data\":{\"id\":\"job_01JDX4M2V7K3\",\"type\":\"forecast\","
@@ -122,11 +128,12 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double secs = (double)(b.end_ns - b.start_ns) / 1e9;
-    printf("| deliveries | pending | in flight | verify | seconds | deliveries/s | mean latency ms "
+    printf("| host | deliveries | pending | in flight | verify | seconds | deliveries/s | mean "
+           "latency ms "
            "| max latency ms | failed | receiver saw | verified | peak RSS KiB |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    printf("| %zu | %zu | %zu | %s | %.3f | %.0f | %.2f | %.2f | %zu | %llu | %llu | %ld |\n",
-           b.done, pending, inflight, verify ? "yes" : "no", secs, (double)b.done / secs,
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| %s | %zu | %zu | %zu | %s | %.3f | %.0f | %.2f | %.2f | %zu | %llu | %llu | %ld |\n",
+           host, b.done, pending, inflight, verify ? "yes" : "no", secs, (double)b.done / secs,
            b.latency_sum / (double)b.done, b.latency_max, b.failed,
            (unsigned long long)counts.requests, (unsigned long long)counts.verified, ru.ru_maxrss);
     return b.failed == 0 && counts.requests == b.done ? 0 : 1;
