@@ -18,16 +18,17 @@ typedef eq_err (*fc_fit_fn)(const fc_request *rq, fc_result *out, fc_job_error *
 typedef struct fc_method {
     const char *name;
     fc_fit_fn fit;
+    int model_based; /* fitted by optimisation: capped at FC_MAX_FIT_POINTS */
 } fc_method;
 
 static const fc_method fc__methods[] = {
     {.name = "naive", .fit = fc_naive_fit},
     {.name = "snaive", .fit = fc_snaive_fit},
     {.name = "drift", .fit = fc_drift_fit},
-    {.name = "ets", .fit = fc_ets_fit},
-    {.name = "theta", .fit = fc_theta_fit},
-    {.name = "arima", .fit = fc_arima_fit},
-    {.name = "auto", .fit = fc_combo_fit},
+    {.name = "ets", .fit = fc_ets_fit, .model_based = 1},
+    {.name = "theta", .fit = fc_theta_fit, .model_based = 1},
+    {.name = "arima", .fit = fc_arima_fit, .model_based = 1},
+    {.name = "auto", .fit = fc_combo_fit, .model_based = 1},
 };
 
 static const fc_method *fc__method_find(const char *name)
@@ -74,8 +75,8 @@ static void fc__level_key(double level, char out[32])
     snprintf(out, 32, "%g", level);
 }
 
-static cJSON *fc__result_json(const char *method, const fc_series *s, const fc_result *r,
-                              const double *levels)
+static cJSON *fc__result_json(const char *method, const fc_series *s, const fc_request *rq,
+                              const fc_result *r, const double *levels)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -110,12 +111,13 @@ static cJSON *fc__result_json(const char *method, const fc_series *s, const fc_r
             goto fail;
     if (!params || !fc__add_num(o, "aicc", r->aicc))
         goto fail;
-    fc_accuracy acc = fc_accuracy_of(s->y, r->fitted, s->n, fc_mase_scale(s->y, s->n, s->period));
+    fc_accuracy acc = fc_accuracy_of(rq->y, r->fitted, rq->n,
+                                     fc_mase_scale(rq->y, rq->n, rq->period));
     cJSON *ac = cJSON_AddObjectToObject(o, "accuracy");
     if (!ac || !fc__add_num(ac, "mase", acc.mase) || !fc__add_num(ac, "smape", acc.smape) ||
         !fc__add_num(ac, "rmse", acc.rmse) ||
         !cJSON_AddStringToObject(o, "frequency", fc_freq_name(s->freq)) ||
-        !cJSON_AddNumberToObject(o, "n", (double)s->n))
+        !cJSON_AddNumberToObject(o, "n", (double)rq->n))
         goto fail;
     return o;
 fail:
@@ -221,12 +223,14 @@ eq_err forecast_job_run(const cJSON *params, cJSON **result, fc_job_error *err)
                      "to model", s.y[0]);
         goto out;
     }
-    fc_request rq = {.y = s.y, .n = s.n, .period = s.period, .h = h, .levels = levels,
-                     .nlevels = nlevels, .model = model};
+    /* Model-based methods fit the most recent FC_MAX_FIT_POINTS observations. */
+    size_t skip = method->model_based && s.n > FC_MAX_FIT_POINTS ? s.n - FC_MAX_FIT_POINTS : 0;
+    fc_request rq = {.y = s.y + skip, .n = s.n - skip, .period = s.period, .h = h,
+                     .levels = levels, .nlevels = nlevels, .model = model};
     fc_result r;
     if ((rc = method->fit(&rq, &r, err)) != EQ_OK)
         goto out;
-    *result = fc__result_json(method->name, &s, &r, levels);
+    *result = fc__result_json(method->name, &s, &rq, &r, levels);
     fc_result_fini(&r);
     if (!*result)
         rc = EQ_ENOMEM;

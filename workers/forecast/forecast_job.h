@@ -10,6 +10,11 @@
 
 /* The largest horizon accepted (bad_horizon above it). */
 #define FC_MAX_HORIZON 1000
+/* ETS, Theta, ARIMA and auto fit at most the most recent this many observations (their cost
+ * grows with the length times hundreds of likelihood evaluations; older history adds little
+ * to the forecasts). The benchmarks use the whole series. "n" in the result is the number
+ * of observations used. */
+#define FC_MAX_FIT_POINTS 3000
 /* At most this many interval levels per job (bad_levels above it). */
 #define FC_MAX_LEVELS 10
 
