@@ -6,8 +6,9 @@
  * checks every signature. Prints one table row: deliveries/s, latency, peak RSS.
  *
  *   build-x/broker/webhook/bench_webhooks [--total N] [--pending N] [--inflight N]
- *                                         [--host localhost] [--verify]
- * --host localhost makes every delivery resolve its host name (the receiver is on 127.0.0.1). */
+ *                                         [--host localhost] [--verify] [--close]
+ * --host localhost makes every delivery resolve its host name (the receiver is on 127.0.0.1);
+ * --close makes the receiver close every connection after its answer (no keep-alive). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static void bench_done_cb(void *ctx, const wh_delivery *d, const wh_result *res)
 
 int main(int argc, char **argv) {
     size_t total = 20000, pending = 1000, inflight = WH_INFLIGHT_DEFAULT;
-    int verify = 0;
+    int verify = 0, close_each = 0;
     const char *host = "127.0.0.1";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--total") == 0 && i + 1 < argc)
@@ -76,11 +77,14 @@ int main(int argc, char **argv) {
             inflight = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
             host = argv[++i];
+        else if (strcmp(argv[i], "--close") == 0)
+            close_each = 1;
         else if (strcmp(argv[i], "--verify") == 0)
             verify = 1;
         else {
             fprintf(stderr,
-                    "usage: %s [--total N] [--pending N] [--inflight N] [--host H] [--verify]\n",
+                    "usage: %s [--total N] [--pending N] [--inflight N] [--host H] [--verify] "
+                    "[--close]\n",
                     argv[0]);
             return 2;
         }
@@ -91,7 +95,7 @@ int main(int argc, char **argv) {
     }
     fake_whrx *rx;
     int port;
-    if (fake_whrx_start(verify ? BENCH_SECRET : NULL, &rx, &port) != EQ_OK) {
+    if (fake_whrx_start(verify ? BENCH_SECRET : NULL, close_each, &rx, &port) != EQ_OK) {
         fprintf(stderr, "receiver did not start\n");
         return 1;
     }
@@ -128,13 +132,15 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double secs = (double)(b.end_ns - b.start_ns) / 1e9;
-    printf("| host | deliveries | pending | in flight | verify | seconds | deliveries/s | mean "
+    printf("| host | keep-alive | deliveries | pending | in flight | verify | seconds | "
+           "deliveries/s | mean "
            "latency ms "
            "| max latency ms | failed | receiver saw | verified | peak RSS KiB |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    printf("| %s | %zu | %zu | %zu | %s | %.3f | %.0f | %.2f | %.2f | %zu | %llu | %llu | %ld |\n",
-           host, b.done, pending, inflight, verify ? "yes" : "no", secs, (double)b.done / secs,
-           b.latency_sum / (double)b.done, b.latency_max, b.failed,
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| %s | %s | %zu | %zu | %zu | %s | %.3f | %.0f | %.2f | %.2f | %zu | %llu | %llu | %ld "
+           "|\n",
+           host, close_each ? "no" : "yes", b.done, pending, inflight, verify ? "yes" : "no", secs,
+           (double)b.done / secs, b.latency_sum / (double)b.done, b.latency_max, b.failed,
            (unsigned long long)counts.requests, (unsigned long long)counts.verified, ru.ru_maxrss);
     return b.failed == 0 && counts.requests == b.done ? 0 : 1;
 }

@@ -23,6 +23,7 @@ struct fake_whrx {
     uv_async_t stop;
     uv_thread_t thread;
     char *secret;
+    int close_each;
     atomic_uint_fast64_t requests, verified, rejected;
 };
 
@@ -43,6 +44,8 @@ typedef struct rx_conn {
 } rx_conn;
 
 static const char rx_answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+static const char rx_answer_close[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
 static void rx_append(char *dst, size_t *len, size_t max, const char *at, size_t n) {
     size_t room = max - *len;
@@ -118,9 +121,14 @@ static int rx_on_body(http_parser *p, const char *at, size_t n) {
     return 0;
 }
 
+static void rx_conn_closed_cb(uv_handle_t *h);
+
 static void rx_write_cb(uv_write_t *req, int status) {
     (void)status;
+    rx_conn *c = req->data;
     free(req);
+    if (c->rx->close_each && !uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, rx_conn_closed_cb);
 }
 
 static int rx_on_message_complete(http_parser *p) {
@@ -141,7 +149,9 @@ static int rx_on_message_complete(http_parser *p) {
     atomic_fetch_add(&rx->requests, 1);
     uv_write_t *req = malloc(sizeof *req);
     if (req == NULL) return -1;
-    uv_buf_t buf = uv_buf_init((char *)rx_answer, sizeof rx_answer - 1);
+    req->data = c;
+    uv_buf_t buf = rx->close_each ? uv_buf_init((char *)rx_answer_close, sizeof rx_answer_close - 1)
+                                  : uv_buf_init((char *)rx_answer, sizeof rx_answer - 1);
     if (uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, rx_write_cb) != 0) {
         free(req);
         return -1;
@@ -214,9 +224,10 @@ static void rx_thread(void *arg) {
     uv_run(&rx->loop, UV_RUN_DEFAULT);
 }
 
-eq_err fake_whrx_start(const char *secret, fake_whrx **out, int *port) {
+eq_err fake_whrx_start(const char *secret, int close_each, fake_whrx **out, int *port) {
     fake_whrx *rx = calloc(1, sizeof *rx);
     if (rx == NULL) return EQ_ENOMEM;
+    rx->close_each = close_each;
     if (secret != NULL && (rx->secret = strdup(secret)) == NULL) {
         free(rx);
         return EQ_ENOMEM;

@@ -17,8 +17,10 @@ typedef struct fake_whrx_counts {
 } fake_whrx_counts;
 
 /* Starts listening on 127.0.0.1 on a free port (written to `*port`) on a new thread.
- * `secret` may be NULL (no verification); it is copied. Caller ends it with fake_whrx_stop(). */
-eq_err fake_whrx_start(const char *secret, fake_whrx **out, int *port);
+ * `secret` may be NULL (no verification); it is copied. With `close_each` every answer says
+ * "Connection: close" and the connection is closed after it (so senders open one per request).
+ * Caller ends it with fake_whrx_stop(). */
+eq_err fake_whrx_start(const char *secret, int close_each, fake_whrx **out, int *port);
 
 /* Reads the counters (safe from any thread). */
 fake_whrx_counts fake_whrx_counts_get(fake_whrx *rx);
