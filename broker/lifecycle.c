@@ -151,6 +151,8 @@ eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char *
             return err;
         }
     }
+    if (strlen(s->type) >= sizeof j.type)
+        return EQ_EINVAL;
     eq_job_init(&j);
     eq_id_new(c->now, j.id);
     snprintf(j.type, sizeof j.type, "%s", s->type);

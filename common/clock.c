@@ -39,10 +39,18 @@ void eq_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
 }
 
 void eq_time_format(int64_t ms, char *out, size_t outlen) {
-    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-    int msec = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-    int64_t rem = secs - days * 86400;
+    /* Floor division without overflow at the ends of the range. */
+    int64_t secs = ms / 1000;
+    int msec = (int)(ms % 1000);
+    if (msec < 0) {
+        secs--;
+        msec += 1000;
+    }
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        days--;
+        rem += 86400;
+    }
     int64_t y;
     unsigned m, d;
     eq_civil_from_days(days, &y, &m, &d);

@@ -42,6 +42,8 @@ static size_t put_escaped(char *out, size_t pos, size_t cap, const char *s) {
 
 static size_t put_raw(char *out, size_t pos, size_t cap, const char *s) {
     size_t n = strlen(s);
+    if (pos + 1 >= cap)
+        return pos;
     if (pos + n >= cap)
         n = cap - pos - 1;
     memcpy(out + pos, s, n);
@@ -51,8 +53,11 @@ static size_t put_raw(char *out, size_t pos, size_t cap, const char *s) {
 void eq_log(eq_log_level lvl, const char *msg, ...) {
     if (!eq_log_enabled(lvl))
         return;
+    /* Content stops EQ_LOG_RESERVE bytes short of the end, so the closing quote and brace of a
+     * truncated line always fit and the line stays valid JSON. */
+    enum { EQ_LOG_RESERVE = 8 };
     char line[4096], ts[32];
-    size_t cap = sizeof line - 3, pos = 0;
+    size_t cap = sizeof line - EQ_LOG_RESERVE, pos = 0;
     eq_time_format(eq_now_ms(), ts, sizeof ts);
     pos = put_raw(line, pos, cap, "{\"time\":\"");
     pos = put_raw(line, pos, cap, ts);
@@ -60,7 +65,7 @@ void eq_log(eq_log_level lvl, const char *msg, ...) {
     pos = put_raw(line, pos, cap, level_names[lvl]);
     pos = put_raw(line, pos, cap, "\",\"msg\":\"");
     pos = put_escaped(line, pos, cap, msg);
-    pos = put_raw(line, pos, cap, "\"");
+    line[pos++] = '"';
     va_list ap;
     va_start(ap, msg);
     for (;;) {
@@ -68,11 +73,13 @@ void eq_log(eq_log_level lvl, const char *msg, ...) {
         if (!k)
             break;
         const char *v = va_arg(ap, const char *);
+        if (pos + 16 + strlen(k) > cap)
+            continue; /* no room for this field: leave it out whole */
         pos = put_raw(line, pos, cap, ",\"");
         pos = put_escaped(line, pos, cap, k);
         pos = put_raw(line, pos, cap, "\":\"");
-        pos = put_escaped(line, pos, cap, v ? v : "");
-        pos = put_raw(line, pos, cap, "\"");
+        pos = put_escaped(line, pos, cap - 1, v ? v : "");
+        line[pos++] = '"';
     }
     va_end(ap);
     line[pos++] = '}';

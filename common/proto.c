@@ -1,5 +1,7 @@
 #include "common/proto.h"
 
+#include "common/job.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,7 +210,7 @@ static void dec_submit(eq_rd *rd, proto_req *r) {
     for (uint32_t i = 0; i < n && !rd->bad; i++) {
         proto_submit_job *j = &r->jobs[i];
         r->njobs = i + 1;
-        j->type = req_str(rd, 64);
+        j->type = req_str(rd, JOB_TYPE_MAX - 1);
         j->params = req_str(rd, PROTO_MAX_STR);
         j->priority = eq_rd_u8(rd);
         j->max_attempts = eq_rd_u16(rd);
@@ -250,7 +252,7 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
             break;
         }
         for (uint16_t i = 0; i < r->lease.ntypes; i++)
-            r->lease.types[i] = req_str(&rd, 64);
+            r->lease.types[i] = req_str(&rd, JOB_TYPE_MAX - 1);
         r->lease.max = eq_rd_u16(&rd);
         r->lease.wait_ms = eq_rd_u32(&rd);
         if (r->lease.max > PROTO_MAX_JOBS) {

@@ -314,8 +314,11 @@ eq_err store_idem_sweep(store_txn *t, int64_t before, char *cursor, size_t curso
                     break;
                 (*deleted)++;
                 rc = mdb_cursor_get(c, &k, &d, MDB_GET_CURRENT);
-                if (rc == MDB_NOTFOUND)
+                /* After deleting the last key LMDB answers EINVAL, not NOTFOUND. */
+                if (rc == MDB_NOTFOUND || rc == EINVAL) {
+                    rc = MDB_NOTFOUND;
                     break;
+                }
                 continue;
             }
         }

@@ -91,30 +91,38 @@ eq_err store_cache_get(store_txn *t, const unsigned char *key, int64_t now, char
         (*result)[rl] = '\0';
     }
     if (t->write && used != now) {
-        /* Least recently used: move the entry to the young end. */
+        /* Least recently used: move the entry to the young end. The record is copied first:
+         * LMDB values are only valid until the next write. */
         unsigned char kb[JOB_TYPE_MAX + 9 + STORE_CACHE_KEY_LEN];
         char ty[JOB_TYPE_MAX];
+        unsigned char *copy = malloc(d.mv_size);
+        eq_err err = EQ_OK;
+        if (!copy) {
+            err = EQ_ENOMEM;
+            goto fail;
+        }
+        memcpy(copy, d.mv_data, d.mv_size);
+        memcpy(copy + 17, &now, 8);
         memcpy(ty, type, tl);
         ty[tl] = '\0';
         MDB_val lk = {lru_key(kb, ty, used, key), kb}, e = {0, ""};
+        MDB_val nd = {d.mv_size, copy};
         rc = mdb_del(t->txn, t->s->dbi[DBI_CACHE_LRU], &lk, NULL);
-        if (rc && rc != MDB_NOTFOUND)
-            return store__err(rc);
-        lk.mv_size = lru_key(kb, ty, now, key);
-        if ((rc = mdb_put(t->txn, t->s->dbi[DBI_CACHE_LRU], &lk, &e, 0)))
-            return store__err(rc);
-        /* The record is rewritten in place with the new last-used time. */
-        MDB_val nd = {d.mv_size, NULL};
-        unsigned char *copy = malloc(d.mv_size);
-        if (!copy)
-            return EQ_ENOMEM;
-        memcpy(copy, d.mv_data, d.mv_size);
-        memcpy(copy + 17, &now, 8);
-        nd.mv_data = copy;
-        rc = mdb_put(t->txn, t->s->dbi[DBI_CACHE], &k, &nd, 0);
+        if (rc == 0 || rc == MDB_NOTFOUND) {
+            lk.mv_size = lru_key(kb, ty, now, key);
+            rc = mdb_put(t->txn, t->s->dbi[DBI_CACHE_LRU], &lk, &e, 0);
+        }
+        if (rc == 0)
+            rc = mdb_put(t->txn, t->s->dbi[DBI_CACHE], &k, &nd, 0);
         free(copy);
         if (rc)
-            return store__err(rc);
+            err = store__err(rc);
+    fail:
+        if (err && result) {
+            free(*result);
+            *result = NULL;
+        }
+        return err;
     }
     return EQ_OK;
 }

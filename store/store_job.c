@@ -120,6 +120,8 @@ static size_t queue_key(unsigned char *k, const char *type, int prio, int64_t ru
 }
 
 eq_err store_queue_put(store_txn *t, const eq_job *j) {
+    if (strlen(j->type) >= JOB_TYPE_MAX)
+        return EQ_EINVAL;
     unsigned char kb[JOB_TYPE_MAX + 18];
     MDB_val k = {queue_key(kb, j->type, j->priority, j->run_at_ms, j->seq), kb};
     MDB_val d = {EQ_ID_LEN, (void *)j->id};
@@ -136,10 +138,12 @@ eq_err store_queue_del(store_txn *t, const eq_job *j) {
 eq_err store_queue_peek(store_txn *t, const char *type, int64_t now, char *id, int *prio,
                         int64_t *run_at, uint64_t *seq, int64_t *next_ms) {
     MDB_cursor *c;
+    size_t tl = strlen(type);
+    if (tl >= JOB_TYPE_MAX)
+        return EQ_ENOTFOUND;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[DBI_QUEUE], &c);
     if (rc != 0)
         return store__err(rc);
-    size_t tl = strlen(type);
     eq_err err = EQ_ENOTFOUND;
     for (int p = 0; p <= JOB_PRIORITY_MAX; p++) {
         unsigned char kb[JOB_TYPE_MAX + 18];
@@ -187,6 +191,8 @@ eq_err store_queue_depth(store_txn *t, const char *type, uint64_t *n, int64_t *o
     unsigned char kb[JOB_TYPE_MAX + 18];
     *n = 0;
     *oldest_ms = 0;
+    if (tl >= JOB_TYPE_MAX)
+        return EQ_OK;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[DBI_QUEUE], &c);
     if (rc != 0)
         return store__err(rc);
