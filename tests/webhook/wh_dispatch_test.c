@@ -12,12 +12,13 @@
 
 #include "broker/webhook/wh_dispatch.h"
 #include "broker/webhook/wh_sign.h"
+#include "tests/fakes/webhook_receiver_uv.h"
 #include "tests/webhook/wh_receiver_proc.h"
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define BODY "{\"type\":\"job.succeeded\",\"data\":{\"id\":\"j1\"}}"
 /* Most results one test collects. */
-#define MAX_RESULTS 256
+#define MAX_RESULTS 512
 /* A test that has not finished after this long has failed. */
 #define GUARD_MS 15000
 
@@ -596,6 +597,33 @@ START_TEST(test_large_answer_is_cut) {
 }
 END_TEST
 
+/* Many deliveries to the C receiver, which closes every connection after its answer: sockets
+ * come and go (and file descriptors are reused) hundreds of times. */
+START_TEST(test_socket_turnover) {
+    enum { N = 500 };
+    fake_whrx *rx = NULL;
+    int port = 0;
+    ck_assert_int_eq(fake_whrx_start(SECRET, 1, &rx, &port), EQ_OK);
+    wh_config cfg = local_config();
+    cfg.max_inflight = 16;
+    cfg.max_queued = N;
+    harness h;
+    harness_init(&h, &cfg, N);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(dispatch_one(&h, url, "msg_turnover"), EQ_OK);
+    harness_run(&h);
+    fake_whrx_counts counts = fake_whrx_counts_get(rx);
+    fake_whrx_stop(rx);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(h.res[i].err == EQ_OK, "%d: %s", i, h.res[i].error);
+    ck_assert_uint_eq(h.stats.delivered, N);
+    ck_assert_uint_eq(counts.requests, N);
+    ck_assert_uint_eq(counts.verified, N);
+}
+END_TEST
+
 static void close_soon_cb(uv_timer_t *t) {
     harness *h = t->data;
     wh_dispatcher_close(h->d, closed_cb, h);
@@ -647,6 +675,7 @@ int main(void) {
     tcase_add_test(tc, test_resolver_slots_and_stats);
     tcase_add_test(tc, test_close_while_resolving);
     tcase_add_test(tc, test_large_answer_is_cut);
+    tcase_add_test(tc, test_socket_turnover);
     tcase_add_test(tc, test_many_in_flight);
     tcase_add_test(tc, test_queue_beyond_cap_and_retry_same_id);
     tcase_add_test(tc, test_close_with_work_in_flight);
