@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/embed/embed_fuzz.h"
 #include "workers/embed/embedder.h"
 #include "workers/embed/vindex.h"
 #include "workers/embed/vrecord.h"
@@ -373,6 +374,38 @@ START_TEST(test_vrecord_roundtrip) {
 }
 END_TEST
 
+/* The fuzz target over seeds (a record, texts) and a few thousand deterministic mutations. */
+START_TEST(test_fuzz_target) {
+    static uint8_t seeds[3][2048];
+    size_t lens[3];
+    float v[EMBED_DIM];
+    ck_assert_int_eq(embed_text("imports", 7, v), EQ_OK);
+    ck_assert_int_eq(vrecord_encode(EMBED_NAME, v, EMBED_DIM, seeds[0], sizeof seeds[0], &lens[0]),
+                     EQ_OK);
+    const char *t1 = "Consumer prices rose 3.2% in March; \xc3\xa9" "conomie \xd0\x98\xd0\xbd";
+    lens[1] = strlen(t1);
+    memcpy(seeds[1], t1, lens[1]);
+    lens[2] = 0;
+    unsigned seed = 2718;
+    uint8_t buf[2100];
+    for (int iter = 0; iter < 3000; iter++) {
+        int s = iter % 3;
+        size_t len = lens[s];
+        memcpy(buf, seeds[s], len);
+        for (int k = rand_r(&seed) % 6; k >= 0; k--) {
+            int op = rand_r(&seed) % 3;
+            if (op == 0 && len > 0)
+                buf[rand_r(&seed) % len] = (uint8_t)rand_r(&seed);
+            else if (op == 1 && len < sizeof buf)
+                buf[len++] = (uint8_t)rand_r(&seed);
+            else if (len > 0)
+                len = (size_t)rand_r(&seed) % len;
+        }
+        ck_assert_msg(embed_fuzz_one(buf, len) == 0, "iteration %d", iter);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("vindex");
     TCase *tc = tcase_create("core");
@@ -384,6 +417,7 @@ int main(void) {
     tcase_add_test(tc, test_prefilter_is_exact);
     tcase_add_test(tc, test_concurrent_readers);
     tcase_add_test(tc, test_vrecord_roundtrip);
+    tcase_add_test(tc, test_fuzz_target);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

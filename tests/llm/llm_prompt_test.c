@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/llm/llm_fuzz.h"
+#include "workers/llm/llm_client.h"
 #include "workers/llm/llm_prompt.h"
 
 START_TEST(test_layout) {
@@ -113,12 +115,64 @@ START_TEST(test_utf8_cut_and_errors) {
 }
 END_TEST
 
+/* The fuzz target over seeds of each kind and a few thousand deterministic mutations. */
+START_TEST(test_fuzz_target) {
+#define SEED(x)                                                                                    \
+    { x, sizeof(x) - 1 }
+    /* The first byte picks the target (see llm_fuzz.h): Ollama chat, OpenAI chat, Ollama
+     * embeddings of 1 input, OpenAI embeddings of 2 inputs, the prompt builder. */
+    static const struct {
+        const char *s;
+        size_t n;
+    } seeds[] = {
+        SEED("\x00{\"message\":{\"content\":\"hi\"},\"prompt_eval_count\":3,\"eval_count\":1}"),
+        SEED("\x05{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":2}"
+             "}"),
+        SEED("\x02{\"embeddings\":[[0.5,-1,2e-3]]}"),
+        SEED(
+            "\x12{\"data\":[{\"index\":1,\"embedding\":[1,2]},{\"index\":0,\"embedding\":[3,4]}]}"),
+        SEED("\x04\x03How did imports move?\0Dataset\0MARK imports fell 3%\0Search\0\0Empty\0"),
+    };
+#undef SEED
+    /* The unmutated seeds are valid inputs. */
+    llm_reply r;
+    ck_assert_int_eq(llm_parse_chat(LLM_API_OLLAMA, seeds[0].s + 1, seeds[0].n - 1, &r), EQ_OK);
+    llm_reply_fini(&r);
+    ck_assert_int_eq(llm_parse_chat(LLM_API_OPENAI, seeds[1].s + 1, seeds[1].n - 1, &r), EQ_OK);
+    llm_reply_fini(&r);
+    float *v;
+    uint32_t dim;
+    ck_assert_int_eq(llm_parse_embed(LLM_API_OPENAI, seeds[3].s + 1, seeds[3].n - 1, 2, &v, &dim),
+                     EQ_OK);
+    ck_assert(dim == 2 && v[0] == 3 && v[2] == 1);
+    free(v);
+    unsigned seed = 1618;
+    uint8_t buf[600];
+    for (int iter = 0; iter < 5000; iter++) {
+        int s = iter % 5;
+        size_t len = seeds[s].n;
+        memcpy(buf, seeds[s].s, len);
+        for (int k = rand_r(&seed) % 5; k >= 0 && iter >= 5; k--) {
+            int op = rand_r(&seed) % 3;
+            if (op == 0 && len > 1)
+                buf[1 + rand_r(&seed) % (len - 1)] = "{}[]\",:0-e.\\x\0 a"[rand_r(&seed) % 16];
+            else if (op == 1 && len < sizeof buf)
+                buf[len++] = (uint8_t)rand_r(&seed);
+            else if (len > 1)
+                len = 1 + (size_t)rand_r(&seed) % (len - 1);
+        }
+        ck_assert_msg(llm_fuzz_one(buf, len) == 0, "iteration %d", iter);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("llm_prompt");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_cap_is_fair_and_respected);
     tcase_add_test(tc, test_utf8_cut_and_errors);
+    tcase_add_test(tc, test_fuzz_target);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
