@@ -216,6 +216,7 @@ START_TEST(test_ets_inputs)
                 "bad_model");
     expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"method\":\"ets\",\"model\":7}",
                 "bad_model");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3,4]},\"model\":\"AAN\"}", "bad_model");
     expect_code("{\"series\":{\"dates\":[\"2001-01-01\",\"2002-01-01\",\"2003-01-01\"],"
                 "\"values\":[1,2,4]},\"method\":\"ets\",\"model\":\"AAA\"}", "bad_model");
 }
@@ -288,7 +289,7 @@ START_TEST(test_ets_intervals)
     for (int m = 0; m < 5; m++) {
         cJSON *p = fc_test_params(&s, s.n);
         cJSON_AddNumberToObject(p, "horizon", 24);
-        cJSON_AddStringToObject(p, "method", "arima");
+        cJSON_AddStringToObject(p, "method", "ets");
         if (models[m])
             cJSON_AddStringToObject(p, "model", models[m]);
         cJSON *r = NULL, *r2 = NULL;

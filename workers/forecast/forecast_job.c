@@ -189,6 +189,9 @@ eq_err forecast_job_run(const cJSON *params, cJSON **result, fc_job_error *err)
     const fc_method *method = fc__method_find(method_name);
     if (!method)
         return fc_fail(err, "unknown_method", "unknown method \"%s\"", method_name);
+    if (model && strcmp(method->name, "ets") != 0)
+        return fc_fail(err, "bad_model", "\"model\" applies to method \"ets\" only (method is "
+                       "\"%s\")", method->name);
     fc_missing missing = FC_MISSING_INTERPOLATE;
     if (missing_name && strcmp(missing_name, "error") == 0)
         missing = FC_MISSING_ERROR;

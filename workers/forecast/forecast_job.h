@@ -21,7 +21,7 @@
 /* Runs one forecast job. `params` (borrowed) is the job's params object: "series" (inline
  * {"dates": [...], "values": [...]}), "horizon" (1..FC_MAX_HORIZON; default 2 periods for
  * seasonal data, else 10), "method" (auto, ets, theta, naive, snaive, drift; default auto),
- * "model" (ETS model string such as "MAdM" or "ZZZ", for method ets), "levels" (default
+ * "model" (ETS model string such as "MAdM" or "ZZZ"; method ets only), "levels" (default
  * [80, 95]), "frequency" (annual, quarterly, monthly, weekly, daily; inferred from the dates
  * when absent) and "missing" ("interpolate", the default, or "error"; see fc_series.h).
  * On success returns EQ_OK and *result is a new cJSON object (caller frees with
