@@ -10,7 +10,8 @@ Model endpoints (request and response shapes as the real servers use them):
     POST /api/embed              {"model", "input": "text" | ["text", ...]}
     POST /v1/chat/completions    {"model", "messages": [...]}      (Bearer key if --api-key)
     POST /v1/embeddings          {"model", "input": "text" | [...]}
-    GET  /api/tags               the model list (Ollama's liveness check)
+    GET  /api/tags, GET /        Ollama's model list and liveness answer
+    GET  /v1/models              the OpenAI-compatible model list
 The chat answer is "fake answer from <model>: <question>" followed by every marker found in
 the messages (words starting with "MARK", e.g. MARK_CPI_2024), so a test can check which
 context reached the model. Token counts are the whitespace-separated words in and out.
@@ -99,6 +100,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(200, list(self.state.requests))
         elif self.path == "/api/tags":
             self.send_json(200, {"models": [{"name": "fake:latest", "model": "fake:latest"}]})
+        elif self.path == "/":
+            self.send_raw(200, b"Ollama is running", "text/plain; charset=utf-8")
+        elif self.path == "/v1/models":
+            self.send_json(200, {"object": "list", "data": [
+                {"id": "fake:latest", "object": "model", "owned_by": "fake"}]})
         else:
             self.send_json(404, {"error": "not found"})
 
