@@ -209,9 +209,94 @@ static void async_cb(uv_async_t *h) {
 
 /* ---- routing */
 
+static void method_not_allowed(http_request *r, const char *allow);
+
+#define API_MULTIPART_OVERHEAD (64u << 10) /* boundaries and part headers around a file */
+
 static size_t body_limit(void *ctx, const http_request *head) {
     api *a = ctx;
+    if (http_request_method(head) == HTTP_POST && strcmp(http_request_path(head), "/v1/datasets") == 0)
+        return a->cfg.upload_max_bytes + API_MULTIPART_OVERHEAD;
+    /* A batch of up to 10,000 jobs. */
+    if (http_request_method(head) == HTTP_POST && strcmp(http_request_path(head), "/v1/batches") == 0)
+        return a->cfg.max_body_bytes * 32;
     return a->cfg.max_body_bytes;
+}
+
+/* Splits "/prefix/ID[/rest]": copies a valid id into id and returns rest ("" or "/..."), or
+ * NULL when the id is malformed. */
+static const char *path_id(const char *path, size_t prefix_len, char *id) {
+    const char *p = path + prefix_len, *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n != EQ_ID_LEN)
+        return NULL;
+    memcpy(id, p, EQ_ID_LEN);
+    id[EQ_ID_LEN] = '\0';
+    return eq_id_valid(id) ? (slash ? slash : "") : NULL;
+}
+
+static int route_datasets(api *a, http_request *r, const char *path, int m) {
+    char id[EQ_ID_LEN + 1];
+    if (strcmp(path, "/v1/datasets") == 0) {
+        if (m == HTTP_POST)
+            api_datasets_upload(a, r);
+        else if (m == HTTP_GET || m == HTTP_HEAD)
+            api_datasets_list(a, r);
+        else
+            method_not_allowed(r, "GET, POST");
+        return 1;
+    }
+    if (strncmp(path, "/v1/datasets/", 13) != 0)
+        return 0;
+    const char *rest = path_id(path, 13, id);
+    if (!rest) {
+        api_problem(r, 404, "dataset-not-found", "no dataset has this id");
+    } else if (!rest[0]) {
+        if (m == HTTP_GET || m == HTTP_HEAD)
+            api_datasets_get(a, r, id, NULL);
+        else if (m == HTTP_DELETE)
+            api_datasets_delete(a, r, id);
+        else
+            method_not_allowed(r, "GET, DELETE");
+    } else if (strncmp(rest, "/columns/", 9) == 0 && rest[9]) {
+        if (m == HTTP_GET || m == HTTP_HEAD)
+            api_datasets_get(a, r, id, rest + 9);
+        else
+            method_not_allowed(r, "GET");
+    } else {
+        api_problem(r, 404, "not-found", "no such resource");
+    }
+    return 1;
+}
+
+static int route_batches(api *a, http_request *r, const char *path, int m) {
+    char id[EQ_ID_LEN + 1];
+    if (strcmp(path, "/v1/batches") == 0) {
+        if (m == HTTP_POST)
+            api_batches_submit(a, r);
+        else
+            method_not_allowed(r, "POST");
+        return 1;
+    }
+    if (strncmp(path, "/v1/batches/", 12) != 0)
+        return 0;
+    const char *rest = path_id(path, 12, id);
+    int get = m == HTTP_GET || m == HTTP_HEAD;
+    if (!rest)
+        api_problem(r, 404, "batch-not-found", "no batch has this id");
+    else if (!get)
+        method_not_allowed(r, "GET");
+    else if (!rest[0])
+        api_batches_get(a, r, id);
+    else if (strcmp(rest, "/jobs") == 0)
+        api_batches_jobs(a, r, id);
+    else if (strcmp(rest, "/results") == 0 || strcmp(rest, "/results.json") == 0)
+        api_batches_results(a, r, id, 0);
+    else if (strcmp(rest, "/results.xlsx") == 0)
+        api_batches_results(a, r, id, 1);
+    else
+        api_problem(r, 404, "not-found", "no such resource");
+    return 1;
 }
 
 static void method_not_allowed(http_request *r, const char *allow) {
@@ -269,6 +354,8 @@ static void handle(void *ctx, http_request *r) {
                 method_not_allowed(r, "POST");
             return;
         }
+    } else if (route_datasets(a, r, path, m) || route_batches(a, r, path, m)) {
+        return;
     } else if (strcmp(path, "/openapi.json") == 0) {
         if (m == HTTP_GET || m == HTTP_HEAD) {
             const char *doc = schemas_openapi_json();
@@ -322,6 +409,8 @@ eq_err api_start(uv_loop_t *loop, const api_config *cfg, api **out) {
         hc.max_body_bytes = cfg->max_body_bytes;
     else
         a->cfg.max_body_bytes = hc.max_body_bytes;
+    if (!a->cfg.upload_max_bytes)
+        a->cfg.upload_max_bytes = 10u << 20;
     if (cfg->max_connections)
         hc.max_connections = cfg->max_connections;
     if (cfg->header_timeout_ms)

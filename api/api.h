@@ -23,6 +23,7 @@ typedef struct api_config {
     const char *broker_url;
     const char *events_url;
     size_t max_body_bytes;
+    size_t upload_max_bytes;   /* a dataset file (POST /v1/datasets) */
     size_t max_connections;
     unsigned header_timeout_ms, idle_timeout_ms;
     const char *const *job_types; /* the types this deployment accepts; NULL-terminated */

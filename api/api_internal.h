@@ -7,6 +7,7 @@
 #include "api/http/http_server.h"
 #include "common/buf.h"
 #include "common/id.h"
+#include "common/proto.h"
 
 typedef struct api_call api_call;
 /* Called on the loop thread with the broker's reply; body is positioned after the reply
@@ -76,11 +77,39 @@ void api_jobs_cancel(api *a, http_request *r, const char *id);
 void api_jobs_retry(api *a, http_request *r, const char *id);
 void api_jobs_list(api *a, http_request *r);
 void api_health(api *a, http_request *r);
+void api_datasets_upload(api *a, http_request *r);
+void api_datasets_list(api *a, http_request *r);
+/* column NULL: the dataset's description with statistics; else that column's values. */
+void api_datasets_get(api *a, http_request *r, const char *id, const char *column);
+void api_datasets_delete(api *a, http_request *r, const char *id);
+void api_batches_submit(api *a, http_request *r);
+void api_batches_get(api *a, http_request *r, const char *id);
+void api_batches_jobs(api *a, http_request *r, const char *id);
+void api_batches_results(api *a, http_request *r, const char *id, int xlsx);
 
 /* Long-polls: answer req when job id finishes or after wait_s seconds. */
 void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s);
 void api_wait_wake(api *a, const char *id);
 void api_wait_cancel_all(api *a);
+
+/* A problem to answer with, built before the answer is sent. */
+typedef struct api_problem_t {
+    int status;
+    char slug[48];
+    char field[128];     /* JSON pointer of the offending member, "" when none */
+    char detail[640];
+} api_problem_t;
+void api_problem_send(http_request *r, const api_problem_t *p);
+
+/* Turns a job envelope into a submit: validates it (errors name fields under `prefix`, e.g.
+ * "/jobs/3"), resolves a forecast's dataset series, canonicalises the params. *params_out is
+ * the params text (caller frees; job->params points to it; other strings are borrowed from
+ * env). Returns 0, or -1 with p filled. */
+int api_job_build(api *a, struct cJSON *env, const char *prefix, proto_submit_job *job,
+                  char **params_out, api_problem_t *p);
+/* The inline series {dates, values} of a dataset's column (api/datasets.c). */
+int api_dataset_series(api *a, const char *dataset, const char *column, struct cJSON **out,
+                       const char *prefix, api_problem_t *p);
 
 /* Parses a JSON body with the depth and size limits; answers the problem itself and returns
  * NULL when the body is not acceptable JSON. */

@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,43 +228,106 @@ static void submit_enqueue(api *a, http_request *r, const proto_submit_job *job)
         api_submit_flush_cb(&a->flush_check);
 }
 
+void api_problem_send(http_request *r, const api_problem_t *p) {
+    if (p->status == 422 && p->field[0]) {
+        invalid(r, p->slug, p->field, p->detail);
+        return;
+    }
+    api_problem(r, p->status, p->slug, p->detail);
+}
+
+static int fail(api_problem_t *p, int status, const char *slug, const char *prefix,
+                const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int fail(api_problem_t *p, int status, const char *slug, const char *prefix,
+                const char *field, const char *fmt, ...) {
+    va_list ap;
+    p->status = status;
+    snprintf(p->slug, sizeof p->slug, "%s", slug);
+    snprintf(p->field, sizeof p->field, "%s%s", prefix, field ? field : "");
+    va_start(ap, fmt);
+    vsnprintf(p->detail, sizeof p->detail, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A forecast's {dataset, column} series becomes the inline series of that column, and the
+ * reference moves to params.source. */
+static int resolve_dataset_series(api *a, cJSON *params, const char *prefix, api_problem_t *p) {
+    cJSON *series = cJSON_GetObjectItemCaseSensitive(params, "series");
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(series, "dataset");
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(series, "column");
+    if (!cJSON_IsString(ds) || !cJSON_IsString(col))
+        return 0;
+    cJSON *inline_series = NULL;
+    int rc = api_dataset_series(a, ds->valuestring, col->valuestring, &inline_series, prefix, p);
+    if (rc)
+        return rc;
+    cJSON *source = cJSON_CreateObject();
+    cJSON_AddStringToObject(source, "dataset", ds->valuestring);
+    cJSON_AddStringToObject(source, "column", col->valuestring);
+    if (!cJSON_GetObjectItemCaseSensitive(params, "name"))
+        cJSON_AddStringToObject(params, "name", col->valuestring);
+    cJSON_ReplaceItemInObjectCaseSensitive(params, "series", inline_series);
+    cJSON_DeleteItemFromObjectCaseSensitive(params, "source");
+    cJSON_AddItemToObject(params, "source", source);
+    return 0;
+}
+
+int api_job_build(api *a, cJSON *env, const char *prefix, proto_submit_job *job, char **params_out,
+                  api_problem_t *p) {
+    js_error je;
+    *params_out = NULL;
+    memset(job, 0, sizeof *job);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(env, "type");
+    if (cJSON_IsString(type) && !type_known(a, type->valuestring))
+        return fail(p, 422, "unknown-job-type", prefix, "/type", "unknown job type \"%.64s\"",
+                    type->valuestring);
+    if (!schemas_validate_job(env, &je))
+        return fail(p, 422, "invalid-job", prefix, je.path[0] ? je.path : "/", "%s%s: %s", prefix,
+                    je.path[0] ? je.path : "/", je.message);
+    job->type = type->valuestring;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(env, "priority");
+    job->priority = cJSON_IsNumber(v) ? (uint8_t)v->valueint : JOB_PRIORITY_DEFAULT;
+    v = cJSON_GetObjectItemCaseSensitive(env, "max_attempts");
+    job->max_attempts = cJSON_IsNumber(v) ? (uint16_t)v->valueint
+                                          : (uint16_t)a->cfg.max_attempts_default;
+    const char *run_at = dup_item_string(env, "run_at");
+    if (run_at && eq_time_parse(run_at, &job->run_at_ms) != EQ_OK)
+        return fail(p, 422, "invalid-job", prefix, "/run_at", "%s/run_at: not an RFC 3339 date-time",
+                    prefix);
+    v = cJSON_GetObjectItemCaseSensitive(env, "delay_ms");
+    if (cJSON_IsNumber(v))
+        job->run_at_ms = eq_now_ms() + (int64_t)v->valuedouble;
+    const cJSON *wh = cJSON_GetObjectItemCaseSensitive(env, "webhook");
+    job->webhook_url = dup_item_string(wh, "url");
+    job->webhook_secret = dup_item_string(wh, "secret");
+    cJSON *pobj = cJSON_GetObjectItemCaseSensitive(env, "params");
+    if (strcmp(job->type, "forecast") == 0) {
+        char pp[96];
+        snprintf(pp, sizeof pp, "%s/params", prefix);
+        if (resolve_dataset_series(a, pobj, pp, p))
+            return -1;
+    }
+    params_canonicalize(pobj);
+    *params_out = cJSON_PrintUnformatted(pobj);
+    if (!*params_out)
+        return fail(p, 500, "internal-error", "", NULL, "out of memory");
+    job->params = *params_out;
+    return 0;
+}
+
 void api_jobs_submit(api *a, http_request *r) {
     cJSON *body = api_parse_json_body(r);
+    proto_submit_job job;
+    api_problem_t p;
+    char *params = NULL;
     if (!body)
         return;
-    js_error je;
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(body, "type");
-    if (cJSON_IsString(type) && !type_known(a, type->valuestring)) {
-        char d[160];
-        snprintf(d, sizeof d, "unknown job type \"%.64s\"", type->valuestring);
-        invalid(r, "unknown-job-type", "/type", d);
+    if (api_job_build(a, body, "", &job, &params, &p)) {
+        api_problem_send(r, &p);
         goto done;
     }
-    if (!schemas_validate_job(body, &je)) {
-        char d[600];
-        snprintf(d, sizeof d, "%s: %s", je.path[0] ? je.path : "/", je.message);
-        invalid(r, "invalid-job", je.path[0] ? je.path : "/", d);
-        goto done;
-    }
-    proto_submit_job job;
-    memset(&job, 0, sizeof job);
-    job.type = type->valuestring;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "priority");
-    job.priority = cJSON_IsNumber(v) ? (uint8_t)v->valueint : JOB_PRIORITY_DEFAULT;
-    v = cJSON_GetObjectItemCaseSensitive(body, "max_attempts");
-    job.max_attempts = cJSON_IsNumber(v) ? (uint16_t)v->valueint
-                                         : (uint16_t)a->cfg.max_attempts_default;
-    const char *run_at = dup_item_string(body, "run_at");
-    if (run_at && eq_time_parse(run_at, &job.run_at_ms) != EQ_OK) {
-        invalid(r, "invalid-job", "/run_at", "/run_at: not an RFC 3339 date-time");
-        goto done;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(body, "delay_ms");
-    if (cJSON_IsNumber(v))
-        job.run_at_ms = eq_now_ms() + (int64_t)v->valuedouble;
-    const cJSON *wh = cJSON_GetObjectItemCaseSensitive(body, "webhook");
-    job.webhook_url = dup_item_string(wh, "url");
-    job.webhook_secret = dup_item_string(wh, "secret");
     const char *key = http_request_header(r, "idempotency-key");
     if (key) {
         size_t kl = strlen(key);
@@ -280,17 +344,9 @@ void api_jobs_submit(api *a, http_request *r) {
         job.idem_key = (char *)key;
         job.idem_hash = XXH3_64bits(raw, blen);
     }
-    cJSON *pobj = cJSON_GetObjectItemCaseSensitive(body, "params");
-    params_canonicalize(pobj);
-    char *params = cJSON_PrintUnformatted(pobj);
-    if (!params) {
-        api_problem(r, 500, "internal-error", "out of memory");
-        goto done;
-    }
-    job.params = params;
     submit_enqueue(a, r, &job);
-    free(params);
 done:
+    free(params);
     cJSON_Delete(body);
 }
 

@@ -162,7 +162,7 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
             eq_buf_str(&body, NULL);
             size_t json_at = body.len;
             eq_buf_u32(&body, 0);
-            err = lc_submit(c, &r->jobs[i], &body, &why);
+            err = lc_submit(c, &r->jobs[i], &body, NULL, &why);
             if (err != EQ_OK && err != EQ_EEXIST && err != EQ_ECONFLICT) {
                 eq_buf_fini(&body);
                 return err;
@@ -187,6 +187,32 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
         eq_buf_fini(&body);
         return EQ_OK;
     }
+    case PROTO_DATASET_PUT: {
+        char id[EQ_ID_LEN + 1];
+        int64_t created = 0;
+        err = lc_dataset_put(c, r, id, &created);
+        if (err != EQ_OK && err != EQ_EEXIST)
+            return err;
+        proto_enc_reply(out, err, NULL);
+        eq_buf_str(out, id);
+        eq_buf_i64(out, created);
+        return EQ_OK;
+    }
+    case PROTO_DATASET_DEL:
+        err = lc_dataset_del(c, r->id);
+        if (err != EQ_OK && err != EQ_ENOTFOUND)
+            return err;
+        proto_enc_reply(out, err, NULL);
+        return EQ_OK;
+    case PROTO_BATCH:
+        eq_buf_init(&body);
+        err = lc_batch_create(c, r, &body);
+        if (!err) {
+            proto_enc_reply(out, EQ_OK, NULL);
+            eq_buf_put(out, body.data, body.len);
+        }
+        eq_buf_fini(&body);
+        return err;
     case PROTO_CANCEL:
     case PROTO_RETRY:
         eq_buf_init(&body);

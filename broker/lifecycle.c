@@ -41,6 +41,25 @@ static void set_str(char **dst, const char *src) {
     *dst = src ? strdup(src) : NULL;
 }
 
+/* Counts a batch's job into (delta 1) or out of (-1) its finished jobs; the batch is done when
+ * all are finished. */
+static eq_err batch_note(lc_ctx *c, const char *batch_id, int delta) {
+    store_batch b;
+    eq_err err = store_batch_get(c->txn, batch_id, &b);
+    if (err == EQ_ENOTFOUND)
+        return EQ_OK; /* the batch is gone (retention) */
+    if (err)
+        return err;
+    if (delta < 0 && b.finished > 0)
+        b.finished--;
+    else if (delta > 0 && b.finished < b.total)
+        b.finished++;
+    b.done_ms = b.finished == b.total ? c->now : 0;
+    err = store_batch_put(c->txn, batch_id, &b);
+    store_batch_fini(&b);
+    return err;
+}
+
 /* Moves j from its current state to `to`, keeping the indexes in step, and writes it. */
 static eq_err transition(lc_ctx *c, eq_job *j, int to) {
     eq_err err;
@@ -70,6 +89,9 @@ static eq_err transition(lc_ctx *c, eq_job *j, int to) {
         note_done(c, j);
     }
     if (from != to && (err = store_state_put(c->txn, to, j->id)))
+        return err;
+    if (j->batch_id && job_state_terminal(from) != job_state_terminal(to) &&
+        (err = batch_note(c, j->batch_id, job_state_terminal(to) ? 1 : -1)))
         return err;
     return store_job_put(c->txn, j);
 }
@@ -122,11 +144,15 @@ static eq_err submit_cached(lc_ctx *c, eq_job *j, const char *result, eq_buf *ou
         (err = store_result_put(c->txn, j->id, result, strlen(result))))
         return err;
     note_done(c, j);
-    eq_job_to_json(j, result, out);
+    if (j->batch_id && (err = batch_note(c, j->batch_id, 1)))
+        return err;
+    if (out)
+        eq_job_to_json(j, result, out);
     return EQ_OK;
 }
 
-eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char **why) {
+eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, char *id_out,
+                 const char **why) {
     eq_job j;
     eq_err err;
     *why = NULL;
@@ -140,7 +166,10 @@ eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char *
             }
             err = store_job_get(c->txn, idem.job_id, &j);
             if (err == EQ_OK) {
-                eq_job_to_json(&j, NULL, out);
+                if (out)
+                    eq_job_to_json(&j, NULL, out);
+                if (id_out)
+                    memcpy(id_out, j.id, EQ_ID_LEN + 1);
                 eq_job_fini(&j);
                 return EQ_EEXIST; /* the first job, returned again */
             }
@@ -155,6 +184,8 @@ eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char *
         return EQ_EINVAL;
     eq_job_init(&j);
     eq_id_new(c->now, j.id);
+    if (id_out)
+        memcpy(id_out, j.id, EQ_ID_LEN + 1);
     snprintf(j.type, sizeof j.type, "%s", s->type);
     j.state = JOB_QUEUED;
     j.priority = s->priority;
@@ -211,7 +242,8 @@ eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char *
     }
     if (!err) {
         c->fx->queue_changed = 1;
-        eq_job_to_json(&j, NULL, out);
+        if (out)
+            eq_job_to_json(&j, NULL, out);
     }
     eq_job_fini(&j);
     return err;

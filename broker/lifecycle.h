@@ -41,9 +41,11 @@ typedef struct lc_ctx {
     lc_effects *fx;
 } lc_ctx;
 
-/* Creates a job (or finds the one an Idempotency-Key names) and appends its JSON to out.
+/* Creates a job (or finds the one an Idempotency-Key names) and appends its JSON to out (when
+ * not NULL) and its id to id_out (when not NULL; EQ_ID_LEN + 1 bytes).
  * EQ_ECONFLICT when the key was used with a different body (message in *why). */
-eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, const char **why);
+eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, char *id_out,
+                 const char **why);
 eq_err lc_cancel(lc_ctx *c, const char *id, eq_buf *out, const char **why);
 eq_err lc_retry(lc_ctx *c, const char *id, eq_buf *out, const char **why);
 /* Leases up to max ready jobs of the given types, appending each as a leased-job record to out;
@@ -57,6 +59,12 @@ eq_err lc_reap(lc_ctx *c, size_t max, size_t *n);
 /* Re-queues at once jobs leased by in-process workers of an earlier run (names starting with
  * prefix): they cannot be alive after a restart. */
 eq_err lc_recover_local(lc_ctx *c, const char *prefix, size_t *n);
+/* Datasets (broker/datasets.c): stores an upload unless the same content exists (EQ_EEXIST:
+ * *id names it). Batches: creates the batch and its jobs; appends the batch reply body. */
+eq_err lc_dataset_put(lc_ctx *c, const proto_req *r, char *id, int64_t *created);
+eq_err lc_dataset_del(lc_ctx *c, const char *id);
+eq_err lc_batch_create(lc_ctx *c, const proto_req *r, eq_buf *out);
+
 /* Removes expired cache entries, examining at most max. */
 eq_err lc_cache_sweep(lc_ctx *c, size_t max, size_t *n);
 /* The cache key of a job type and its params text. */

@@ -35,6 +35,27 @@ void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n) {
         proto_enc_submit_job(b, &jobs[i]);
 }
 
+void proto_enc_dataset_put(eq_buf *b, const char *name, const char *kind, const char *hash,
+                           uint64_t bytes, const char *description, const void *table,
+                           size_t table_len, const void *file, size_t file_len) {
+    enc_head(b, PROTO_DATASET_PUT);
+    eq_buf_str(b, name);
+    eq_buf_str(b, kind);
+    eq_buf_str(b, hash);
+    eq_buf_u64(b, bytes);
+    eq_buf_str(b, description);
+    eq_buf_bytes(b, table, table_len);
+    eq_buf_bytes(b, file, file_len);
+}
+
+void proto_enc_batch_head(eq_buf *b, uint32_t n, const char *webhook_url,
+                          const char *webhook_secret) {
+    enc_head(b, PROTO_BATCH);
+    eq_buf_str(b, webhook_url);
+    eq_buf_str(b, webhook_secret);
+    eq_buf_u32(b, n);
+}
+
 void proto_enc_id(eq_buf *b, uint8_t op, const char *id) {
     enc_head(b, op);
     eq_buf_str(b, id);
@@ -193,6 +214,12 @@ void proto_req_fini(proto_req *r) {
     for (uint32_t i = 0; r->lease.outs && i < r->lease.nouts; i++)
         outcome_fini(&r->lease.outs[i]);
     free(r->lease.outs);
+    free(r->ds_name);
+    free(r->ds_kind);
+    free(r->ds_hash);
+    free(r->ds_description);
+    free(r->batch_webhook_url);
+    free(r->batch_webhook_secret);
     memset(r, 0, sizeof *r);
 }
 
@@ -241,7 +268,24 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
         break;
     case PROTO_CANCEL:
     case PROTO_RETRY:
+    case PROTO_DATASET_DEL:
         r->id = req_str(&rd, 64);
+        break;
+    case PROTO_DATASET_PUT:
+        r->ds_name = req_str(&rd, 1024);
+        r->ds_kind = req_str(&rd, 16);
+        r->ds_hash = req_str(&rd, 256);
+        r->ds_bytes = eq_rd_u64(&rd);
+        r->ds_description = req_str(&rd, PROTO_MAX_STR);
+        r->ds_table = eq_rd_bytes(&rd, &r->ds_table_len, PROTO_MAX_MSG_BYTES);
+        r->ds_file = eq_rd_bytes(&rd, &r->ds_file_len, PROTO_MAX_MSG_BYTES);
+        if (!r->ds_table || !r->ds_file)
+            rd.bad = 1;
+        break;
+    case PROTO_BATCH:
+        r->batch_webhook_url = eq_rd_str(&rd, 4096);
+        r->batch_webhook_secret = eq_rd_str(&rd, 512);
+        dec_submit(&rd, r);
         break;
     case PROTO_LEASE:
         r->lease.worker = req_str(&rd, 256);

@@ -29,6 +29,9 @@ typedef enum proto_op {
     PROTO_COMPLETE,
     PROTO_FAIL,
     PROTO_REPLY,
+    PROTO_DATASET_PUT,
+    PROTO_DATASET_DEL,
+    PROTO_BATCH,
     PROTO_OP_MAX
 } proto_op;
 
@@ -93,6 +96,13 @@ typedef struct proto_req {
     uint32_t nhb;
     /* complete, fail */
     proto_outcome out;
+    /* dataset put (the uploaded bytes and the parsed table are borrowed from the message) */
+    char *ds_name, *ds_kind, *ds_hash, *ds_description;
+    uint64_t ds_bytes;
+    const void *ds_table, *ds_file;
+    size_t ds_table_len, ds_file_len;
+    /* batch: jobs as for submit, plus the batch's webhook */
+    char *batch_webhook_url, *batch_webhook_secret;
 } proto_req;
 
 eq_err proto_decode_req(const void *buf, size_t len, proto_req *out);
@@ -100,6 +110,13 @@ void proto_req_fini(proto_req *r);
 
 /* Encoders append one whole request to b. */
 void proto_enc_submit(eq_buf *b, const proto_submit_job *jobs, uint32_t n);
+/* A dataset upload: the parsed table (encoded) and the original bytes. */
+void proto_enc_dataset_put(eq_buf *b, const char *name, const char *kind, const char *hash,
+                           uint64_t bytes, const char *description, const void *table,
+                           size_t table_len, const void *file, size_t file_len);
+/* A batch: the head, then each job with proto_enc_submit_job (batch_id is set by the broker). */
+void proto_enc_batch_head(eq_buf *b, uint32_t n, const char *webhook_url,
+                          const char *webhook_secret);
 /* A submit built in pieces: the head with the job count, then each job. */
 void proto_enc_submit_head(eq_buf *b, uint32_t n);
 void proto_enc_submit_job(eq_buf *b, const proto_submit_job *j);
@@ -119,7 +136,9 @@ void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t atte
  *   lease:     u32 n, then per job: str id, str type, u16 attempt, i64 deadline, str params;
  *              then u32 m and a u32 status per carried outcome
  *   heartbeat: u32 n, then a u8 verdict per item
- *   complete/fail: nothing */
+ *   complete/fail: nothing
+ *   dataset put: str id, i64 created (status EQ_EEXIST: the same content exists under id)
+ *   batch:     str batch id, i64 created, u32 n, then per job: u32 status, str message, str id */
 void proto_enc_reply(eq_buf *b, eq_err status, const char *message);
 /* Reads the reply header; *message is a new string or NULL (caller frees). Leaves rd at the body. */
 eq_err proto_dec_reply(eq_rd *rd, eq_err *status, char **message);

@@ -15,6 +15,9 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_LEASES] = "leases",     [DBI_BY_STATE] = "by_state", [DBI_DONE] = "done",
     [DBI_RESULTS] = "results",   [DBI_IDEM] = "idem",   [DBI_WORKERS] = "workers",
     [DBI_CACHE] = "cache",       [DBI_CACHE_LRU] = "cache_lru",
+    [DBI_DATASETS] = "datasets", [DBI_DATASET_FILES] = "dataset_files",
+    [DBI_DATASET_HASH] = "dataset_hash", [DBI_BATCHES] = "batches",
+    [DBI_BATCH_JOBS] = "batch_jobs",
 };
 
 eq_err store__err(int rc) {

@@ -13,6 +13,7 @@
  *   idem      key → version, body hash, created, job id       (Idempotency-Key, kept 24 h)
  *   workers   name → version, kinds, last seen                 (for /health)
  *   cache, cache_lru   result cache with expiry and per-type LRU (store_cache.c)
+ *   datasets, dataset_files, dataset_hash, batches, batch_jobs   (store_dataset.c)
  *
  * One writer at a time (the broker's writer thread); readers never block it. */
 #ifndef ECONQ_STORE_STORE_H
@@ -124,6 +125,39 @@ eq_err store_cache_put(store_txn *t, const unsigned char *key, const char *type,
 eq_err store_cache_sweep(store_txn *t, int64_t now, size_t max, size_t *removed);
 /* Adds delta to a u64 counter kept in meta (e.g. "cache.hits.forecast"). */
 eq_err store_counter_add(store_txn *t, const char *name, uint64_t delta);
+
+/* Datasets: metadata, the parsed table (encoded by api/upload) and the uploaded bytes. */
+typedef struct store_dataset {
+    int64_t created_ms;
+    uint64_t bytes;            /* size of the uploaded file */
+    char *hash, *name, *kind;  /* content hash (hex), label, "csv" | "xlsx" | "xls" */
+    char *description;         /* JSON: rows, columns, frequency, date range */
+    unsigned char *table;      /* encoded table; only when asked for */
+    size_t table_len;
+} store_dataset;
+void store_dataset_fini(store_dataset *d);
+eq_err store_dataset_get(store_txn *t, const char *id, int with_table, store_dataset *d);
+eq_err store_dataset_by_hash(store_txn *t, const char *hash, char *id);
+eq_err store_dataset_put(store_txn *t, const char *id, const store_dataset *d, const void *file,
+                         size_t file_len);
+eq_err store_dataset_del(store_txn *t, const char *id);
+/* Newest first; fn returns non-zero to stop. d is borrowed for the call (no table). */
+eq_err store_datasets_each(store_txn *t, int (*fn)(void *arg, const char *id, const store_dataset *d),
+                           void *arg);
+
+/* Batches: a record with counts, and the batch's jobs in submit order. */
+typedef struct store_batch {
+    int64_t created_ms, done_ms;   /* done_ms: when the last job finished, 0 before */
+    uint32_t total, finished;
+    char *webhook_url, *webhook_secret;
+} store_batch;
+void store_batch_fini(store_batch *b);
+eq_err store_batch_get(store_txn *t, const char *id, store_batch *b);
+eq_err store_batch_put(store_txn *t, const char *id, const store_batch *b);
+eq_err store_batch_add_job(store_txn *t, const char *batch, uint32_t index, const char *job);
+/* Calls fn for the jobs from index `from`, at most max; fn returns non-zero to stop. */
+eq_err store_batch_jobs(store_txn *t, const char *batch, uint32_t from, size_t max,
+                        int (*fn)(void *arg, uint32_t index, const char *job_id), void *arg);
 
 /* Lists jobs newest first: from the by_state index when state != 0, else the whole jobs table;
  * `type` (when not NULL) filters; `after` (an id, or NULL) continues a previous page. Calls fn

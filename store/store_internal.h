@@ -19,6 +19,11 @@ enum store_dbi {
     DBI_WORKERS,
     DBI_CACHE,
     DBI_CACHE_LRU,
+    DBI_DATASETS,
+    DBI_DATASET_FILES,
+    DBI_DATASET_HASH,
+    DBI_BATCHES,
+    DBI_BATCH_JOBS,
     DBI_COUNT
 };
 

@@ -144,6 +144,7 @@ static int run_node(node *n) {
         .broker_url = bc.urls[0],
         .events_url = bc.events_url,
         .max_body_bytes = (size_t)cfg_int(&n->cfg, "max-body-bytes"),
+        .upload_max_bytes = (size_t)cfg_int(&n->cfg, "upload-max-bytes"),
         .max_connections = (size_t)cfg_int(&n->cfg, "max-connections"),
         .header_timeout_ms = (unsigned)cfg_int(&n->cfg, "header-timeout-ms"),
         .idle_timeout_ms = (unsigned)cfg_int(&n->cfg, "idle-timeout-ms"),

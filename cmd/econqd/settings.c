@@ -40,6 +40,8 @@ const cfg_setting econqd_settings[] = {
      CMD_SERVE | CMD_SERVER, "forecast results kept in the cache (least recently used evicted; 0 = off)"},
     {"max-body-bytes", "ECONQ_MAX_BODY_BYTES", "1048576", CFG_INT, 1024, 67108864, NULL,
      CMD_SERVE | CMD_SERVER, "largest request body (job submits)"},
+    {"upload-max-bytes", "ECONQ_UPLOAD_MAX_BYTES", "10485760", CFG_INT, 1024, 104857600, NULL,
+     CMD_SERVE | CMD_SERVER, "largest dataset file accepted by POST /v1/datasets"},
     {"max-connections", "ECONQ_MAX_CONNECTIONS", "1024", CFG_INT, 1, 65536, NULL,
      CMD_SERVE | CMD_SERVER, "open HTTP connections; more are answered 503"},
     {"header-timeout-ms", "ECONQ_HEADER_TIMEOUT_MS", "10000", CFG_INT, 100, 600000, NULL,

@@ -106,7 +106,7 @@ eq_err submit_ex(const char *type, sub_opts o, char *id) {
     eq_buf_init(&out);
     const char *why = NULL;
     lc_ctx c = begin();
-    eq_err err = lc_submit(&c, &s, &out, &why);
+    eq_err err = lc_submit(&c, &s, &out, NULL, &why);
     end(&c);
     if (err == EQ_OK || err == EQ_EEXIST) {
         char state[32];
