@@ -13,6 +13,10 @@
 #include "common/job.h"
 #include "common/proto.h"
 #include "store/store.h"
+#ifdef FUZZ_SEEDS_EMBED
+#include "workers/embed/embedder.h"
+#include "workers/embed/vrecord.h"
+#endif
 
 static int seeds_write(const char *root, const char *target, const char *name, eq_buf *b) {
     char path[4096];
@@ -146,6 +150,28 @@ static int seeds_store_job(const char *root, eq_buf *b) {
     return rc;
 }
 
+#ifdef FUZZ_SEEDS_EMBED
+/* Stored vectors (vrecord) of two texts, beside the texts themselves in the embed corpus. */
+static int seeds_embed(const char *root, eq_buf *b) {
+    static const char *const texts[] = {"Unemployment rose to 14.7% in April 2020",
+                                        "CO2 at Mauna Loa: 412 ppm"};
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        float v[EMBED_DIM];
+        unsigned char rec[8192];
+        size_t len;
+        if (embed_text(texts[i], strlen(texts[i]), v) != EQ_OK ||
+            vrecord_encode(EMBED_NAME, v, EMBED_DIM, rec, sizeof rec, &len) != EQ_OK)
+            return -1;
+        eq_buf_put(b, rec, len);
+        rc |= seeds_write(root, "embed", i ? "vrecord_co2" : "vrecord_unrate", b);
+        eq_buf_puts(b, texts[i]);
+        rc |= seeds_write(root, "embed", i ? "text_co2" : "text_unrate", b);
+    }
+    return rc;
+}
+#endif
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_ROOT\n", argv[0]);
@@ -155,6 +181,9 @@ int main(int argc, char **argv) {
     eq_buf_init(&b);
     int rc = seeds_proto_req(argv[1], &b) | seeds_proto_reply(argv[1], &b) |
              seeds_store_job(argv[1], &b);
+#ifdef FUZZ_SEEDS_EMBED
+    rc |= seeds_embed(argv[1], &b);
+#endif
     eq_buf_fini(&b);
     return rc ? 1 : 0;
 }
