@@ -450,9 +450,11 @@ static eq_err fc__arima_refine_ml(fc__arima_ctx *c, fc__arima_fit *fit)
         EQ_OK)
         return EQ_OK;
     memcpy(fit->par, par, k * sizeof *par);
-    fit->sigma2 = ml.ssq / (double)ml.nu;
     double N = (double)ml.nu, K = (double)k + 1.0;
-    double m2ll = N * (log(2.0 * M_PI * fit->sigma2) + 1.0) + ml.sumlog;
+    double m2ll = N * (log(2.0 * M_PI * ml.ssq / N) + 1.0) + ml.sumlog;
+    /* The reported (and interval) variance divides by the degrees of freedom, as
+     * forecast::Arima does; the likelihood uses the MLE. */
+    fit->sigma2 = ml.ssq / (N - (double)k);
     fit->aicc = m2ll + 2.0 * K + 2.0 * K * (K + 1.0) / (N - K - 1.0);
     fit->ml = 1;
     return EQ_OK;
