@@ -2,6 +2,7 @@
  * in the normal (gcc, ASan/UBSan) build so that ctest runs every target for a few seconds.
  *
  *   fuzz_<target> [-r RUNS] [-t SECONDS] [-s SEED] PATH...
+ *   fuzz_<target> -x FILE...
  *
  * Each PATH is a corpus directory (every regular file in it is one input) or a single input
  * file. The driver runs every input once, then RUNS pseudo-random mutations of them (default
@@ -11,7 +12,11 @@
  *
  * A crash is reported by the sanitizers (or an abort() in the target). To recover the input,
  * set FUZZ_DRIVER_SAVE=FILE: each input is written there before it runs, so after a crash
- * FILE holds the input that crashed (slow; for reproducing only). */
+ * FILE holds the input that crashed (slow; for reproducing only).
+ *
+ * -x runs each FILE in a child process and expects it to fail (a sanitizer report, abort, any
+ * signal or non-zero exit): it exits 0 when every file still fails and 1 when one no longer
+ * does. This is how known, unfixed findings (tests/fuzz/known/) are kept honest. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -19,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -246,7 +253,37 @@ static size_t fuzz_mutate(const fuzz_corpus *c, uint8_t *out, size_t cap) {
     return len;
 }
 
+/* -x: 0 when every file makes the target fail in a child process. */
+static int fuzz_expect_failures(int argc, char **argv) {
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        fuzz_corpus c = {0};
+        if (fuzz_add_file(&c, argv[i]) != 0)
+            return 2;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+            return 2;
+        if (pid == 0) {
+            fuzz_run(c.seeds[0].data, c.seeds[0].len);
+            _exit(0);
+        }
+        int st;
+        if (waitpid(pid, &st, 0) != pid)
+            return 2;
+        int failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+        printf("fuzz_driver: %s %s\n", argv[i],
+               failed ? "still fails (known bug)" : "NO LONGER FAILS: move it into the corpus");
+        rc |= !failed;
+        free(c.seeds[0].data);
+        free(c.seeds);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "-x") == 0)
+        return fuzz_expect_failures(argc - 2, argv + 2);
     long runs = FUZZ_DRIVER_RUNS;
     double seconds = FUZZ_DRIVER_SECONDS;
     uint64_t seed = 0x9e3779b97f4a7c15u;

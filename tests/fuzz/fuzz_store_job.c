@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     eq_buf json;
     eq_buf_init(&json);
     eq_job_to_json(&j, NULL, &json);
-    cJSON *params = j.params ? cJSON_Parse(j.params) : NULL;
+    /* The whole params text must be one JSON value (cJSON_Parse alone ignores what follows). */
+    cJSON *params = j.params ? cJSON_ParseWithOpts(j.params, NULL, 1) : NULL;
     if (!j.params || params) {
         cJSON *parsed = json.oom ? NULL : cJSON_ParseWithLength((const char *)json.data, json.len);
         if (!cJSON_IsObject(parsed))
