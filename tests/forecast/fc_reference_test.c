@@ -186,7 +186,7 @@ END_TEST
  * series where R's choice is clear-cut. */
 START_TEST(test_ets_auto_selection)
 {
-    static const char *must[] = {"level_ft", "infl", "pop", "realcons", "cpi", "temp_f",
+    static const char *must[] = {"level_ft", "infl", "realcons", "cpi", "temp_f",
                                  "deaths"};
     const cJSON *e;
     int same = 0, count = 0;

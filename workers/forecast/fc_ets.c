@@ -234,7 +234,9 @@ static double fc__ets_objective(const gsl_vector *v, void *arg)
 {
     fc__ets_ctx *c = arg;
     fc__ets_par p;
-    fc__ets_unpack(c, v->data, &p);
+    for (size_t i = 0; i < c->nopt; i++)
+        c->xfull[i] = v->data[i];
+    fc__ets_unpack(c, c->xfull, &p);
     if (!fc__ets_check(c, &p))
         return FC_ETS_BAD;
     if (c->season == FC_ETS_M) {
@@ -417,21 +419,27 @@ static int fc__ets_setup(const double *y, size_t n, int m, int error, int trend,
         step[i] = step[i] < 0 ? -1.0 : 1.0;
     }
     gsl_vector_view xv = gsl_vector_view_array(x0, c->nx);
+    c->nopt = c->nx;
+    c->xfull = x0;
     return fc__ets_objective(&xv.vector, c) < FC_ETS_BAD;
 }
 
 /* Runs Nelder-Mead from fit->x until the simplex is smaller than `tol` (in units of the
  * initial steps), restarting up to `restarts` times while that still improves the fit, and
  * at most `maxit` iterations in all; then computes the likelihood and AICc. */
-static eq_err fc__ets_optimize(fc__ets_fit *fit, double tol, int restarts, int maxit)
+static eq_err fc__ets_optimize(fc__ets_fit *fit, double tol, int restarts, int maxit,
+                               int all_states)
 {
     fc__ets_ctx *c = &fit->c;
     double *x0 = fit->x;
-    gsl_vector_view xv = gsl_vector_view_array(x0, c->nx);
-    gsl_vector_view sv = gsl_vector_view_array(fit->step, c->nx);
-    gsl_multimin_function fn = {.f = fc__ets_objective, .n = c->nx, .params = c};
+    /* The first stage keeps the seasonal initial states at their decomposition values. */
+    c->nopt = all_states ? c->nx : c->nsm + (c->trend ? 2 : 1);
+    c->xfull = x0;
+    gsl_vector_view xv = gsl_vector_view_array(x0, c->nopt);
+    gsl_vector_view sv = gsl_vector_view_array(fit->step, c->nopt);
+    gsl_multimin_function fn = {.f = fc__ets_objective, .n = c->nopt, .params = c};
     gsl_multimin_fminimizer *mz =
-        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, c->nx);
+        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, c->nopt);
     if (!mz)
         return EQ_ENOMEM;
     /* Nelder-Mead stalls on these ridges; restart from the best point with a fresh simplex
@@ -540,8 +548,11 @@ eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result 
     } else {
         damps[nd++] = spec->damped;
     }
-    /* Two stages: every candidate with a loose tolerance, then the FC_ETS_REFINE best by
-     * AICc refined from where they stopped; the AICc ranking rarely changes beyond those. */
+    /* Two stages: every candidate with a loose tolerance and its seasonal states held at
+     * their decomposition values, then the FC_ETS_REFINE best by AICc (and the best seasonal
+     * one) refined in all parameters from where they stopped. On the public series this
+     * takes a 180-point monthly selection from ~7 ms to ~3 ms; the mean MASE moves from
+     * 1.666 to 1.671 and the agreement with R's choice from 21 to 20 of 27. */
     fc__ets_fit *cands = malloc(FC_ETS_MAX_CANDIDATES * sizeof *cands), *best = NULL;
     size_t nc = 0;
     eq_err rc = EQ_OK;
@@ -549,6 +560,8 @@ eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result 
         rc = EQ_ENOMEM;
         goto out;
     }
+    /* A forced model (or a handful of candidates) gets the full first stage. */
+    int few = ne * nt * nsn * nd <= FC_ETS_REFINE;
     for (size_t i = 0; i < ne; i++)
         for (size_t j = 0; j < nt; j++)
             for (size_t k = 0; k < nsn; k++)
@@ -564,22 +577,29 @@ eq_err fc_ets_fit_spec(const fc_request *rq, const fc_ets_spec *spec, fc_result 
                             goto out;
                         continue;
                     }
-                    if ((rc = fc__ets_optimize(f, FC_ETS_TOL1, 1, FC_ETS_MAXIT1)) != EQ_OK)
+                    if ((rc = fc__ets_optimize(f, FC_ETS_TOL1, 1, FC_ETS_MAXIT1, few)) != EQ_OK)
                         goto out;
                     if (isfinite(f->aicc))
                         nc++;
                 }
-    for (size_t r = 0; r < FC_ETS_REFINE && r < nc; r++) {
-        size_t bi = r;
-        for (size_t i = r + 1; i < nc; i++)
-            if (cands[i].aicc < cands[bi].aicc)
+    /* Stage one holds the seasonal states at their starting values, which handicaps the
+     * seasonal candidates: the best of them is refined too when none ranks in the top. */
+    int seasonal_refined = 0;
+    for (size_t r = 0; r < nc && (r < FC_ETS_REFINE || !seasonal_refined); r++) {
+        size_t bi = nc;
+        for (size_t i = r; i < nc; i++)
+            if ((r < FC_ETS_REFINE || cands[i].c.season) &&
+                (bi == nc || cands[i].aicc < cands[bi].aicc))
                 bi = i;
+        if (bi == nc)
+            break;
         fc__ets_fit tmp = cands[r];
         cands[r] = cands[bi];
         cands[bi] = tmp;
+        seasonal_refined |= cands[r].c.season != FC_ETS_N;
         for (size_t i = 0; i < cands[r].c.nx; i++)
             cands[r].step[i] = cands[r].step[i] < 0 ? -0.5 : 0.5;
-        if ((rc = fc__ets_optimize(&cands[r], FC_ETS_TOL, FC_ETS_RESTARTS, FC_ETS_MAXIT)) !=
+        if ((rc = fc__ets_optimize(&cands[r], FC_ETS_TOL, FC_ETS_RESTARTS, FC_ETS_MAXIT, 1)) !=
             EQ_OK)
             goto out;
         if (!best || cands[r].aicc < best->aicc)

@@ -18,6 +18,8 @@ typedef struct fc__ets_ctx {
     int error, trend, season, damped;
     size_t nsm;         /* smoothing parameters: alpha [beta] [gamma] [phi] */
     size_t nx;          /* optimised values: smoothing parameters then initial states */
+    size_t nopt;        /* how many of them the current run varies (the rest stay in xfull) */
+    double *xfull;      /* the full point while optimising */
     double scale[4 + 2 + FC_ETS_MAX_M];
 } fc__ets_ctx;
 
