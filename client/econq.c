@@ -91,6 +91,10 @@ const eq_problem *econq_problem(const eq_client *c) {
     return &c->problem;
 }
 
+long econq_connections_opened(const eq_client *c) {
+    return c->connects;
+}
+
 void econq_set_timeouts(eq_client *c, long connect_ms, long request_ms) {
     if (connect_ms > 0)
         c->connect_ms = connect_ms;
@@ -359,8 +363,10 @@ eq_err econq__do(eq_client *c, const econq__req *rq, econq__resp *rs) {
             err = econq__fail(c, EQ_ENET, "unreachable", "%s (%s)", msg, c->base);
         goto done;
     }
-    long code = 0;
+    long code = 0, opened = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK)
+        c->connects += opened;
     rs->status = (int)code;
     if (code < 200 || code >= 300) {
         econq_problem_from(c, rs);

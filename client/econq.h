@@ -105,6 +105,9 @@ ECONQ_API void econq_set_timeouts(eq_client *c, long connect_ms, long request_ms
  * shorter poll calls the wait callback more often (a live progress display). */
 ECONQ_API void econq_set_long_poll_s(eq_client *c, int seconds);
 
+/* How many new connections this handle has opened so far (keep-alive reuse keeps it low). */
+ECONQ_API long econq_connections_opened(const eq_client *c);
+
 /* ---- Jobs ---------------------------------------------------------------------------- */
 
 /* Options of a submit. Start from ECONQ_SUBMIT_OPTS_INIT: priority -1 means the server's

@@ -22,6 +22,7 @@ struct eq_client {
     long connect_ms;
     long request_ms;
     int long_poll_s;
+    long connects; /* connections opened, summed over requests */
     eq_problem problem;
     char errbuf[CURL_ERROR_SIZE];
 };

@@ -301,6 +301,22 @@ START_TEST(unserved_routes_report_404) {
 }
 END_TEST
 
+START_TEST(keep_alive_connection_is_reused) {
+    eq_client *c = client();
+    eq_job j;
+    ck_assert_int_eq(econq_submit(c, "noop", NULL, NULL, &j), EQ_OK);
+    for (int i = 0; i < 20; i++) {
+        eq_job g;
+        ck_assert_int_eq(econq_get(c, j.id, &g), EQ_OK);
+        econq_job_fini(&g);
+    }
+    ck_assert_int_eq(econq_get(c, "01ARZ3NDEKTSV4RRFFQ69G5FAV", NULL), EQ_ENOTFOUND);
+    ck_assert_int_eq(econq_connections_opened(c), 1); /* 22 requests, one connection */
+    econq_job_fini(&j);
+    econq_free(c);
+}
+END_TEST
+
 START_TEST(raw_request_returns_body_and_status) {
     eq_client *c = client();
     int status = 0;
@@ -407,6 +423,7 @@ int main(void) {
     tcase_add_test(tc, list_pages_and_filters);
     tcase_add_test(tc, unserved_routes_report_404);
     tcase_add_test(tc, raw_request_returns_body_and_status);
+    tcase_add_test(tc, keep_alive_connection_is_reused);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("local");
     tcase_set_timeout(tl, 30);
