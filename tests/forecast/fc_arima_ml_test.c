@@ -5,7 +5,7 @@
 
 #include "workers/forecast/fc_arima_ml.h"
 
-static double work[3 * FC_ARIMA_ML_MAX_R * FC_ARIMA_ML_MAX_R + 3 * FC_ARIMA_ML_MAX_R];
+static double work[FC_ARIMA_ML_WORK(FC_ARIMA_ML_MAX_R)];
 
 /* AR(1): the first innovation has variance 1 / (1 - phi^2), the others 1. */
 START_TEST(test_ar1_exact)

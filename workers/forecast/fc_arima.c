@@ -575,8 +575,7 @@ eq_err fc_arima_fit(const fc_request *rq, fc_result *out, fc_job_error *err)
         return fc_fail(err, "series_too_short", "ARIMA needs at least 6 observations, got %zu",
                        n);
     double *w = malloc(n * sizeof *w), *e = malloc(n * sizeof *e), *xb = malloc(n * sizeof *xb);
-    double *work = malloc((3 * FC_ARIMA_ML_MAX_R * FC_ARIMA_ML_MAX_R + 3 * FC_ARIMA_ML_MAX_R) *
-                          sizeof *work);
+    double *work = malloc(FC_ARIMA_ML_WORK(FC_ARIMA_ML_MAX_R) * sizeof *work);
     fc__arima_search *s = malloc(sizeof *s);
     eq_err rc = EQ_OK;
     if (!w || !e || !xb || !work || !s) {

@@ -17,9 +17,9 @@ eq_err fc_arima_ml_filter(const double *x, size_t n, const double *ar, int p, co
     int r = p > q + 1 ? p : q + 1;
     if (r > FC_ARIMA_ML_MAX_R)
         return EQ_EINVAL;
-    size_t rr = (size_t)r * (size_t)r;
-    double *P = work, *M = work + rr, *RR = work + 2 * rr;
-    double *a = work + 3 * rr, *v = a + r, *tmp = v + r;
+    size_t rr = (size_t)r * (size_t)r, s = (size_t)r + 1;
+    double *P = work, *RR = work + rr, *X = work + 2 * rr; /* X: (r+1)^2, zero-padded */
+    double *a = X + s * s, *v = a + r, *tmp = v + r;
     double phi[FC_ARIMA_ML_MAX_R] = {0}, R[FC_ARIMA_ML_MAX_R] = {0};
     for (int i = 0; i < p; i++)
         phi[i] = ar[i + 1];
@@ -49,6 +49,7 @@ eq_err fc_arima_ml_filter(const double *x, size_t n, const double *ar, int p, co
     for (int i = 0; i < r; i++)
         for (int j = 0; j < i; j++)
             P[j * r + i] = P[i * r + j];
+    memset(X, 0, s * s * sizeof *X);
     memset(a, 0, (size_t)r * sizeof *a);
     out->ssq = out->sumlog = 0.0;
     out->nu = 0;
@@ -71,19 +72,32 @@ eq_err fc_arima_ml_filter(const double *x, size_t n, const double *ar, int p, co
             a[i] = phi[i] * a0 + (i + 1 < r ? a[i + 1] : 0.0);
         if (steady)
             continue;
-        /* Covariance: P = T (P - P[:,0] P[0,:] / F) T' + R R'. */
+        /* Covariance: P = T X T' + R R' with X = P - P[:,0] P[0,:] / F. T is the companion
+         * matrix, so (T X T')_ij = phi_i phi_j X_00 + phi_i X_0,j+1 + phi_j X_i+1,0 +
+         * X_i+1,j+1 (X padded with a zero row and column); P is symmetric, so only the lower
+         * triangle is computed. */
+        double invF = 1.0 / F;
         for (int i = 0; i < r; i++)
             tmp[i] = P[i * r];
+        for (int i = 0; i < r; i++) {
+            double ti = tmp[i] * invF;
+            for (int j = 0; j <= i; j++)
+                X[i * s + j] = P[i * r + j] - ti * tmp[j];
+        }
         for (int i = 0; i < r; i++)
-            for (int j = 0; j < r; j++)
-                P[i * r + j] -= tmp[i] * tmp[j] / F;
-        for (int i = 0; i < r; i++) /* M = T P */
-            for (int j = 0; j < r; j++)
-                M[i * r + j] = phi[i] * P[j] + (i + 1 < r ? P[(i + 1) * r + j] : 0.0);
-        for (int i = 0; i < r; i++) /* P = M T' + RR */
-            for (int j = 0; j < r; j++)
-                P[i * r + j] = M[i * r] * phi[j] + (j + 1 < r ? M[i * r + j + 1] : 0.0) +
+            for (int j = i + 1; j < r; j++)
+                X[i * s + j] = X[j * s + i];
+        double x00 = X[0];
+        for (int i = 0; i < r; i++) {
+            const double *xi1 = X + (size_t)(i + 1) * s;
+            double pi = phi[i], pix00 = pi * x00, xi10 = xi1[0];
+            for (int j = 0; j <= i; j++)
+                P[i * r + j] = phi[j] * (pix00 + xi10) + pi * X[j + 1] + xi1[j + 1] +
                                RR[i * r + j];
+        }
+        for (int i = 0; i < r; i++)
+            for (int j = i + 1; j < r; j++)
+                P[i * r + j] = P[j * r + i];
         steady = Fprev > 0 && fabs(P[0] - Fprev) < FC_ML_STEADY_TOL * Fprev;
         Fprev = P[0];
     }
