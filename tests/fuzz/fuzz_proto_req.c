@@ -22,7 +22,25 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
         break;
     case PROTO_CANCEL:
     case PROTO_RETRY:
+    case PROTO_DATASET_DEL:
+    case PROTO_SCHEDULE_DEL:
+    case PROTO_REDELIVER:
         proto_enc_id(b, r->op, r->id);
+        break;
+    case PROTO_SCHEDULE_PUT:
+        if (r->njobs != 1)
+            abort();
+        proto_enc_schedule_put(b, r->id, r->sched_cron, &r->jobs[0]);
+        break;
+    case PROTO_DATASET_PUT:
+        proto_enc_dataset_put(b, r->ds_name, r->ds_kind, r->ds_hash, r->ds_bytes,
+                              r->ds_description, r->ds_table, r->ds_table_len, r->ds_file,
+                              r->ds_file_len);
+        break;
+    case PROTO_BATCH:
+        proto_enc_batch_head(b, r->njobs, r->batch_webhook_url, r->batch_webhook_secret);
+        for (uint32_t i = 0; i < r->njobs; i++)
+            proto_enc_submit_job(b, &r->jobs[i]);
         break;
     case PROTO_LEASE:
         proto_enc_lease(b, r->lease.worker, (const char *const *)r->lease.types, r->lease.ntypes,
@@ -44,8 +62,14 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
 }
 
 /* The decoder's promises about what it returns. */
-static void fuzz_proto_check_fields(const proto_req *r) {
-    if (r->op == PROTO_SUBMIT) {
+/* 1 when [p, p + n) lies inside the message [data, data + size). */
+static int fuzz_proto_inside(const void *p, size_t n, const uint8_t *data, size_t size) {
+    const uint8_t *q = p;
+    return q >= data && q <= data + size && n <= (size_t)(data + size - q);
+}
+
+static void fuzz_proto_check_fields(const proto_req *r, const uint8_t *data, size_t size) {
+    if (r->op == PROTO_SUBMIT || r->op == PROTO_BATCH || r->op == PROTO_SCHEDULE_PUT) {
         if (r->njobs == 0 || r->njobs > PROTO_MAX_JOBS || !r->jobs)
             abort();
         for (uint32_t i = 0; i < r->njobs; i++) {
@@ -63,6 +87,14 @@ static void fuzz_proto_check_fields(const proto_req *r) {
         for (uint32_t i = 0; i < r->lease.nouts; i++)
             if (!r->lease.outs[i].id || r->lease.outs[i].failed > 1)
                 abort();
+    } else if (r->op == PROTO_DATASET_PUT) {
+        if (!r->ds_name || !r->ds_kind || !r->ds_hash || !r->ds_description || !r->ds_table ||
+            !r->ds_file)
+            abort();
+        /* The borrowed byte strings lie inside the message. */
+        if (!fuzz_proto_inside(r->ds_table, r->ds_table_len, data, size) ||
+            !fuzz_proto_inside(r->ds_file, r->ds_file_len, data, size))
+            abort();
     } else if (r->op == PROTO_COMPLETE || r->op == PROTO_FAIL) {
         if (!r->out.worker || !r->out.id || r->out.failed != (r->op == PROTO_FAIL))
             abort();
@@ -73,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     proto_req r;
     if (proto_decode_req(data, size, &r) != EQ_OK)
         return 0;
-    fuzz_proto_check_fields(&r);
+    fuzz_proto_check_fields(&r, data, size);
     eq_buf b;
     eq_buf_init(&b);
     fuzz_proto_reencode(&r, &b);

@@ -80,6 +80,23 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
     proto_enc_fail(b, "worker-a:1234", "01JB8ZB6ZQ9V3M0C0Y8V2K4W1X", 2, "invalid-params",
                    "horizon must be positive", 0);
     rc |= seeds_write(root, "proto_req", "fail", b);
+    proto_enc_id(b, PROTO_DATASET_DEL, "us_macro_monthly");
+    rc |= seeds_write(root, "proto_req", "dataset_del", b);
+    proto_enc_id(b, PROTO_SCHEDULE_DEL, "nightly");
+    rc |= seeds_write(root, "proto_req", "schedule_del", b);
+    proto_enc_id(b, PROTO_REDELIVER, "msg_p5jXN8AQM9LWM0D4loKWxJek");
+    rc |= seeds_write(root, "proto_req", "redeliver", b);
+    proto_enc_schedule_put(b, "nightly", "0 2 * * *", &jobs[0]);
+    rc |= seeds_write(root, "proto_req", "schedule_put", b);
+    proto_enc_batch_head(b, 2, "https://example.com/hooks/batch", NULL);
+    proto_enc_submit_job(b, &jobs[0]);
+    proto_enc_submit_job(b, &jobs[1]);
+    rc |= seeds_write(root, "proto_req", "batch", b);
+    static const char csv[] = "date,v\n2020-01-01,1.5\n2020-02-01,2\n";
+    static const unsigned char table[] = {1, 2, 0, 0, 0, 1, 0, 0, 0};
+    proto_enc_dataset_put(b, "macro", "csv", "xxh3:0123456789abcdef", sizeof csv - 1,
+                          "monthly macro series", table, sizeof table, csv, sizeof csv - 1);
+    rc |= seeds_write(root, "proto_req", "dataset_put", b);
     return rc;
 }
 
