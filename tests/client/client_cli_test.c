@@ -188,6 +188,29 @@ START_TEST(submit_job_wait_with_progress_lines) {
 }
 END_TEST
 
+/* On a terminal (a pseudo-terminal from util-linux `script`) the progress is one live line. */
+START_TEST(terminal_progress_is_a_live_line) {
+    if (access("/usr/bin/script", X_OK) != 0)
+        return; /* no way to give econq a terminal here */
+    char args[600];
+    snprintf(args, sizeof args,
+             "-c \"ECONQ_URL=http://127.0.0.1:%d '%s/econq' submit noop --param sleep_ms=1500 "
+             "--wait\" /dev/null",
+             d.port, getenv("ECONQ_BUILD_DIR"));
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "/usr/bin/script -q %s", args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = slurp(p);
+    int st = pclose(p);
+    ck_assert_int_eq(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+    ck_assert_ptr_nonnull(strstr(out, "\r\033[K"));   /* redrawn in place */
+    ck_assert_ptr_nonnull(strstr(out, "succeeded"));
+    ck_assert_ptr_null(strstr(out, " elapsed="));      /* not the plain lines */
+    free(out);
+}
+END_TEST
+
 START_TEST(submit_wait_failed_job_exits_1) {
     run_out r = run("submit noop --param fail=permanent --max-attempts 1 --wait --json");
     ck_assert_int_eq(r.rc, 1);
@@ -401,6 +424,7 @@ int main(void) {
     tcase_add_test(tc, usage_errors_exit_2);
     tcase_add_test(tc, health_table_and_json);
     tcase_add_test(tc, submit_job_wait_with_progress_lines);
+    tcase_add_test(tc, terminal_progress_is_a_live_line);
     tcase_add_test(tc, submit_wait_failed_job_exits_1);
     tcase_add_test(tc, params_file_and_stdin);
     tcase_add_test(tc, jobs_table_json_and_filters);
