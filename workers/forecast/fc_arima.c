@@ -23,6 +23,10 @@
 #define FC_ARIMA_MAX_DEG (FC_ARIMA_MAX_AR + 2 + FC_ARIMA_MAX_M)
 #define FC_ARIMA_MAX_PAR (FC_ARIMA_MAX_P + FC_ARIMA_MAX_Q + FC_ARIMA_MAX_SP + FC_ARIMA_MAX_SQ + 1)
 #define FC_ARIMA_BAD 1e10
+/* CSS search: simplex size (in units of 0.1 per coefficient) at which a run stops, and
+ * restarts per candidate. */
+#define FC_ARIMA_CSS_TOL 1e-4
+#define FC_ARIMA_CSS_RESTARTS 3
 /* KPSS 5% critical value (level stationarity, Kwiatkowski et al. 1992). */
 #define FC_KPSS_CRIT 0.463
 /* Seasonal differencing when the seasonal strength exceeds this (R's nsdiffs "seas"). */
@@ -260,12 +264,12 @@ static eq_err fc__arima_fit_one(fc__arima_ctx *c, const fc__arima_order *o, fc__
         if (!mz)
             return EQ_ENOMEM;
         int its = 0;
-        for (int restart = 0; restart < 3; restart++) {
+        for (int restart = 0; restart < FC_ARIMA_CSS_RESTARTS; restart++) {
             gsl_multimin_fminimizer_set(mz, &fn, &xv.vector, &sv.vector);
             for (; its < 400 * (int)k; its++) {
                 if (gsl_multimin_fminimizer_iterate(mz) != 0)
                     break;
-                if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), 1e-4) ==
+                if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), FC_ARIMA_CSS_TOL) ==
                     GSL_SUCCESS)
                     break;
             }
