@@ -331,7 +331,19 @@ START_TEST(test_auto_is_mean_of_members)
         ck_assert_double_eq_tol(at(get(ra, "point"), j),
                                 0.5 * (at(get(re, "point"), j) + at(get(rt, "point"), j)), 1e-6);
     ck_assert(cJSON_IsNumber(get(get(ra, "params"), "theta.alpha")));
-    ck_assert(cJSON_IsNumber(get(get(ra, "accuracy"), "mase")));
+    /* The documented result shape. */
+    static const char *keys[] = {"dates", "point", "intervals", "method", "model", "params",
+                                 "aicc", "accuracy", "frequency", "n"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        get(ra, keys[i]);
+    ck_assert_int_eq(cJSON_GetArraySize(get(ra, "dates")), 8);
+    ck_assert_str_eq(cJSON_GetArrayItem(get(ra, "dates"), 0)->valuestring, "2009-10-01");
+    ck_assert_str_eq(get(ra, "frequency")->valuestring, "quarterly");
+    ck_assert_int_eq((int)get(ra, "n")->valuedouble, (int)s.n);
+    const cJSON *acc = get(ra, "accuracy");
+    ck_assert(get(acc, "mase")->valuedouble > 0 && get(acc, "mase")->valuedouble < 2);
+    ck_assert(get(acc, "smape")->valuedouble > 0 && get(acc, "smape")->valuedouble < 5);
+    ck_assert(get(acc, "rmse")->valuedouble > 0);
     cJSON_Delete(ra);
     cJSON_Delete(re);
     cJSON_Delete(rt);
