@@ -1,7 +1,9 @@
 /* Fuzz target: the JSON handling of the job submit path (POST /v1/jobs in api/jobs.c), without
  * the HTTP server: the depth check, cJSON parsing with only white space after the value, the
- * schema validation (schemas_validate_job), then the conversion of a valid body to the broker's
- * submit message, exactly as the api does it.
+ * schema validation (schemas_validate_job), the api's webhook checks (wh_url_parse,
+ * wh_key_parse, as api_webhook_check does), then the conversion of a valid body to the broker's
+ * submit message, as api_job_build does it (without the dataset lookup of forecast params and
+ * the canonical ordering of params, which need a running api).
  *
  * Properties checked:
  *  - a refused body comes with a well-formed error (a path that is empty or starts with '/',
@@ -9,9 +11,12 @@
  *  - a valid body has the fields the api then reads without further checks: a string type,
  *    an integral priority 0..9 and max_attempts 1..100 (the api casts them to uint8_t and
  *    uint16_t), a delay_ms within a year (cast to int64_t), string webhook fields;
- *  - the submit message the api builds from a valid body decodes in the broker
- *    (proto_decode_req) to the same job: a body the schema accepts must never make the broker
- *    refuse the batch it travels in. */
+ *  - the submit message the api builds from an accepted body decodes in the broker
+ *    (proto_decode_req) to the same job: a body the api accepts must never make the broker
+ *    refuse the batch it travels in. The schema counts a URL's length in characters and the
+ *    broker in bytes (4096); the byte limit of wh_url_parse (WH_URL_MAX_CHARS) is what keeps
+ *    a 2048-character URL of multi-byte characters out (corpus/job_json/webhook_url_4500_bytes
+ *    is that case). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +24,8 @@
 #include <cjson/cJSON.h>
 
 #include "common/clock.h"
+#include "broker/webhook/wh_sign.h"
+#include "broker/webhook/wh_ssrf.h"
 #include "common/proto.h"
 #include "schemas/schemas.h"
 
@@ -97,6 +104,13 @@ static void fuzz_job_submit(const cJSON *body) {
         job.run_at_ms = 1700000000000 + (int64_t)delay->valuedouble;
     job.webhook_url = (char *)fuzz_job_str(wh, "url");
     job.webhook_secret = (char *)fuzz_job_str(wh, "secret");
+    /* api_webhook_check: the api answers 422 for a URL or secret these refuse. */
+    wh_url u;
+    wh_key k;
+    if (job.webhook_url && wh_url_parse(job.webhook_url, &u) != EQ_OK)
+        return;
+    if (job.webhook_secret && wh_key_parse(job.webhook_secret, &k) != EQ_OK)
+        return;
     job.idem_key = FUZZ_JOB_IDEM_KEY;
     job.idem_hash = 42;
     job.params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(body, "params"));
