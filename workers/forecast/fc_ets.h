@@ -21,8 +21,8 @@ eq_err fc_ets_spec_parse(const char *model, fc_ets_spec *out, fc_job_error *err)
  * Intervals: analytic for models without a multiplicative season (Hyndman et al. 2008
  * classes 1 and 2, as R), otherwise from 5000 simulated paths with a fixed seed
  * (deterministic). Automatic selection fits every admissible candidate with a loose
- * tolerance (seasonal states held), then refines the best two by AICc and the best
- * seasonal one in all parameters; a forced model is optimised in full throughout. */
+ * tolerance (seasonal states held), then refines the best two by AICc and the best three
+ * seasonal ones in all parameters; a forced model is optimised in full throughout. */
 eq_err fc_ets_fit(const fc_request *rq, fc_result *out, fc_job_error *err);
 
 /* As fc_ets_fit with an explicit specification (used by Theta for its SES). */
