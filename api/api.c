@@ -290,6 +290,8 @@ static int route_batches(api *a, http_request *r, const char *path, int m) {
         api_batches_get(a, r, id);
     else if (strcmp(rest, "/jobs") == 0)
         api_batches_jobs(a, r, id);
+    else if (strcmp(rest, "/deliveries") == 0)
+        api_deliveries_list(a, r, id);
     else if (strcmp(rest, "/results") == 0 || strcmp(rest, "/results.json") == 0)
         api_batches_results(a, r, id, 0);
     else if (strcmp(rest, "/results.xlsx") == 0)
@@ -314,6 +316,8 @@ static void handle(void *ctx, http_request *r) {
     api *a = ctx;
     const char *path = http_request_path(r);
     int m = http_request_method(r);
+    if (api_guard(a, r)) /* API key and rate limit (api/metrics.c); answered when refused */
+        return;
     if (strcmp(path, "/v1/jobs") == 0) {
         if (m == HTTP_POST)
             api_jobs_submit(a, r);
@@ -347,6 +351,13 @@ static void handle(void *ctx, http_request *r) {
                 method_not_allowed(r, "GET, DELETE");
             return;
         }
+        if (strcmp(slash, "/deliveries") == 0) {
+            if (m == HTTP_GET || m == HTTP_HEAD)
+                api_deliveries_list(a, r, idbuf);
+            else
+                method_not_allowed(r, "GET");
+            return;
+        }
         if (strcmp(slash, "/retry") == 0) {
             if (m == HTTP_POST)
                 api_jobs_retry(a, r, idbuf);
@@ -354,7 +365,21 @@ static void handle(void *ctx, http_request *r) {
                 method_not_allowed(r, "POST");
             return;
         }
-    } else if (route_datasets(a, r, path, m) || route_batches(a, r, path, m)) {
+    } else if (strncmp(path, "/v1/deliveries/", 15) == 0) {
+        const char *id = path + 15, *slash = strchr(id, '/');
+        char idbuf[48];
+        size_t n = slash ? (size_t)(slash - id) : strlen(id);
+        if (slash && strcmp(slash, "/redeliver") == 0 && n < sizeof idbuf) {
+            memcpy(idbuf, id, n);
+            idbuf[n] = '\0';
+            if (m == HTTP_POST)
+                api_deliveries_redeliver(a, r, idbuf);
+            else
+                method_not_allowed(r, "POST");
+            return;
+        }
+    } else if (route_datasets(a, r, path, m) || route_batches(a, r, path, m) ||
+               api_route_schedules(a, r, path, m)) {
         return;
     } else if (strcmp(path, "/openapi.json") == 0) {
         if (m == HTTP_GET || m == HTTP_HEAD) {
@@ -364,6 +389,12 @@ static void handle(void *ctx, http_request *r) {
         } else {
             method_not_allowed(r, "GET");
         }
+        return;
+    } else if (strcmp(path, "/metrics") == 0) {
+        if (m == HTTP_GET || m == HTTP_HEAD)
+            api_metrics(a, r);
+        else
+            method_not_allowed(r, "GET");
         return;
     } else if (strcmp(path, "/health") == 0) {
         if (m == HTTP_GET || m == HTTP_HEAD)

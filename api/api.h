@@ -24,11 +24,15 @@ typedef struct api_config {
     const char *events_url;
     size_t max_body_bytes;
     size_t upload_max_bytes;   /* a dataset file (POST /v1/datasets) */
+    int webhook_secret_set;    /* the server has a secret for webhooks that name none */
     size_t max_connections;
     unsigned header_timeout_ms, idle_timeout_ms;
     const char *const *job_types; /* the types this deployment accepts; NULL-terminated */
     int max_attempts_default;
     int64_t health_worker_window_ms; /* a worker seen within this counts as connected */
+    const struct api_auth *auth;     /* borrowed; NULL: no API keys (open, for development) */
+    struct api_ratelimit *rl;        /* borrowed, used on the loop thread; NULL: no limits */
+    int metrics_auth;                /* 1: GET /metrics needs a key too */
 } api_config;
 
 eq_err api_start(uv_loop_t *loop, const api_config *cfg, api **out);

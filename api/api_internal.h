@@ -82,10 +82,14 @@ void api_datasets_list(api *a, http_request *r);
 /* column NULL: the dataset's description with statistics; else that column's values. */
 void api_datasets_get(api *a, http_request *r, const char *id, const char *column);
 void api_datasets_delete(api *a, http_request *r, const char *id);
+void api_deliveries_list(api *a, http_request *r, const char *subject);
+void api_deliveries_redeliver(api *a, http_request *r, const char *id);
 void api_batches_submit(api *a, http_request *r);
 void api_batches_get(api *a, http_request *r, const char *id);
 void api_batches_jobs(api *a, http_request *r, const char *id);
 void api_batches_results(api *a, http_request *r, const char *id, int xlsx);
+/* /v1/schedules and /v1/schedules/{name} (api/schedules.c): 1 when the path was theirs. */
+int api_route_schedules(api *a, http_request *r, const char *path, int m);
 
 /* Long-polls: answer req when job id finishes or after wait_s seconds. */
 void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s);
@@ -107,6 +111,9 @@ void api_problem_send(http_request *r, const api_problem_t *p);
  * env). Returns 0, or -1 with p filled. */
 int api_job_build(api *a, struct cJSON *env, const char *prefix, proto_submit_job *job,
                   char **params_out, api_problem_t *p);
+/* A webhook's URL (http/https) and secret (whsec_, or the server's default) at submit. */
+int api_webhook_check(api *a, const char *url, const char *secret, const char *prefix,
+                      api_problem_t *p);
 /* The inline series {dates, values} of a dataset's column (api/datasets.c). */
 int api_dataset_series(api *a, const char *dataset, const char *column, struct cJSON **out,
                        const char *prefix, api_problem_t *p);
@@ -114,5 +121,12 @@ int api_dataset_series(api *a, const char *dataset, const char *column, struct c
 /* Parses a JSON body with the depth and size limits; answers the problem itself and returns
  * NULL when the body is not acceptable JSON. */
 struct cJSON *api_parse_json_body(http_request *r);
+
+/* Every answer of the api is logged once and counted (api/metrics.c): the api's files answer
+ * through api_respond*, which call the HTTP library's functions of the same names. */
+#include "api/prod.h"
+#define http_respond api_respond
+#define http_respond_problem api_respond_problem
+#define http_respond_problem_headers api_respond_problem_headers
 
 #endif

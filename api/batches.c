@@ -212,6 +212,12 @@ void api_batches_submit(api *a, http_request *r) {
     const cJSON *wh = cJSON_GetObjectItemCaseSensitive(body, "webhook");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(wh, "url");
     const cJSON *secret = cJSON_GetObjectItemCaseSensitive(wh, "secret");
+    if (cJSON_IsString(url) &&
+        api_webhook_check(a, url->valuestring, cJSON_IsString(secret) ? secret->valuestring : NULL,
+                          "", &p)) {
+        api_problem_send(r, &p);
+        goto done;
+    }
     eq_buf msg;
     eq_buf_init(&msg);
     proto_enc_batch_head(&msg, b.n, cJSON_IsString(url) ? url->valuestring : NULL,

@@ -14,6 +14,8 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "schemas/schemas.h"
+#include "broker/webhook/wh_sign.h"
+#include "broker/webhook/wh_ssrf.h"
 
 /* Rejects bodies nested deeper than API_MAX_JSON_DEPTH before cJSON sees them. */
 static int json_too_deep(const char *s, size_t n) {
@@ -274,6 +276,22 @@ static int resolve_dataset_series(api *a, cJSON *params, const char *prefix, api
     return 0;
 }
 
+int api_webhook_check(api *a, const char *url, const char *secret, const char *prefix,
+                      api_problem_t *p) {
+    wh_url u;
+    wh_key k;
+    if (wh_url_parse(url, &u) != EQ_OK)
+        return fail(p, 422, "invalid-webhook-url", prefix, "/webhook/url",
+                    "%s/webhook/url: not an http or https URL", prefix);
+    if (secret && wh_key_parse(secret, &k) != EQ_OK)
+        return fail(p, 422, "invalid-webhook-secret", prefix, "/webhook/secret",
+                    "%s/webhook/secret: not a whsec_ secret", prefix);
+    if (!secret && !a->cfg.webhook_secret_set)
+        return fail(p, 422, "webhook-secret-required", prefix, "/webhook/secret",
+                    "%s/webhook: give a secret; this server has no default webhook secret", prefix);
+    return 0;
+}
+
 int api_job_build(api *a, cJSON *env, const char *prefix, proto_submit_job *job, char **params_out,
                   api_problem_t *p) {
     js_error je;
@@ -302,6 +320,8 @@ int api_job_build(api *a, cJSON *env, const char *prefix, proto_submit_job *job,
     const cJSON *wh = cJSON_GetObjectItemCaseSensitive(env, "webhook");
     job->webhook_url = dup_item_string(wh, "url");
     job->webhook_secret = dup_item_string(wh, "secret");
+    if (job->webhook_url && api_webhook_check(a, job->webhook_url, job->webhook_secret, prefix, p))
+        return -1;
     cJSON *pobj = cJSON_GetObjectItemCaseSensitive(env, "params");
     if (strcmp(job->type, "forecast") == 0) {
         char pp[96];

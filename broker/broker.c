@@ -1,5 +1,7 @@
 #include "broker/broker.h"
 
+#include "broker/outbox.h"
+
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -54,6 +56,9 @@ struct broker {
     char idem_cursor[300];
     lc_effects fx;
     seen_worker seen[64];
+    broker_sched *sched;
+    outbox *ob;
+    outbox_outcome *outcomes, **outcomes_tail; /* guarded by mu: from the dispatcher */
 };
 
 void broker_config_defaults(broker_config *c) {
@@ -198,6 +203,15 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
         eq_buf_i64(out, created);
         return EQ_OK;
     }
+    case PROTO_REDELIVER:
+        err = lc_redeliver(c, r->id);
+        if (err != EQ_OK && err != EQ_ENOTFOUND)
+            return err;
+        proto_enc_reply(out, err, NULL);
+        return EQ_OK;
+    case PROTO_SCHEDULE_PUT:
+    case PROTO_SCHEDULE_DEL:
+        return sched_handle(b->sched, c, r, out);
     case PROTO_DATASET_DEL:
         err = lc_dataset_del(c, r->id);
         if (err != EQ_OK && err != EQ_ENOTFOUND)
@@ -306,9 +320,20 @@ static void publish_events(broker *b) {
     }
 }
 
-/* One group: every request in `group` (and, when worthwhile, the parked leases) in one write
- * transaction; replies after the commit. */
-static void run_group(broker *b, slot *group, int64_t now) {
+/* Webhook attempts' outcomes, from the dispatcher thread. */
+static void post_outcome(void *ctx, outbox_outcome *o) {
+    broker *b = ctx;
+    o->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    *b->outcomes_tail = o;
+    b->outcomes_tail = &o->next;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* One group: every request in `group`, the webhook outcomes, and (when worthwhile) the parked
+ * leases in one write transaction; replies after the commit. */
+static void run_group(broker *b, slot *group, outbox_outcome *outs, int64_t now) {
     store_txn *t = NULL;
     lc_ctx c = {.now = now, .seq = &b->seq, .policy = &b->cfg.policy, .fx = &b->fx};
     uint64_t seq0 = b->seq;
@@ -318,6 +343,8 @@ static void run_group(broker *b, slot *group, int64_t now) {
     c.txn = t;
     for (s = group; s && !err; s = s->next)
         err = handle(b, &c, s);
+    for (outbox_outcome *o = outs; o && !err; o = o->next)
+        err = lc_delivery_outcome(&c, o);
     /* Housekeeping rides on the same transaction. */
     if (!err && now >= b->next_tick_ms) {
         size_t n;
@@ -334,6 +361,9 @@ static void run_group(broker *b, slot *group, int64_t now) {
                                    sizeof b->idem_cursor, 4096, &m);
         b->next_retain_ms = now + (n == 1024 ? BROKER_TICK_MS : BROKER_RETAIN_EVERY_MS);
     }
+    /* Due schedules submit their jobs; in-broker maintenance jobs run. */
+    if (!err)
+        err = sched_run(b->sched, &c);
     /* Parked leases get another look when jobs arrived or a delayed one became ready. */
     int retry_parked = b->fx.queue_changed || (b->next_ready_ms && now >= b->next_ready_ms);
     if (retry_parked) {
@@ -354,6 +384,17 @@ static void run_group(broker *b, slot *group, int64_t now) {
         eq_log(EQ_LOG_ERROR, "write transaction failed", "error", eq_strerror(err), NULL);
     } else {
         publish_events(b);
+        if (b->fx.deliveries_added)
+            outbox_wake(b->ob);
+    }
+    /* Committed or not, the dispatcher may look at these deliveries again. */
+    if (outs) {
+        outbox_release(b->ob, outs);
+        while (outs) {
+            outbox_outcome *nx = outs->next;
+            free(outs);
+            outs = nx;
+        }
     }
     /* Parked leases: answered when they got jobs, when their wait ended, or at shutdown. */
     slot *keep = NULL, **ktail = &keep;
@@ -401,6 +442,8 @@ static void run_group(broker *b, slot *group, int64_t now) {
         s = nx;
     }
     b->parked_head = keep;
+    /* After the replies: the backup copy may take a while. */
+    sched_after_commit(b->sched, b->cfg.st, !err);
 }
 
 static int64_t next_wake(broker *b, int64_t now) {
@@ -410,6 +453,9 @@ static int64_t next_wake(broker *b, int64_t now) {
     for (slot *s = b->parked_head; s; s = s->next)
         if (s->park_until < w)
             w = s->park_until;
+    int64_t sw = sched_wake_ms(b->sched);
+    if (sw < w)
+        w = sw;
     return w > now ? w : now;
 }
 
@@ -418,7 +464,7 @@ static void *writer_main(void *arg) {
     for (;;) {
         pthread_mutex_lock(&b->mu);
         int64_t now = eq_now_ms();
-        while (!b->inbox_head && !b->stopping && now < next_wake(b, now) ) {
+        while (!b->inbox_head && !b->outcomes && !b->stopping && now < next_wake(b, now)) {
             int64_t wake = next_wake(b, now);
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -442,6 +488,9 @@ static void *writer_main(void *arg) {
             last->next = NULL;
         }
         int stopping = b->stopping;
+        outbox_outcome *outs = b->outcomes;
+        b->outcomes = NULL;
+        b->outcomes_tail = &b->outcomes;
         pthread_mutex_unlock(&b->mu);
         /* Decode outside the lock; malformed requests are answered at once. */
         slot *ok = NULL, **tail = &ok;
@@ -459,7 +508,7 @@ static void *writer_main(void *arg) {
             }
             s = nx;
         }
-        run_group(b, ok, eq_now_ms());
+        run_group(b, ok, outs, eq_now_ms());
         if (stopping && !group)
             break;
     }
@@ -481,6 +530,12 @@ static void broker_free(broker *b) {
         eq_buf_fini(&s->reply);
     }
     free(b->slots);
+    while (b->outcomes) {
+        outbox_outcome *nx = b->outcomes->next;
+        free(b->outcomes);
+        b->outcomes = nx;
+    }
+    sched_free(b->sched);
     lc_effects_fini(&b->fx);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
@@ -508,6 +563,11 @@ static eq_err startup_txn(broker *b) {
             eq_log(EQ_LOG_WARN, "re-queued jobs interrupted by a restart", "count", num, NULL);
         }
     }
+    if (!err) {
+        lc_ctx c = {.txn = t, .now = eq_now_ms(), .seq = &b->seq, .policy = &b->cfg.policy,
+                    .fx = &b->fx};
+        err = sched_startup(b->sched, &c);
+    }
     if (err) {
         store_txn_abort(t);
         return err;
@@ -523,7 +583,10 @@ eq_err broker_start(const broker_config *cfg, broker **out) {
     b->cfg = *cfg;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
-    eq_err err = startup_txn(b);
+    b->outcomes_tail = &b->outcomes;
+    eq_err err = sched_new(&cfg->sched, &b->sched);
+    if (!err)
+        err = startup_txn(b);
     if (err) {
         broker_free(b);
         return err;
@@ -561,6 +624,13 @@ eq_err broker_start(const broker_config *cfg, broker **out) {
         b->slots[i].state = SLOT_RECV;
         nng_ctx_recv(b->slots[i].ctx, b->slots[i].aio);
     }
+    if (cfg->webhooks) {
+        outbox_config oc = {.st = cfg->st, .http = cfg->webhook_http, .max_inflight = 256};
+        eq_err oerr = outbox_start(&oc, post_outcome, b, &b->ob);
+        if (oerr)
+            eq_log(EQ_LOG_ERROR, "the webhook dispatcher did not start; deliveries wait in the outbox",
+                   "error", eq_strerror(oerr), NULL);
+    }
     *out = b;
     return EQ_OK;
 fail_nng:
@@ -574,6 +644,8 @@ fail_nng:
 void broker_stop(broker *b) {
     if (!b)
         return;
+    outbox_stop(b->ob);
+    b->ob = NULL;
     pthread_mutex_lock(&b->mu);
     b->stopping = 1;
     pthread_cond_signal(&b->cv);

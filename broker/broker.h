@@ -9,6 +9,8 @@
 #define ECONQ_BROKER_BROKER_H
 #include <stdint.h>
 #include "broker/lifecycle.h"
+#include "broker/schedule.h"
+#include "broker/webhook/wh_dispatch.h"
 #include "store/store.h"
 
 typedef struct broker broker;
@@ -21,6 +23,9 @@ typedef struct broker_config {
     int64_t retention_ms;        /* finished jobs and results are deleted after this */
     unsigned contexts;           /* requests handled concurrently (parked leases hold one each) */
     const char *local_worker_prefix; /* in-process worker names start with this; NULL if none */
+    sched_config sched;          /* cron schedules and in-broker maintenance (broker/schedule.h) */
+    int webhooks;                /* run the webhook dispatcher */
+    wh_config webhook_http;      /* its timeouts and SSRF allowlist */
 } broker_config;
 
 void broker_config_defaults(broker_config *c);

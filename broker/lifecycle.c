@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
+#include "broker/outbox.h"
 
 #include <xxhash.h>
 
@@ -12,6 +14,7 @@
 
 void lc_effects_reset(lc_effects *fx) {
     fx->queue_changed = 0;
+    fx->deliveries_added = 0;
     fx->ndone = 0;
 }
 
@@ -54,8 +57,11 @@ static eq_err batch_note(lc_ctx *c, const char *batch_id, int delta) {
         b.finished--;
     else if (delta > 0 && b.finished < b.total)
         b.finished++;
+    int was_done = b.done_ms != 0;
     b.done_ms = b.finished == b.total ? c->now : 0;
     err = store_batch_put(c->txn, batch_id, &b);
+    if (!err && b.done_ms && !was_done)
+        err = lc_webhook_batch(c, batch_id, &b);
     store_batch_fini(&b);
     return err;
 }
@@ -90,10 +96,15 @@ static eq_err transition(lc_ctx *c, eq_job *j, int to) {
     }
     if (from != to && (err = store_state_put(c->txn, to, j->id)))
         return err;
+    if ((err = store_job_put(c->txn, j)))
+        return err;
+    if (job_state_terminal(to) && !job_state_terminal(from) && (err = lc_webhook_job(c, j)))
+        return err;
     if (j->batch_id && job_state_terminal(from) != job_state_terminal(to) &&
         (err = batch_note(c, j->batch_id, job_state_terminal(to) ? 1 : -1)))
         return err;
-    return store_job_put(c->txn, j);
+    metrics_job_transition(j->type, from, to, j->run_at_ms, j->started_ms, c->now);
+    return EQ_OK;
 }
 
 static int attempts_left(const eq_job *j) {
@@ -144,6 +155,8 @@ static eq_err submit_cached(lc_ctx *c, eq_job *j, const char *result, eq_buf *ou
         (err = store_result_put(c->txn, j->id, result, strlen(result))))
         return err;
     note_done(c, j);
+    if ((err = lc_webhook_job(c, j)))
+        return err;
     if (j->batch_id && (err = batch_note(c, j->batch_id, 1)))
         return err;
     if (out)

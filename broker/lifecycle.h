@@ -24,11 +24,14 @@ typedef struct lc_policy {
     int64_t idem_ttl_ms;      /* how long an Idempotency-Key is remembered */
     lc_cache_policy caches[LC_MAX_CACHED_TYPES];
     size_t ncaches;
+    const char *webhook_secret;                 /* signs webhooks that name no secret */
+    const struct wh_schedule *webhook_schedule; /* retry delays of webhook deliveries */
 } lc_policy;
 
 /* What a group of operations did, for the caller to act on after the commit. */
 typedef struct lc_effects {
     int queue_changed;        /* a job became queued: parked leases may be served */
+    int deliveries_added;     /* webhook deliveries were written: wake the dispatcher */
     char (*done_ids)[EQ_ID_LEN + 2]; /* id then state byte, for terminal events */
     size_t ndone, cap_done;
 } lc_effects;

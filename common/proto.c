@@ -61,6 +61,15 @@ void proto_enc_id(eq_buf *b, uint8_t op, const char *id) {
     eq_buf_str(b, id);
 }
 
+void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
+                            const proto_submit_job *job) {
+    enc_head(b, PROTO_SCHEDULE_PUT);
+    eq_buf_str(b, name);
+    eq_buf_str(b, cron);
+    eq_buf_u32(b, 1);
+    proto_enc_submit_job(b, job);
+}
+
 static void enc_outcome(eq_buf *b, const proto_outcome *o) {
     eq_buf_str(b, o->id);
     eq_buf_u16(b, o->attempt);
@@ -220,6 +229,7 @@ void proto_req_fini(proto_req *r) {
     free(r->ds_description);
     free(r->batch_webhook_url);
     free(r->batch_webhook_secret);
+    free(r->sched_cron);
     memset(r, 0, sizeof *r);
 }
 
@@ -269,7 +279,16 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
     case PROTO_CANCEL:
     case PROTO_RETRY:
     case PROTO_DATASET_DEL:
+    case PROTO_SCHEDULE_DEL:
+    case PROTO_REDELIVER:
         r->id = req_str(&rd, 64);
+        break;
+    case PROTO_SCHEDULE_PUT:
+        r->id = req_str(&rd, 64);
+        r->sched_cron = req_str(&rd, 256);
+        dec_submit(&rd, r);
+        if (r->njobs != 1)
+            rd.bad = 1;
         break;
     case PROTO_DATASET_PUT:
         r->ds_name = req_str(&rd, 1024);

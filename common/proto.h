@@ -32,6 +32,9 @@ typedef enum proto_op {
     PROTO_DATASET_PUT,
     PROTO_DATASET_DEL,
     PROTO_BATCH,
+    PROTO_SCHEDULE_PUT,      /* name (id), cron, one submit job: creates or replaces */
+    PROTO_SCHEDULE_DEL,      /* name (id) */
+    PROTO_REDELIVER,         /* id of a webhook delivery: a new round of attempts */
     PROTO_OP_MAX
 } proto_op;
 
@@ -103,6 +106,8 @@ typedef struct proto_req {
     size_t ds_table_len, ds_file_len;
     /* batch: jobs as for submit, plus the batch's webhook */
     char *batch_webhook_url, *batch_webhook_secret;
+    /* schedule put: the name is in id, the job in jobs[0] */
+    char *sched_cron;
 } proto_req;
 
 eq_err proto_decode_req(const void *buf, size_t len, proto_req *out);
@@ -120,7 +125,10 @@ void proto_enc_batch_head(eq_buf *b, uint32_t n, const char *webhook_url,
 /* A submit built in pieces: the head with the job count, then each job. */
 void proto_enc_submit_head(eq_buf *b, uint32_t n);
 void proto_enc_submit_job(eq_buf *b, const proto_submit_job *j);
-void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry */
+void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry, schedule del */
+/* A schedule: submit `job` (its schedule field is set by the broker) at every tick of cron. */
+void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
+                            const proto_submit_job *job);
 /* outs may be NULL when nouts is 0; an outcome's worker field is not sent (the request's is). */
 void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
                      uint16_t max, uint32_t wait_ms, const proto_outcome *outs, uint32_t nouts);
@@ -138,7 +146,9 @@ void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t atte
  *   heartbeat: u32 n, then a u8 verdict per item
  *   complete/fail: nothing
  *   dataset put: str id, i64 created (status EQ_EEXIST: the same content exists under id)
- *   batch:     str batch id, i64 created, u32 n, then per job: u32 status, str message, str id */
+ *   batch:     str batch id, i64 created, u32 n, then per job: u32 status, str message, str id
+ *   schedule put: i64 next tick (unix ms); status EQ_EINVAL with a message for a bad cron
+ *   schedule del: nothing (status EQ_ENOTFOUND when absent) */
 void proto_enc_reply(eq_buf *b, eq_err status, const char *message);
 /* Reads the reply header; *message is a new string or NULL (caller frees). Leaves rd at the body. */
 eq_err proto_dec_reply(eq_rd *rd, eq_err *status, char **message);

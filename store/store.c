@@ -17,7 +17,9 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_CACHE] = "cache",       [DBI_CACHE_LRU] = "cache_lru",
     [DBI_DATASETS] = "datasets", [DBI_DATASET_FILES] = "dataset_files",
     [DBI_DATASET_HASH] = "dataset_hash", [DBI_BATCHES] = "batches",
-    [DBI_BATCH_JOBS] = "batch_jobs",
+    [DBI_BATCH_JOBS] = "batch_jobs", [DBI_OUTBOX] = "outbox", [DBI_OUTBOX_DUE] = "outbox_due",
+    [DBI_DELIVERIES] = "deliveries", [DBI_DELIVERY_LOG] = "delivery_log",
+    [DBI_SCHEDULES] = "schedules", [DBI_CHARTS] = "charts",
 };
 
 eq_err store__err(int rc) {

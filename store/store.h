@@ -14,6 +14,7 @@
  *   workers   name → version, kinds, last seen                 (for /health)
  *   cache, cache_lru   result cache with expiry and per-type LRU (store_cache.c)
  *   datasets, dataset_files, dataset_hash, batches, batch_jobs   (store_dataset.c)
+ *   outbox, outbox_due, deliveries, delivery_log   webhook deliveries (store_outbox.c)
  *
  * One writer at a time (the broker's writer thread); readers never block it. */
 #ifndef ECONQ_STORE_STORE_H
@@ -158,6 +159,48 @@ eq_err store_batch_add_job(store_txn *t, const char *batch, uint32_t index, cons
 /* Calls fn for the jobs from index `from`, at most max; fn returns non-zero to stop. */
 eq_err store_batch_jobs(store_txn *t, const char *batch, uint32_t from, size_t max,
                         int (*fn)(void *arg, uint32_t index, const char *job_id), void *arg);
+
+/* Webhook deliveries (the outbox). */
+typedef enum store_delivery_state {
+    STORE_DELIVERY_PENDING = 1,
+    STORE_DELIVERY_DELIVERED,
+    STORE_DELIVERY_FAILED,
+} store_delivery_state;
+
+typedef struct store_delivery {
+    char id[48];              /* webhook-id: the same on every attempt */
+    uint8_t state;
+    uint16_t attempts;        /* attempts in the current round (for the retry schedule) */
+    uint32_t tries;           /* attempts ever made (the delivery log's key) */
+    int64_t created_ms, next_ms, last_ms;
+    int32_t last_status;      /* HTTP status of the last attempt, 0 if none */
+    char *event, *subject;    /* "job.succeeded", the job or batch id */
+    char *url, *secret, *body;
+    char *last_error;
+} store_delivery;
+
+typedef struct store_delivery_id {
+    char id[48];
+} store_delivery_id;
+
+void store_delivery_fini(store_delivery *d);
+eq_err store_delivery_get(store_txn *t, const char *id, store_delivery *d);
+/* Writes d; old_next is the next_ms it was due at before (-1 when new or not pending), so the
+ * due index follows. */
+eq_err store_delivery_put(store_txn *t, const store_delivery *d, int64_t old_next);
+/* Up to max pending deliveries due at now, oldest first; *next_due is the next later due time
+ * (0 when none). */
+eq_err store_delivery_due(store_txn *t, int64_t now, size_t max, store_delivery_id *ids, size_t *n,
+                          int64_t *next_due);
+eq_err store_delivery_log_add(store_txn *t, const char *id, uint32_t try_no, int64_t at,
+                              int status, uint32_t latency_ms, const char *error);
+eq_err store_delivery_log_each(store_txn *t, const char *id,
+                               void (*fn)(void *arg, uint32_t try_no, int64_t at, int status,
+                                          uint32_t latency_ms, const char *error),
+                               void *arg);
+eq_err store_deliveries_for(store_txn *t, const char *subject,
+                            int (*fn)(void *arg, const store_delivery *d), void *arg);
+eq_err store_delivery_backlog(store_txn *t, uint64_t *pending);
 
 /* Lists jobs newest first: from the by_state index when state != 0, else the whole jobs table;
  * `type` (when not NULL) filters; `after` (an id, or NULL) continues a previous page. Calls fn

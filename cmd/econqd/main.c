@@ -8,7 +8,10 @@
 
 #include "api/api.h"
 #include "broker/broker.h"
+#include "broker/webhook/wh_schedule.h"
+#include "broker/webhook/wh_sign.h"
 #include "cmd/econqd/econqd.h"
+#include "cmd/econqd/check.h"
 #include "common/log.h"
 #include "schemas/schemas.h"
 #include "store/store.h"
@@ -17,7 +20,8 @@
 #define ECONQD_VERSION "0.1.0"
 
 /* The job types this build accepts at submit. */
-static const char *const job_types[] = {"noop", "forecast", NULL};
+static const char *const job_types[] = {"noop", "forecast", "maintenance.cache",
+                                        "maintenance.retention", "maintenance.backup", NULL};
 
 typedef struct node {
     eq_config cfg;
@@ -39,7 +43,10 @@ static void usage(FILE *f) {
             "commands:\n"
             "  serve    everything in one process: HTTP api, broker, LMDB store, workers\n"
             "  server   api and broker without workers; remote workers connect over TCP\n"
-            "  worker   a worker of one kind that connects to a server\n\n"
+            "  worker   a worker of one kind that connects to a server\n"
+            "  keygen   a new API key and its keys-file line: econqd keygen NAME\n"
+            "  backup   a compacting copy of the store: --data-dir D --out FILE\n"
+            "  restore  replaces a stopped store with a backup: --data-dir D --from FILE\n\n"
             "Run 'econqd COMMAND --help' for its settings. Flags override ECONQ_* environment\n"
             "variables, which override the defaults.\n");
 }
@@ -109,6 +116,38 @@ static int run_node(node *n) {
         bc.policy.ncaches = 1;
     }
     bc.local_worker_prefix = "local:";
+    bc.sched = (sched_config){.clock_offset_ms = cfg_int(&n->cfg, "clock-offset-ms"),
+                              .retention_ms = bc.retention_ms,
+                              .backups_keep = (unsigned)cfg_int(&n->cfg, "backups-keep"),
+                              .data_dir = cfg_str(&n->cfg, "data-dir"),
+                              .builtins = 1};
+    /* Webhooks: the schedule, the default secret, the dispatcher's limits. */
+    static wh_schedule schedule;
+    const char *sched = cfg_str(&n->cfg, "webhook-schedule");
+    const char *secret = cfg_str(&n->cfg, "webhook-secret");
+    wh_key key;
+    if (wh_schedule_parse(sched, strlen(sched), &schedule) != EQ_OK) {
+        fprintf(stderr, "econqd: --webhook-schedule \"%s\" is not a list of seconds\n", sched);
+        stop_all(n);
+        return 2;
+    }
+    if (secret[0] && wh_key_parse(secret, &key) != EQ_OK) {
+        fprintf(stderr, "econqd: --webhook-secret is not a whsec_<base64> secret\n");
+        stop_all(n);
+        return 2;
+    }
+    bc.policy.webhook_schedule = &schedule;
+    bc.policy.webhook_secret = secret[0] ? secret : NULL;
+    bc.webhooks = 1;
+    wh_config_default(&bc.webhook_http);
+    bc.webhook_http.connect_timeout_ms = (long)cfg_int(&n->cfg, "webhook-connect-timeout-ms");
+    bc.webhook_http.total_timeout_ms = (long)cfg_int(&n->cfg, "webhook-timeout-ms");
+    if (cfg_str(&n->cfg, "webhook-allow")[0] &&
+        wh_allowlist_parse(cfg_str(&n->cfg, "webhook-allow"), &bc.webhook_http.allow) != EQ_OK) {
+        fprintf(stderr, "econqd: --webhook-allow is not a list of CIDR ranges\n");
+        stop_all(n);
+        return 2;
+    }
     if (n->command == CMD_SERVER)
         bc.urls[1] = cfg_str(&n->cfg, "broker-listen");
     if ((err = broker_start(&bc, &n->br))) {
@@ -136,6 +175,12 @@ static int run_node(node *n) {
             return 1;
         }
     }
+    api_auth *auth = NULL;
+    api_ratelimit *rl = NULL;
+    if (econqd_guards_open(&n->cfg, &auth, &rl) != EQ_OK) {
+        stop_all(n);
+        return 1;
+    }
     cfg_hostport(cfg_str(&n->cfg, "listen"), host, sizeof host, &port);
     api_config ac = {
         .host = host,
@@ -145,6 +190,7 @@ static int run_node(node *n) {
         .events_url = bc.events_url,
         .max_body_bytes = (size_t)cfg_int(&n->cfg, "max-body-bytes"),
         .upload_max_bytes = (size_t)cfg_int(&n->cfg, "upload-max-bytes"),
+        .webhook_secret_set = cfg_str(&n->cfg, "webhook-secret")[0] != '\0',
         .max_connections = (size_t)cfg_int(&n->cfg, "max-connections"),
         .header_timeout_ms = (unsigned)cfg_int(&n->cfg, "header-timeout-ms"),
         .idle_timeout_ms = (unsigned)cfg_int(&n->cfg, "idle-timeout-ms"),
@@ -152,6 +198,9 @@ static int run_node(node *n) {
         .max_attempts_default = (int)cfg_int(&n->cfg, "max-attempts"),
         .health_worker_window_ms = bc.policy.lease_ms + 30000,
     };
+    ac.auth = auth;
+    ac.rl = rl;
+    ac.metrics_auth = cfg_bool(&n->cfg, "metrics-auth");
     uv_loop_init(&n->loop);
     if ((err = api_start(&n->loop, &ac, &n->api))) {
         fprintf(stderr, "econqd: cannot listen on %s: %s\n", cfg_str(&n->cfg, "listen"),
@@ -159,6 +208,8 @@ static int run_node(node *n) {
         uv_run(&n->loop, UV_RUN_DEFAULT);
         uv_loop_close(&n->loop);
         stop_all(n);
+        api_auth_free(auth);
+        api_rl_free(rl);
         return 1;
     }
     uv_signal_init(&n->loop, &n->sigint);
@@ -176,6 +227,8 @@ static int run_node(node *n) {
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_loop_close(&n->loop);
     stop_all(n);
+    api_auth_free(auth);
+    api_rl_free(rl);
     eq_log(EQ_LOG_INFO, "stopped", NULL);
     return n->exit_code;
 }
@@ -233,9 +286,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "keygen") == 0)
+        return econqd_keygen(argc - 2, argv + 2);
     n.command = strcmp(cmd, "serve") == 0    ? CMD_SERVE
                 : strcmp(cmd, "server") == 0 ? CMD_SERVER
                 : strcmp(cmd, "worker") == 0 ? CMD_WORKER
+                : strcmp(cmd, "backup") == 0 ? CMD_BACKUP
+                : strcmp(cmd, "restore") == 0 ? CMD_RESTORE
                                              : 0;
     if (!n.command) {
         fprintf(stderr, "econqd: unknown command \"%s\"\n\n", cmd);
@@ -255,8 +312,21 @@ int main(int argc, char **argv) {
     }
     eq_log_set_level((eq_log_level)eq_log_level_parse(cfg_str(&n.cfg, "log-level")));
     signal(SIGPIPE, SIG_IGN);
+    if (n.command & CMD_ALL) {
+        /* Production refusals and --check-config (cmd/econqd/check.c). */
+        int bad = econqd_check(&n.cfg, n.command, stderr);
+        if (bad || cfg_bool(&n.cfg, "check-config")) {
+            if (!bad)
+                printf("econqd %s: the configuration is valid\n", cmd);
+            return bad;
+        }
+    }
     if (n.command == CMD_WORKER)
         return run_worker(&n);
+    if (n.command == CMD_BACKUP)
+        return econqd_backup(&n.cfg);
+    if (n.command == CMD_RESTORE)
+        return econqd_restore(&n.cfg);
     if (schemas_init() != EQ_OK) {
         fprintf(stderr, "econqd: the embedded schemas do not compile\n");
         return 1;
