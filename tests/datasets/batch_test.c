@@ -221,6 +221,15 @@ START_TEST(refusals_create_nothing) {
              "{\"type\":\"noop\",\"dataset\":\"%s\",\"columns\":[\"*\"],\"params\":{}}", qid);
     refuse(body, 422, "invalid-batch", "/type");
     refuse("not json", 400, "malformed-json", NULL);
+    /* One job over the limit of 10,000. */
+    size_t cap = 10001 * 32 + 64, n = 0;
+    char *big = malloc(cap);
+    n += (size_t)snprintf(big, cap, "{\"jobs\":[");
+    for (int i = 0; i < 10001; i++)
+        n += (size_t)snprintf(big + n, cap - n, "%s{\"type\":\"noop\",\"params\":{}}", i ? "," : "");
+    snprintf(big + n, cap - n, "]}");
+    refuse(big, 422, "invalid-batch", "/jobs");
+    free(big);
     /* An unknown batch. */
     http_resp r;
     ck_assert_int_eq(http_do(ds_d.port, "GET", "/v1/batches/01M8JTRD61M45QSP12F79N9XHW", NULL,

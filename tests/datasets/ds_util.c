@@ -32,7 +32,7 @@ void ds_stop(void) {
     int st = eqd_wait(&ds_d);
     if (st != 0) {
         char cmd[400];
-        snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", ds_d.log);
+        snprintf(cmd, sizeof cmd, "grep -v -e '^ *#[0-9]* .*lib[a-z]*[.]so' -e '^  0x' '%s' | head -n 80 >&2", ds_d.log);
         if (system(cmd) != 0)
             fprintf(stderr, "no log\n");
     }

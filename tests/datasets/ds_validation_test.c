@@ -297,6 +297,61 @@ START_TEST(multipart_and_media_types) {
 }
 END_TEST
 
+/* Sends an upload and closes the connection without reading the answer. */
+static void send_and_leave(const char *ctype, const void *data, size_t len) {
+    char head[256], out[16];
+    int hl = snprintf(head, sizeof head,
+                      "POST /v1/datasets HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      ctype, len);
+    char *req = malloc((size_t)hl + len);
+    memcpy(req, head, (size_t)hl);
+    memcpy(req + hl, data, len);
+    http_raw(ds_d.port, req, (size_t)hl + len, out, sizeof out, 0);
+    free(req);
+}
+
+/* Clients that send whole uploads and leave before the answer: each parse runs off the loop
+ * with its request's body, the server stores them, and neither crashes nor leaks (ds_stop). */
+START_TEST(client_leaves_during_parse) {
+    size_t len;
+    char *csv = big_csv(1u << 20, &len);
+    for (int i = 0; i < 5; i++) {
+        csv[len - 2] = (char)('0' + i); /* five different contents */
+        send_and_leave("text/csv", csv, len);
+    }
+    free(csv);
+    long long deadline = eqt_now_ms() + 30000;
+    while (ds_count() < 5 && eqt_now_ms() < deadline)
+        eqt_sleep_ms(50);
+    ck_assert_int_eq(ds_count(), 5);
+    ds_expect_alive();
+}
+END_TEST
+
+/* BUG (api/http/http_server.c server_maybe_done, with api/api.c http_stopped): on SIGTERM the
+ * HTTP server reports itself stopped once its connections are closed, although handlers still
+ * hold detached requests (dispatched, unanswered, connection gone). api's http_stopped then
+ * frees the api while an upload parse is on the threadpool; upload_after() calls
+ * api_call_broker() on the freed api: ASan heap-use-after-free (api.c api_call_broker, freed in
+ * async_closed). Fix: count detached unanswered requests in the server (++ in conn_close for
+ * each r->dispatched && !r->responded, -- in http_respond for a closed request) and let
+ * server_maybe_done wait for zero; or count queued uv work in api and free it only when the
+ * last after-callback ran (answering 503 without the broker when a->stopping). Runs with
+ * ECONQ_PENDING_FIXES=1. */
+START_TEST(sigterm_during_upload_parse) {
+    size_t len;
+    char *csv = big_csv(8u << 20, &len); /* seconds of parsing under ASan */
+    for (int i = 0; i < 2; i++) {
+        csv[len - 2] = (char)('0' + i);
+        send_and_leave("text/csv", csv, len);
+    }
+    free(csv);
+    eqt_sleep_ms(300); /* read and dispatched, still parsing */
+    /* ds_stop (the fixture) sends SIGTERM now and asserts a clean exit. */
+}
+END_TEST
+
 START_TEST(malformed_content) {
     refuse_raw("text/csv", NULL, "", 0, 422, "empty-file");
     refuse_raw("text/csv", NULL, "date,value\n", 11, 422, "no-data-rows");
@@ -330,7 +385,16 @@ int main(void) {
     tcase_add_test(tc, names_cleaned_or_refused);
     tcase_add_test(tc, multipart_and_media_types);
     tcase_add_test(tc, malformed_content);
+    tcase_add_test(tc, client_leaves_during_parse);
     suite_add_tcase(s, tc);
+    const char *pending = getenv("ECONQ_PENDING_FIXES");
+    if (pending && strcmp(pending, "1") == 0) {
+        TCase *tp = tcase_create("pending_fixes");
+        tcase_set_timeout(tp, 60);
+        tcase_add_checked_fixture(tp, ds_start, ds_stop);
+        tcase_add_test(tp, sigterm_during_upload_parse);
+        suite_add_tcase(s, tp);
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
