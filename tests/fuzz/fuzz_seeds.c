@@ -13,6 +13,9 @@
 #include "common/job.h"
 #include "common/proto.h"
 #include "store/store.h"
+#ifdef FUZZ_SEEDS_UPLOAD
+#include "api/upload/upload.h"
+#endif
 #ifdef FUZZ_SEEDS_EMBED
 #include "workers/embed/embedder.h"
 #include "workers/embed/vrecord.h"
@@ -189,6 +192,27 @@ static int seeds_embed(const char *root, eq_buf *b) {
 }
 #endif
 
+#ifdef FUZZ_SEEDS_UPLOAD
+/* A stored dataset table (ds_table_encode) behind the upload target's mode byte 4. */
+static int seeds_upload(const char *root, eq_buf *b) {
+    static const char csv[] = "date,unrate,cpi,note\n2020-01-01,3.5,258.8,a\n"
+                              "2020-02-01,3.6,259.0,\n2020-03-01,4.4,,c\n";
+    ds_table *t = NULL;
+    unsigned char *enc = NULL;
+    size_t len;
+    if (upload_parse(csv, sizeof csv - 1, "csv", NULL, &t, NULL) != EQ_OK ||
+        ds_table_encode(t, &enc, &len) != EQ_OK) {
+        ds_table_free(t);
+        return -1;
+    }
+    eq_buf_u8(b, 4);
+    eq_buf_put(b, enc, len);
+    free(enc);
+    ds_table_free(t);
+    return seeds_write(root, "upload", "codec_table", b);
+}
+#endif
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_ROOT\n", argv[0]);
@@ -200,6 +224,9 @@ int main(int argc, char **argv) {
              seeds_store_job(argv[1], &b);
 #ifdef FUZZ_SEEDS_EMBED
     rc |= seeds_embed(argv[1], &b);
+#endif
+#ifdef FUZZ_SEEDS_UPLOAD
+    rc |= seeds_upload(argv[1], &b);
 #endif
     eq_buf_fini(&b);
     return rc ? 1 : 0;
