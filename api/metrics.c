@@ -41,7 +41,8 @@ static const char *route_label(const char *path) {
         {"/v1/jobs", 1, "jobs"},         {"/v1/jobs/", 0, "job"},
         {"/v1/datasets", 1, "datasets"}, {"/v1/datasets/", 0, "dataset"},
         {"/v1/batches", 1, "batches"},   {"/v1/batches/", 0, "batch"},
-        {"/v1/schedules", 0, "schedules"}, {"/health", 1, "health"},
+        {"/v1/schedules", 0, "schedules"}, {"/v1/charts/", 0, "chart"},
+        {"/health", 1, "health"},
         {"/metrics", 1, "metrics"},      {"/openapi.json", 1, "openapi"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

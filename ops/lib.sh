@@ -11,6 +11,7 @@ ECONQ_PACKAGES=(
   libxlsxwriter-dev check libsubunit-dev libhttp-parser-dev libcsv-dev libgsl-dev
   libzip-dev libexpat1-dev libfreexl-dev libcairo2-dev libssl-dev libxxhash-dev
   libpcre2-dev json-schema-test-suite python3 python3-openpyxl python3-jsonschema
+  prometheus python3-yaml
 )
 
 # Installs the packages that are missing: with apt-get when root, otherwise prints the line.

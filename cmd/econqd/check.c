@@ -82,17 +82,17 @@ static int check_webhook_secret(const char *secret, int production, FILE *err) {
         return 1;
     }
     /* The secret itself is never printed. */
+    if (production && known_secret(secret)) {
+        fprintf(err, "econqd: refusing to start in production: the webhook secret is a well-known "
+                     "example value\n");
+        return 1;
+    }
     if (wh_key_parse(secret, &key) != EQ_OK) {
         fprintf(err, "econqd: --webhook-secret is not a valid whsec_<base64> secret\n");
         return 1;
     }
     if (!production)
         return 0;
-    if (known_secret(secret)) {
-        fprintf(err, "econqd: refusing to start in production: the webhook secret is a well-known "
-                     "example value\n");
-        return 1;
-    }
     if (key.len < CHECK_SECRET_MIN_BYTES) {
         fprintf(err, "econqd: refusing to start in production: the webhook secret is %zu bytes; "
                      "at least %d are needed\n",
