@@ -25,8 +25,8 @@
 #define FC_ARIMA_BAD 1e10
 /* CSS search: simplex size (in units of 0.1 per coefficient) at which a run stops, and
  * restarts per candidate. */
-#define FC_ARIMA_CSS_TOL 1e-4
-#define FC_ARIMA_CSS_RESTARTS 3
+#define FC_ARIMA_CSS_TOL 3e-3
+#define FC_ARIMA_CSS_RESTARTS 2
 /* KPSS 5% critical value (level stationarity, Kwiatkowski et al. 1992). */
 #define FC_KPSS_CRIT 0.463
 /* Seasonal differencing when the seasonal strength exceeds this (R's nsdiffs "seas"). */
