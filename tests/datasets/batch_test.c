@@ -274,6 +274,74 @@ START_TEST(list_with_a_failure_completes) {
 }
 END_TEST
 
+/* A queued job cancelled by DELETE /v1/jobs/{id} finishes its batch too. */
+START_TEST(cancelled_job_finishes_the_batch) {
+    char id[32], path[160];
+    cJSON *ans = submit("{\"jobs\":[{\"type\":\"noop\",\"params\":{}},"
+                        "{\"type\":\"noop\",\"params\":{},\"delay_ms\":3600000}]}",
+                        id);
+    snprintf(path, sizeof path, "/v1/batches/%s", id);
+    /* Not done while the delayed job waits. */
+    long long deadline = eqt_now_ms() + 30000;
+    cJSON *st = NULL;
+    for (;;) {
+        st = ds_get_json(path, 200);
+        if (count(st, "succeeded") == 1 || eqt_now_ms() > deadline)
+            break;
+        cJSON_Delete(st);
+        eqt_sleep_ms(50);
+    }
+    ck_assert_int_eq(count(st, "succeeded"), 1);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(st, "done")));
+    ck_assert_double_eq_tol(eqt_num(st, "progress"), 0.5, 1e-9);
+    cJSON_Delete(st);
+    snprintf(path, sizeof path, "/v1/jobs/%s",
+             cJSON_GetArrayItem(cJSON_GetObjectItem(ans, "jobs"), 1)->valuestring);
+    http_resp r;
+    ck_assert_int_eq(http_do(ds_d.port, "DELETE", path, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    st = wait_done(id);
+    ck_assert_int_eq(count(st, "succeeded"), 1);
+    ck_assert_int_eq(count(st, "cancelled"), 1);
+    ck_assert_int_eq((int)eqt_num(st, "finished"), 2);
+    cJSON_Delete(st);
+    snprintf(path, sizeof path, "/v1/batches/%s/results", id);
+    cJSON *res = ds_get_json(path, 200);
+    const cJSON *second = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "results"), 1);
+    ck_assert_str_eq(eqt_str(second, "state"), "cancelled");
+    ck_assert_ptr_nonnull(eqt_str(second, "error"));
+    cJSON_Delete(res);
+    cJSON_Delete(ans);
+}
+END_TEST
+
+/* The same forecasts again are answered from the forecast cache (jobs born succeeded): the
+ * second batch must count them as finished and be done. */
+START_TEST(cached_forecasts_finish_the_batch) {
+    char body[512], id[32], path[160];
+    snprintf(body, sizeof body,
+             "{\"type\":\"forecast\",\"dataset\":\"%s\",\"columns\":[\"cpi\",\"unemp\"],"
+             "\"params\":{\"horizon\":4,\"method\":\"drift\"}}",
+             qid);
+    for (int round = 0; round < 2; round++) {
+        cJSON *ans = submit(body, id);
+        cJSON *st = wait_done(id);
+        ck_assert_int_eq(count(st, "succeeded"), 2);
+        ck_assert_int_eq((int)eqt_num(st, "finished"), 2);
+        cJSON_Delete(st);
+        snprintf(path, sizeof path, "/v1/batches/%s/jobs", id);
+        cJSON *jobs = ds_get_json(path, 200);
+        const cJSON *job;
+        cJSON_ArrayForEach(job, cJSON_GetObjectItem(jobs, "jobs"))
+            ck_assert(cJSON_IsBool(cJSON_GetObjectItem(job, "cached")) &&
+                      cJSON_IsTrue(cJSON_GetObjectItem(job, "cached")) == (round == 1));
+        cJSON_Delete(jobs);
+        cJSON_Delete(ans);
+    }
+}
+END_TEST
+
 START_TEST(jobs_paging) {
     char body[4096] = "{\"jobs\":[", id[32], path[160];
     for (int i = 0; i < 25; i++)
@@ -337,6 +405,8 @@ int main(void) {
     tcase_add_test(tc, refusals_create_nothing);
     tcase_add_test(tc, list_with_a_failure_completes);
     tcase_add_test(tc, jobs_paging);
+    tcase_add_test(tc, cancelled_job_finishes_the_batch);
+    tcase_add_test(tc, cached_forecasts_finish_the_batch);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
