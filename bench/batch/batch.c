@@ -8,7 +8,8 @@
  * Prints Markdown tables.
  *
  *   bench_batch --econqd build-rel/econqd [--jobs 100000] [--batch 1000] [--conns 4]
- *               [--data tests/fixtures/data/us_macro_quarterly.csv] [--methods auto,drift] */
+ *               [--data tests/fixtures/data/us_macro_quarterly.csv] [--methods auto,drift]
+ *               [--set lease-batch=256 ...]   (econqd settings, each --set adds --NAME VALUE) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 #define MAX_CONNS 64
 #define MAX_BATCH 10000       /* the api's limit on jobs in one batch */
 #define ANSWER_MAX (1u << 20) /* one 202 answer: ~30 bytes per job id */
+#define MAX_SETS 8            /* --set options passed on to econqd */
 
 typedef struct worker {
     pthread_t th;
@@ -244,7 +246,8 @@ int main(int argc, char **argv) {
     const char *econqd = "build-rel/econqd", *methods = "auto,drift";
     const char *data = "tests/fixtures/data/us_macro_quarterly.csv";
     long jobs = 100000;
-    int per = 1000, nconns = 4;
+    int per = 1000, nconns = 4, nsets = 0;
+    char sets[MAX_SETS][2][128];
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--econqd")) econqd = argv[i + 1];
         else if (!strcmp(argv[i], "--jobs")) jobs = atol(argv[i + 1]);
@@ -252,6 +255,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--conns")) nconns = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--methods")) methods = argv[i + 1];
+        else if (!strcmp(argv[i], "--set") && nsets < MAX_SETS && strchr(argv[i + 1], '=')) {
+            const char *eq = strchr(argv[i + 1], '=');
+            snprintf(sets[nsets][0], sizeof sets[nsets][0], "--%.*s", (int)(eq - argv[i + 1]),
+                     argv[i + 1]);
+            snprintf(sets[nsets][1], sizeof sets[nsets][1], "%s", eq + 1);
+            nsets++;
+        }
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (nconns < 1 || nconns > MAX_CONNS || per < 1 || per > MAX_BATCH || jobs < per ||
@@ -287,7 +297,13 @@ int main(int argc, char **argv) {
     char dir[256];
     eqd d;
     eqt_tmpdir(dir, sizeof dir);
-    const char *args[] = {"--durability", "nosync", "--log-level", "warn", NULL};
+    const char *args[8 + 2 * MAX_SETS] = {"--durability", "nosync", "--log-level", "warn"};
+    int na = 4;
+    for (int i = 0; i < nsets; i++) {
+        args[na++] = sets[i][0];
+        args[na++] = sets[i][1];
+    }
+    args[na] = NULL;
     if (eqd_start(&d, "serve", dir, args) != 0) {
         fprintf(stderr, "econqd did not start (%s)\n", econqd);
         return 1;
@@ -329,8 +345,11 @@ int main(int argc, char **argv) {
     qsort(lat, (size_t)nbatches, sizeof *lat, cmp_ll);
     double e2e = (double)jobs / ((double)(t2 - t0) / 1e6);
     printf("## Batches: %ld noop jobs in batches of %d over %d keep-alive connections "
-           "(nosync)\n\n",
+           "(nosync",
            jobs, per, nconns);
+    for (int i = 0; i < nsets; i++)
+        printf(" %s %s", sets[i][0], sets[i][1]);
+    printf(")\n\n");
     printf("| submit jobs/s | end-to-end jobs/s | batch submit p50 ms | p99 ms | max ms | "
            "succeeded | batches not done | target |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
