@@ -5,11 +5,15 @@
  *    then read back to confirm that all its jobs succeeded.
  * 2. A forecast batch over every column of us_macro_quarterly.csv (template, horizon 8) for each
  *    method of `--methods`, timed from the submit until GET /v1/batches/{id} says done.
+ * 3. A template over every column of a wide generated dataset (`--wide COLSxROWS`, default
+ *    999x400): the submit time and the longest GET /health answer while it ran (the template
+ *    is expanded on the loop thread), then the time to done.
  * Prints Markdown tables.
  *
  *   bench_batch --econqd build-rel/econqd [--jobs 100000] [--batch 1000] [--conns 4]
  *               [--data tests/fixtures/data/us_macro_quarterly.csv] [--methods auto,drift]
- *               [--set lease-batch=256 ...]   (econqd settings, each --set adds --NAME VALUE) */
+ *               [--set lease-batch=256 ...]   (econqd settings, each --set adds --NAME VALUE)
+ *               [--wide 999x400]   (0x0 skips the wide template) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -242,11 +246,102 @@ static int forecast_batches(int port, const char *csv_path, const char *methods)
     return 0;
 }
 
+typedef struct pinger {
+    pthread_t th;
+    int port;
+    volatile int stop;
+    long long max_us;
+    int n;
+} pinger;
+
+static void *pinger_run(void *arg) {
+    pinger *p = arg;
+    while (!p->stop) {
+        long long t0 = now_us();
+        http_resp r;
+        if (http_do(p->port, "GET", "/health", NULL, NULL, 0, &r) == 0)
+            http_resp_free(&r);
+        long long dt = now_us() - t0;
+        if (dt > p->max_us)
+            p->max_us = dt;
+        p->n++;
+        eqt_sleep_ms(10);
+    }
+    return NULL;
+}
+
+/* A generated dataset of `cols` numeric columns and `rows` months, forecast column by column
+ * with the naive method; prints one table. */
+static int wide_template(int port, int cols, int rows) {
+    size_t cap = (size_t)(cols + 1) * (size_t)(rows + 1) * 12 + 64, n = 0;
+    char *csv = malloc(cap);
+    n += (size_t)snprintf(csv + n, cap - n, "date");
+    for (int c = 0; c < cols; c++)
+        n += (size_t)snprintf(csv + n, cap - n, ",s%d", c);
+    for (int r = 0; r < rows; r++) {
+        n += (size_t)snprintf(csv + n, cap - n, "\n%04d-%02d-01", 1900 + r / 12, r % 12 + 1);
+        for (int c = 0; c < cols; c++)
+            n += (size_t)snprintf(csv + n, cap - n, ",%.3f", 100.0 + (r * 7 + c * 13) % 101 / 10.0);
+    }
+    n += (size_t)snprintf(csv + n, cap - n, "\n");
+    http_resp r;
+    if (http_do(port, "POST", "/v1/datasets?name=wide.csv", "Content-Type: text/csv\r\n", csv, n,
+                &r) != 0 || r.status != 201) {
+        fprintf(stderr, "wide upload failed: %d %s\n", r.status, r.body ? r.body : "");
+        free(csv);
+        return 1;
+    }
+    free(csv);
+    cJSON *d = http_json(&r);
+    char ds[32], body[256], id[32];
+    snprintf(ds, sizeof ds, "%s", eqt_str(d, "id"));
+    cJSON_Delete(d);
+    http_resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"type\":\"forecast\",\"dataset\":\"%s\",\"columns\":[\"*\"],"
+             "\"params\":{\"horizon\":2,\"method\":\"naive\"}}",
+             ds);
+    pinger p = {.port = port};
+    pthread_create(&p.th, NULL, pinger_run, &p);
+    eqt_sleep_ms(50);
+    long long t0 = now_us();
+    int rc = http_do(port, "POST", "/v1/batches", "Content-Type: application/json\r\n", body,
+                     strlen(body), &r);
+    long long t1 = now_us();
+    p.stop = 1;
+    pthread_join(p.th, NULL);
+    if (rc != 0 || r.status != 202) {
+        fprintf(stderr, "wide template refused: %d %.300s\n", r.status, r.body ? r.body : "");
+        return 1;
+    }
+    cJSON *a = http_json(&r);
+    snprintf(id, sizeof id, "%s", eqt_str(a, "id"));
+    cJSON_Delete(a);
+    http_resp_free(&r);
+    int done = 0, ok = 0;
+    double total = 0;
+    while (!done) {
+        if ((ok = batch_state(port, id, &done, &total)) < 0)
+            return 1;
+        if (!done)
+            eqt_sleep_ms(5);
+    }
+    double secs = (double)(now_us() - t0) / 1e6;
+    printf("\n## Template over a wide dataset (%d columns x %d rows, %.1f MB CSV, naive)\n\n",
+           cols, rows, (double)n / 1e6);
+    printf("| series | succeeded | submit s | longest GET /health during the submit ms | "
+           "time to done s |\n|---:|---:|---:|---:|---:|\n");
+    printf("| %.0f | %d | %.3f | %.1f | %.3f |\n", total, ok, (t1 - t0) / 1e6, p.max_us / 1000.0,
+           secs);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *econqd = "build-rel/econqd", *methods = "auto,drift";
     const char *data = "tests/fixtures/data/us_macro_quarterly.csv";
     long jobs = 100000;
-    int per = 1000, nconns = 4, nsets = 0;
+    int per = 1000, nconns = 4, nsets = 0, wide_cols = 999, wide_rows = 400;
     char sets[MAX_SETS][2][128];
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--econqd")) econqd = argv[i + 1];
@@ -255,6 +350,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--conns")) nconns = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--methods")) methods = argv[i + 1];
+        else if (!strcmp(argv[i], "--wide")) {
+            if (sscanf(argv[i + 1], "%dx%d", &wide_cols, &wide_rows) != 2) {
+                fprintf(stderr, "--wide COLSxROWS\n");
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--set") && nsets < MAX_SETS && strchr(argv[i + 1], '=')) {
             const char *eq = strchr(argv[i + 1], '=');
             snprintf(sets[nsets][0], sizeof sets[nsets][0], "--%.*s", (int)(eq - argv[i + 1]),
@@ -359,6 +460,8 @@ int main(int argc, char **argv) {
            not_done);
     fflush(stdout);
     int rc = forecast_batches(d.port, data, methods);
+    if (!rc && wide_cols > 0 && wide_rows > 0)
+        rc = wide_template(d.port, wide_cols, wide_rows);
     eqd_signal(&d, SIGTERM);
     eqd_wait(&d);
     eqt_rmdir(dir);
