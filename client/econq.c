@@ -29,8 +29,7 @@ long long econq__now_ms(void) {
 }
 
 void econq__sleep_ms(long ms) {
-    if (ms <= 0)
-        return;
+    if (ms <= 0) return;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
@@ -44,30 +43,24 @@ eq_client *econq_new(const char *base_url, const char *api_key) {
     if (!base_url || !*base_url || strlen(base_url) > ECONQ__MAX_URL ||
         (api_key && strlen(api_key) > ECONQ__MAX_API_KEY))
         return NULL;
-    if (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
-        return NULL;
+    if (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0) return NULL;
     pthread_once(&econq_curl_once, econq_curl_init);
-    if (econq_curl_init_rc != CURLE_OK)
-        return NULL;
+    if (econq_curl_init_rc != CURLE_OK) return NULL;
     eq_client *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->base = strdup(base_url);
-    if (!c->base)
-        goto fail;
+    if (!c->base) goto fail;
     size_t bl = strlen(c->base);
     while (bl > 0 && c->base[bl - 1] == '/')
         c->base[--bl] = '\0';
     if (api_key && *api_key) {
         size_t n = strlen(api_key) + sizeof "Authorization: Bearer ";
         c->auth_line = malloc(n);
-        if (!c->auth_line)
-            goto fail;
+        if (!c->auth_line) goto fail;
         snprintf(c->auth_line, n, "Authorization: Bearer %s", api_key);
     }
     c->curl = curl_easy_init();
-    if (!c->curl)
-        goto fail;
+    if (!c->curl) goto fail;
     c->connect_ms = ECONQ__DEFAULT_CONNECT_MS;
     c->request_ms = ECONQ__DEFAULT_REQUEST_MS;
     c->long_poll_s = ECONQ__DEFAULT_LONG_POLL_S;
@@ -78,10 +71,8 @@ fail:
 }
 
 void econq_free(eq_client *c) {
-    if (!c)
-        return;
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
+    if (!c) return;
+    if (c->curl) curl_easy_cleanup(c->curl);
     free(c->auth_line);
     free(c->base);
     free(c);
@@ -96,17 +87,13 @@ long econq_connections_opened(const eq_client *c) {
 }
 
 void econq_set_timeouts(eq_client *c, long connect_ms, long request_ms) {
-    if (connect_ms > 0)
-        c->connect_ms = connect_ms;
-    if (request_ms > 0)
-        c->request_ms = request_ms;
+    if (connect_ms > 0) c->connect_ms = connect_ms;
+    if (request_ms > 0) c->request_ms = request_ms;
 }
 
 void econq_set_long_poll_s(eq_client *c, int seconds) {
-    if (seconds < 1)
-        seconds = 1;
-    if (seconds > ECONQ_MAX_LONG_POLL_S)
-        seconds = ECONQ_MAX_LONG_POLL_S;
+    if (seconds < 1) seconds = 1;
+    if (seconds > ECONQ_MAX_LONG_POLL_S) seconds = ECONQ_MAX_LONG_POLL_S;
     c->long_poll_s = seconds;
 }
 
@@ -131,8 +118,7 @@ int econq__escape_into(char *out, size_t size, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
-        if (o + (plain ? 1 : 3) >= size)
-            return -1;
+        if (o + (plain ? 1 : 3) >= size) return -1;
         if (plain) {
             out[o++] = (char)*p;
         } else {
@@ -204,8 +190,7 @@ static size_t econq_write_cb(char *data, size_t size, size_t nmemb, void *ud) {
         while (cap < rs->len + n + 1)
             cap *= 2;
         char *b = realloc(rs->body, cap);
-        if (!b)
-            return 0;
+        if (!b) return 0;
         rs->body = b;
         rs->cap = cap;
     }
@@ -221,8 +206,7 @@ static size_t econq_header_cb(char *data, size_t size, size_t nmemb, void *ud) {
     if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
         int st = 0;
         const char *sp = memchr(data, ' ', n);
-        if (sp && sp + 4 <= data + n)
-            st = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+        if (sp && sp + 4 <= data + n) st = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
         rs->status = st;
         rs->replayed = 0;
     } else if (n >= 20 && strncasecmp(data, "Idempotent-Replayed:", 20) == 0) {
@@ -236,21 +220,37 @@ static size_t econq_header_cb(char *data, size_t size, size_t nmemb, void *ud) {
 
 static void econq_copy_str(char *dst, size_t size, const cJSON *o, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (cJSON_IsString(v))
-        snprintf(dst, size, "%s", v->valuestring);
+    if (cJSON_IsString(v)) snprintf(dst, size, "%s", v->valuestring);
 }
 
 static eq_err econq_status_err(int status) {
     switch (status) {
-    case 400: case 401: case 403: case 422: return EQ_EINVAL;
-    case 404: return EQ_ENOTFOUND;
-    case 405: case 415: return EQ_EUNSUPPORTED;
-    case 409: return EQ_ECONFLICT;
-    case 408: case 504: return EQ_ETIMEDOUT;
-    case 413: case 414: case 431: return EQ_ETOOBIG;
-    case 429: case 503: return EQ_EBUSY;
-    case 507: return EQ_EFULL;
-    default: return EQ_EIO;
+    case 400:
+    case 401:
+    case 403:
+    case 422:
+        return EQ_EINVAL;
+    case 404:
+        return EQ_ENOTFOUND;
+    case 405:
+    case 415:
+        return EQ_EUNSUPPORTED;
+    case 409:
+        return EQ_ECONFLICT;
+    case 408:
+    case 504:
+        return EQ_ETIMEDOUT;
+    case 413:
+    case 414:
+    case 431:
+        return EQ_ETOOBIG;
+    case 429:
+    case 503:
+        return EQ_EBUSY;
+    case 507:
+        return EQ_EFULL;
+    default:
+        return EQ_EIO;
     }
 }
 
@@ -267,10 +267,8 @@ static void econq_problem_from(eq_client *c, const econq__resp *rs) {
         econq_copy_str(p->field, sizeof p->field, o, "field");
     }
     cJSON_Delete(o);
-    if (!p->type[0])
-        snprintf(p->type, sizeof p->type, "about:blank");
-    if (!p->title[0])
-        snprintf(p->title, sizeof p->title, "HTTP %d", rs->status);
+    if (!p->type[0]) snprintf(p->type, sizeof p->type, "about:blank");
+    if (!p->title[0]) snprintf(p->title, sizeof p->title, "HTTP %d", rs->status);
 }
 
 eq_err econq__do(eq_client *c, const econq__req *rq, econq__resp *rs) {
@@ -280,25 +278,23 @@ eq_err econq__do(eq_client *c, const econq__req *rq, econq__resp *rs) {
     rs->limit = rq->limit ? rq->limit : ECONQ_MAX_RESPONSE_BYTES;
     size_t ul = strlen(c->base) + strlen(rq->path) + 1;
     char *url = malloc(ul);
-    if (!url)
-        return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+    if (!url) return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
     snprintf(url, ul, "%s%s", c->base, rq->path);
 
     struct curl_slist *h = NULL, *t;
     char line[512];
     eq_err err = EQ_OK;
-#define ECONQ_ADD(s)                                                                         \
-    do {                                                                                     \
-        if (!(t = curl_slist_append(h, (s)))) {                                              \
-            err = econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");                   \
-            goto done;                                                                       \
-        }                                                                                    \
-        h = t;                                                                               \
+#define ECONQ_ADD(s)                                                                               \
+    do {                                                                                           \
+        if (!(t = curl_slist_append(h, (s)))) {                                                    \
+            err = econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");                         \
+            goto done;                                                                             \
+        }                                                                                          \
+        h = t;                                                                                     \
     } while (0)
     snprintf(line, sizeof line, "Accept: %s", rq->accept ? rq->accept : "application/json");
     ECONQ_ADD(line);
-    if (c->auth_line)
-        ECONQ_ADD(c->auth_line);
+    if (c->auth_line) ECONQ_ADD(c->auth_line);
     if (rq->body || strcmp(rq->method, "GET") != 0) {
         snprintf(line, sizeof line, "Content-Type: %s",
                  rq->content_type ? rq->content_type : "application/json");
@@ -365,8 +361,7 @@ eq_err econq__do(eq_client *c, const econq__req *rq, econq__resp *rs) {
     }
     long code = 0, opened = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK)
-        c->connects += opened;
+    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK) c->connects += opened;
     rs->status = (int)code;
     if (code < 200 || code >= 300) {
         econq_problem_from(c, rs);
@@ -385,15 +380,17 @@ void econq__resp_fini(econq__resp *rs) {
 
 eq_err econq__json(eq_client *c, const char *method, const char *path, const char *body,
                    const char *idempotency_key, char **json_out) {
-    econq__req rq = {.method = method, .path = path, .body = body,
-                     .len = body ? strlen(body) : 0, .idempotency_key = idempotency_key};
+    econq__req rq = {.method = method,
+                     .path = path,
+                     .body = body,
+                     .len = body ? strlen(body) : 0,
+                     .idempotency_key = idempotency_key};
     econq__resp rs;
     eq_err err = econq__do(c, &rq, &rs);
     if (err == EQ_OK && json_out) {
         if (!rs.body) {
             rs.body = strdup("null");
-            if (!rs.body)
-                err = econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+            if (!rs.body) err = econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
         }
         *json_out = rs.body;
         rs.body = NULL;
@@ -402,17 +399,15 @@ eq_err econq__json(eq_client *c, const char *method, const char *path, const cha
     return err;
 }
 
-eq_err econq_request(eq_client *c, const char *method, const char *path,
-                     const char *content_type, const void *body, size_t len, int *status,
-                     char **body_out) {
+eq_err econq_request(eq_client *c, const char *method, const char *path, const char *content_type,
+                     const void *body, size_t len, int *status, char **body_out) {
     if (!method || !path || path[0] != '/')
         return econq__fail(c, EQ_EINVAL, "bad-argument", "a path starts with '/'");
-    econq__req rq = {.method = method, .path = path, .content_type = content_type,
-                     .body = body, .len = len};
+    econq__req rq = {
+        .method = method, .path = path, .content_type = content_type, .body = body, .len = len};
     econq__resp rs;
     eq_err err = econq__do(c, &rq, &rs);
-    if (status)
-        *status = rs.status;
+    if (status) *status = rs.status;
     if (body_out && rs.status) {
         *body_out = rs.body ? rs.body : strdup("");
         rs.body = NULL;

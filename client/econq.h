@@ -50,11 +50,11 @@ typedef struct eq_client eq_client;
 
 /* Why the last call failed. Strings are NUL-terminated and truncated to fit. */
 typedef struct eq_problem {
-    int status;        /* HTTP status of the answer; 0 when no answer came */
-    char type[128];    /* "/problems/<slug>"; a client-side failure uses "/problems/client-<slug>" */
+    int status;     /* HTTP status of the answer; 0 when no answer came */
+    char type[128]; /* "/problems/<slug>"; a client-side failure uses "/problems/client-<slug>" */
     char title[256];
     char detail[1024];
-    char field[256];   /* JSON pointer of the offending field, or "" */
+    char field[256]; /* JSON pointer of the offending field, or "" */
 } eq_problem;
 
 typedef enum eq_job_state {
@@ -81,7 +81,7 @@ typedef struct eq_job {
     char batch[ECONQ_ID_SIZE];
     char error_code[64];
     char error_message[512];
-    char *json;           /* owned; NUL-terminated */
+    char *json; /* owned; NUL-terminated */
 } eq_job;
 
 /* A client. `base_url` like "http://127.0.0.1:8080" (a trailing '/' is ignored); `api_key`
@@ -119,10 +119,11 @@ typedef struct eq_submit_opts {
     const char *run_at;          /* RFC 3339; excludes delay_ms */
     const char *idempotency_key; /* a repeat with the same body returns the first job */
     const char *webhook_url;
-    const char *webhook_secret;  /* "whsec_..."; NULL: the server's secret signs */
-    const char *metadata_json;   /* a JSON object of scalar labels */
+    const char *webhook_secret; /* "whsec_..."; NULL: the server's secret signs */
+    const char *metadata_json;  /* a JSON object of scalar labels */
 } eq_submit_opts;
-#define ECONQ_SUBMIT_OPTS_INIT {.priority = -1}
+#define ECONQ_SUBMIT_OPTS_INIT                                                                     \
+    { .priority = -1 }
 
 /* Submits a job of `type` with `params_json` (a JSON object; NULL means {}). On EQ_OK `out`
  * holds the new job (or, with an idempotency key seen before, the first one: out->replayed). */
@@ -175,11 +176,9 @@ ECONQ_API void econq_job_list_fini(eq_job_list *l);
  * EQ_OK `*json_out` is the dataset's description and `id_out` (may be NULL, ECONQ_ID_SIZE
  * bytes) its id. */
 ECONQ_API eq_err econq_dataset_upload_file(eq_client *c, const char *path, const char *name,
-                                           const char *content_type, char **json_out,
-                                           char *id_out);
-ECONQ_API eq_err econq_dataset_upload(eq_client *c, const void *data, size_t len,
-                                      const char *name, const char *content_type,
-                                      char **json_out, char *id_out);
+                                           const char *content_type, char **json_out, char *id_out);
+ECONQ_API eq_err econq_dataset_upload(eq_client *c, const void *data, size_t len, const char *name,
+                                      const char *content_type, char **json_out, char *id_out);
 ECONQ_API eq_err econq_datasets(eq_client *c, char **json_out);
 ECONQ_API eq_err econq_dataset_get(eq_client *c, const char *id, char **json_out);
 ECONQ_API eq_err econq_dataset_delete(eq_client *c, const char *id);
@@ -188,9 +187,8 @@ ECONQ_API eq_err econq_dataset_delete(eq_client *c, const char *id);
 
 /* Submits a forecast of one dataset column: params {series: {dataset, column}, horizon,
  * method}. `method` may be NULL (auto). */
-ECONQ_API eq_err econq_forecast(eq_client *c, const char *dataset, const char *column,
-                                int horizon, const char *method, const eq_submit_opts *opts,
-                                eq_job *out);
+ECONQ_API eq_err econq_forecast(eq_client *c, const char *dataset, const char *column, int horizon,
+                                const char *method, const eq_submit_opts *opts, eq_job *out);
 
 /* Submits a batch: `batch_json` is the body of POST /v1/batches (a list of jobs, or a
  * template). `idempotency_key` may be NULL. `id_out` (may be NULL) gets the batch id. */
@@ -198,9 +196,9 @@ ECONQ_API eq_err econq_batch_submit(eq_client *c, const char *batch_json,
                                     const char *idempotency_key, char **json_out, char *id_out);
 /* Submits a forecast template over `columns` of a dataset (`n` names; n == 0 means every
  * numeric column, ["*"]) with params {horizon, method?}. */
-ECONQ_API eq_err econq_batch_forecast(eq_client *c, const char *dataset,
-                                      const char *const *columns, size_t n, int horizon,
-                                      const char *method, char **json_out, char *id_out);
+ECONQ_API eq_err econq_batch_forecast(eq_client *c, const char *dataset, const char *const *columns,
+                                      size_t n, int horizon, const char *method, char **json_out,
+                                      char *id_out);
 
 /* A batch's progress, read from GET /v1/batches/{id}. */
 typedef struct eq_batch_status {
@@ -216,8 +214,8 @@ typedef void (*econq_batch_cb)(const eq_batch_status *st, void *ctx);
 /* Polls the batch (every ECONQ_BATCH_POLL_MS) until it is done or `timeout_ms` (< 0: no
  * deadline) passes; 503s and network failures are retried as in econq_wait(). */
 #define ECONQ_BATCH_POLL_MS 500
-ECONQ_API eq_err econq_batch_wait(eq_client *c, const char *id, long timeout_ms,
-                                  econq_batch_cb cb, void *ctx, eq_batch_status *out);
+ECONQ_API eq_err econq_batch_wait(eq_client *c, const char *id, long timeout_ms, econq_batch_cb cb,
+                                  void *ctx, eq_batch_status *out);
 /* The results as JSON (GET /v1/batches/{id}/results). */
 ECONQ_API eq_err econq_batch_results(eq_client *c, const char *id, char **json_out);
 /* The results as an Excel workbook written to `path` (through a temporary file renamed into
@@ -256,8 +254,8 @@ ECONQ_API eq_err econq_health(eq_client *c, char **json_out);
 /* Any request: `path` starts with '/' and carries its query. `body` may be NULL. On an answer
  * `*status` (may be NULL) is set and `*body_out` (may be NULL) gets the body, also for errors. */
 ECONQ_API eq_err econq_request(eq_client *c, const char *method, const char *path,
-                               const char *content_type, const void *body, size_t len,
-                               int *status, char **body_out);
+                               const char *content_type, const void *body, size_t len, int *status,
+                               char **body_out);
 
 /* ---- Webhooks (Standard Webhooks) ------------------------------------------------------------ */
 

@@ -19,10 +19,8 @@
 #define ECONQ__MAX_SECRETS 16
 
 static eq_err econq_with_id(eq_client *c, const char *what, const char *id) {
-    if (!id || !*id)
-        return econq__fail(c, EQ_EINVAL, "bad-argument", "%s is required", what);
-    if (strlen(id) > 256)
-        return econq__fail(c, EQ_ETOOBIG, "bad-argument", "%s is too long", what);
+    if (!id || !*id) return econq__fail(c, EQ_EINVAL, "bad-argument", "%s is required", what);
+    if (strlen(id) > 256) return econq__fail(c, EQ_ETOOBIG, "bad-argument", "%s is too long", what);
     return EQ_OK;
 }
 
@@ -30,8 +28,7 @@ static eq_err econq_get_json(eq_client *c, const char *fmt, const char *what, co
                              char **json_out) {
     char path[ECONQ__MAX_PATH];
     eq_err err = econq_with_id(c, what, id);
-    if (err)
-        return err;
+    if (err) return err;
     econq__path(path, sizeof path, fmt, id);
     return econq__json(c, "GET", path, NULL, NULL, json_out);
 }
@@ -39,8 +36,7 @@ static eq_err econq_get_json(eq_client *c, const char *fmt, const char *what, co
 static eq_err econq_delete(eq_client *c, const char *fmt, const char *what, const char *id) {
     char path[ECONQ__MAX_PATH];
     eq_err err = econq_with_id(c, what, id);
-    if (err)
-        return err;
+    if (err) return err;
     econq__path(path, sizeof path, fmt, id);
     return econq__json(c, "DELETE", path, NULL, NULL, NULL);
 }
@@ -48,24 +44,24 @@ static eq_err econq_delete(eq_client *c, const char *fmt, const char *what, cons
 /* ---- Datasets ---- */
 
 static const char *econq_sniff(const unsigned char *d, size_t len) {
-    if (len >= 4 && memcmp(d, "PK\x03\x04", 4) == 0)
-        return ECONQ__XLSX_TYPE;
-    if (len >= 4 && memcmp(d, "\xD0\xCF\x11\xE0", 4) == 0)
-        return ECONQ__XLS_TYPE;
+    if (len >= 4 && memcmp(d, "PK\x03\x04", 4) == 0) return ECONQ__XLSX_TYPE;
+    if (len >= 4 && memcmp(d, "\xD0\xCF\x11\xE0", 4) == 0) return ECONQ__XLS_TYPE;
     return "text/csv";
 }
 
 eq_err econq_dataset_upload(eq_client *c, const void *data, size_t len, const char *name,
                             const char *content_type, char **json_out, char *id_out) {
     char path[ECONQ__MAX_PATH] = "/v1/datasets";
-    if (!data && len)
-        return econq__fail(c, EQ_EINVAL, "bad-argument", "no data to upload");
+    if (!data && len) return econq__fail(c, EQ_EINVAL, "bad-argument", "no data to upload");
     if (len > ECONQ_MAX_UPLOAD_BYTES)
         return econq__fail(c, EQ_ETOOBIG, "too-big", "the upload is over %u bytes",
                            ECONQ_MAX_UPLOAD_BYTES);
     if (name && *name && econq__path(path, sizeof path, "/v1/datasets?name=%e", name) != 0)
         return econq__fail(c, EQ_ETOOBIG, "bad-argument", "the dataset name is too long");
-    econq__req rq = {.method = "POST", .path = path, .body = data ? data : "", .len = len,
+    econq__req rq = {.method = "POST",
+                     .path = path,
+                     .body = data ? data : "",
+                     .len = len,
                      .content_type = content_type ? content_type : econq_sniff(data, len)};
     /* Uploads of large files take longer than an ordinary request. */
     rq.extra_ms = (long)(len / 1024);
@@ -141,8 +137,7 @@ eq_err econq_batch_submit(eq_client *c, const char *batch_json, const char *idem
     cJSON *o = batch_json ? cJSON_Parse(batch_json) : NULL;
     int ok = cJSON_IsObject(o);
     cJSON_Delete(o);
-    if (!ok)
-        return econq__fail(c, EQ_EINVAL, "invalid-json", "a batch is a JSON object");
+    if (!ok) return econq__fail(c, EQ_EINVAL, "invalid-json", "a batch is a JSON object");
     char *body = NULL;
     eq_err err = econq__json(c, "POST", "/v1/batches", batch_json, idempotency_key, &body);
     if (err == EQ_OK && id_out && econq__id_of(body, id_out) != 0)
@@ -154,9 +149,8 @@ eq_err econq_batch_submit(eq_client *c, const char *batch_json, const char *idem
     return err;
 }
 
-eq_err econq_batch_forecast(eq_client *c, const char *dataset, const char *const *columns,
-                            size_t n, int horizon, const char *method, char **json_out,
-                            char *id_out) {
+eq_err econq_batch_forecast(eq_client *c, const char *dataset, const char *const *columns, size_t n,
+                            int horizon, const char *method, char **json_out, char *id_out) {
     if (!dataset || horizon < 1)
         return econq__fail(c, EQ_EINVAL, "bad-argument",
                            "a batch forecast needs a dataset and a horizon of at least 1");
@@ -171,14 +165,12 @@ eq_err econq_batch_forecast(eq_client *c, const char *dataset, const char *const
         goto nomem;
     for (size_t i = 0; i < (n ? n : 1); i++) {
         cJSON *s = cJSON_CreateString(n ? columns[i] : "*");
-        if (!s)
-            goto nomem;
+        if (!s) goto nomem;
         cJSON_AddItemToArray(cols, s);
     }
     char *body = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    if (!body)
-        return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+    if (!body) return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
     err = econq_batch_submit(c, body, NULL, json_out, id_out);
     free(body);
     return err;
@@ -188,8 +180,7 @@ nomem:
 }
 
 void econq_batch_status_fini(eq_batch_status *s) {
-    if (!s)
-        return;
+    if (!s) return;
     free(s->json);
     memset(s, 0, sizeof *s);
 }
@@ -209,16 +200,14 @@ static eq_err econq_batch_parse(eq_client *c, char *body, eq_batch_status *out) 
         return econq__fail(c, EQ_EPROTO, "bad-answer", "the answer is not a batch");
     }
     const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, "counts");
-    if (!cJSON_IsObject(counts))
-        counts = o;
+    if (!cJSON_IsObject(counts)) counts = o;
     out->queued = econq_count(counts, "queued");
     out->running = econq_count(counts, "running");
     out->succeeded = econq_count(counts, "succeeded");
     out->failed = econq_count(counts, "failed");
     out->cancelled = econq_count(counts, "cancelled");
     out->total = econq_count(o, "total");
-    if (!out->total)
-        out->total = econq_count(counts, "total");
+    if (!out->total) out->total = econq_count(counts, "total");
     if (!out->total)
         out->total = out->queued + out->running + out->succeeded + out->failed + out->cancelled;
     const cJSON *done = cJSON_GetObjectItemCaseSensitive(o, "done");
@@ -235,13 +224,12 @@ eq_err econq_batch_get(eq_client *c, const char *id, eq_batch_status *out) {
     memset(out, 0, sizeof *out);
     char *body = NULL;
     eq_err err = econq_get_json(c, "/v1/batches/%e", "a batch id", id, &body);
-    if (err)
-        return err;
+    if (err) return err;
     return econq_batch_parse(c, body, out);
 }
 
-eq_err econq_batch_wait(eq_client *c, const char *id, long timeout_ms, econq_batch_cb cb,
-                        void *ctx, eq_batch_status *out) {
+eq_err econq_batch_wait(eq_client *c, const char *id, long timeout_ms, econq_batch_cb cb, void *ctx,
+                        eq_batch_status *out) {
     memset(out, 0, sizeof *out);
     long long deadline = timeout_ms < 0 ? -1 : econq__now_ms() + timeout_ms;
     long backoff = ECONQ_BATCH_POLL_MS;
@@ -255,10 +243,8 @@ eq_err econq_batch_wait(eq_client *c, const char *id, long timeout_ms, econq_bat
             backoff = ECONQ_BATCH_POLL_MS;
             econq_batch_status_fini(out);
             *out = st;
-            if (cb)
-                cb(out, ctx);
-            if (out->done)
-                return EQ_OK;
+            if (cb) cb(out, ctx);
+            if (out->done) return EQ_OK;
         } else if ((err == EQ_ENET || err == EQ_ETIMEDOUT || c->problem.status == 503) &&
                    ++failures < ECONQ_WAIT_MAX_FAILURES) {
             nap = backoff;
@@ -268,10 +254,8 @@ eq_err econq_batch_wait(eq_client *c, const char *id, long timeout_ms, econq_bat
             return err;
         }
         long long now = econq__now_ms();
-        if (deadline >= 0 && now >= deadline)
-            break;
-        if (deadline >= 0 && now + nap > deadline)
-            nap = (long)(deadline - now);
+        if (deadline >= 0 && now >= deadline) break;
+        if (deadline >= 0 && now + nap > deadline) nap = (long)(deadline - now);
         econq__sleep_ms(nap);
     }
     return econq__fail(c, EQ_ETIMEDOUT, "timeout", "batch %s was not done within %ld ms", id,
@@ -285,27 +269,26 @@ eq_err econq_batch_results(eq_client *c, const char *id, char **json_out) {
 eq_err econq_batch_results_xlsx(eq_client *c, const char *id, const char *path) {
     char url[ECONQ__MAX_PATH];
     eq_err err = econq_with_id(c, "a batch id", id);
-    if (err)
-        return err;
+    if (err) return err;
     if (!path || !*path)
         return econq__fail(c, EQ_EINVAL, "bad-argument", "a file name is required");
     econq__path(url, sizeof url, "/v1/batches/%e/results", id);
     size_t tl = strlen(path) + 16;
     char *tmp = malloc(tl);
-    if (!tmp)
-        return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+    if (!tmp) return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
     snprintf(tmp, tl, "%s.part.XXXXXX", path);
     int fd = mkstemp(tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        err = econq__fail(c, EQ_EIO, "write-failed", "cannot create %s: %s", tmp,
-                          strerror(errno));
-        if (fd >= 0)
-            close(fd), unlink(tmp);
+        err = econq__fail(c, EQ_EIO, "write-failed", "cannot create %s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd), unlink(tmp);
         free(tmp);
         return err;
     }
-    econq__req rq = {.method = "GET", .path = url, .accept = ECONQ__XLSX_TYPE, .sink = f,
+    econq__req rq = {.method = "GET",
+                     .path = url,
+                     .accept = ECONQ__XLSX_TYPE,
+                     .sink = f,
                      .limit = ECONQ_MAX_XLSX_BYTES};
     econq__resp rs;
     err = econq__do(c, &rq, &rs);
@@ -315,16 +298,15 @@ eq_err econq_batch_results_xlsx(eq_client *c, const char *id, const char *path) 
     if (err == EQ_OK && rename(tmp, path) != 0)
         err = econq__fail(c, EQ_EIO, "write-failed", "cannot rename into %s: %s", path,
                           strerror(errno));
-    if (err)
-        unlink(tmp);
+    if (err) unlink(tmp);
     free(tmp);
     return err;
 }
 
 /* ---- Schedules ---- */
 
-eq_err econq_schedule_create(eq_client *c, const char *name, const char *cron,
-                             const char *job_json, char **json_out) {
+eq_err econq_schedule_create(eq_client *c, const char *name, const char *cron, const char *job_json,
+                             char **json_out) {
     if (!name || !cron || !job_json)
         return econq__fail(c, EQ_EINVAL, "bad-argument", "a schedule needs a name, cron, job");
     cJSON *job = cJSON_Parse(job_json);
@@ -342,8 +324,7 @@ eq_err econq_schedule_create(eq_client *c, const char *name, const char *cron,
     cJSON_AddItemToObject(b, "job", job);
     char *body = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    if (!body)
-        return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+    if (!body) return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
     eq_err err = econq__json(c, "POST", "/v1/schedules", body, NULL, json_out);
     free(body);
     return err;
@@ -381,12 +362,14 @@ eq_err econq_webhook_verify(const char *const *secrets, size_t n_secrets, const 
     } else if (!msg_id || !timestamp || !signature || (!body && body_len)) {
         err = EQ_EPROTO;
     } else {
-        wh_delivery_headers h = {.id = msg_id, .timestamp = timestamp, .signature = signature,
-                                 .body = body ? body : "", .body_len = body_len};
+        wh_delivery_headers h = {.id = msg_id,
+                                 .timestamp = timestamp,
+                                 .signature = signature,
+                                 .body = body ? body : "",
+                                 .body_len = body_len};
         err = wh_verify(&h, secrets, n_secrets, now ? now : (int64_t)time(NULL),
                         tolerance_s > 0 ? tolerance_s : ECONQ_WEBHOOK_TOLERANCE_S, &why);
     }
-    if (reason)
-        *reason = wh_verify_reason_str(why);
+    if (reason) *reason = wh_verify_reason_str(why);
     return err;
 }

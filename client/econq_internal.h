@@ -15,9 +15,9 @@
 #define ECONQ__MAX_PATH 4096
 
 struct eq_client {
-    CURL *curl;                  /* one easy handle: its connection cache keeps connections */
-    char *base;                  /* the base URL without a trailing '/' */
-    struct curl_slist *auth;     /* "Authorization: Bearer KEY", or NULL */
+    CURL *curl;              /* one easy handle: its connection cache keeps connections */
+    char *base;              /* the base URL without a trailing '/' */
+    struct curl_slist *auth; /* "Authorization: Bearer KEY", or NULL */
     char *auth_line;
     long connect_ms;
     long request_ms;
@@ -34,10 +34,10 @@ typedef struct econq__req {
     const void *body;
     size_t len;
     const char *idempotency_key;
-    const char *accept;       /* NULL: application/json */
-    long extra_ms;            /* added to the request timeout (long-polls) */
-    FILE *sink;               /* when set, a 2xx body is written here instead of memory */
-    size_t limit;             /* body limit; 0: ECONQ_MAX_RESPONSE_BYTES */
+    const char *accept; /* NULL: application/json */
+    long extra_ms;      /* added to the request timeout (long-polls) */
+    FILE *sink;         /* when set, a 2xx body is written here instead of memory */
+    size_t limit;       /* body limit; 0: ECONQ_MAX_RESPONSE_BYTES */
 } econq__req;
 
 typedef struct econq__resp {

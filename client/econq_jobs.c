@@ -10,14 +10,12 @@
 #define ECONQ__BACKOFF_MAX_MS 5000
 
 static const char *const econq_state_names[] = {
-    [EQ_JOB_UNKNOWN] = "unknown",     [EQ_JOB_QUEUED] = "queued",
-    [EQ_JOB_RUNNING] = "running",     [EQ_JOB_SUCCEEDED] = "succeeded",
-    [EQ_JOB_FAILED] = "failed",       [EQ_JOB_CANCELLED] = "cancelled",
+    [EQ_JOB_UNKNOWN] = "unknown",     [EQ_JOB_QUEUED] = "queued", [EQ_JOB_RUNNING] = "running",
+    [EQ_JOB_SUCCEEDED] = "succeeded", [EQ_JOB_FAILED] = "failed", [EQ_JOB_CANCELLED] = "cancelled",
 };
 
 const char *econq_job_state_name(eq_job_state s) {
-    if ((unsigned)s > EQ_JOB_CANCELLED)
-        return "unknown";
+    if ((unsigned)s > EQ_JOB_CANCELLED) return "unknown";
     return econq_state_names[s];
 }
 
@@ -27,21 +25,18 @@ int econq_job_state_terminal(eq_job_state s) {
 
 static eq_job_state econq_state_parse(const char *s) {
     for (int i = EQ_JOB_QUEUED; i <= EQ_JOB_CANCELLED; i++)
-        if (strcmp(s, econq_state_names[i]) == 0)
-            return (eq_job_state)i;
+        if (strcmp(s, econq_state_names[i]) == 0) return (eq_job_state)i;
     return EQ_JOB_UNKNOWN;
 }
 
 void econq_job_fini(eq_job *j) {
-    if (!j)
-        return;
+    if (!j) return;
     free(j->json);
     memset(j, 0, sizeof *j);
 }
 
 void econq_job_list_fini(eq_job_list *l) {
-    if (!l)
-        return;
+    if (!l) return;
     for (size_t i = 0; i < l->n; i++)
         econq_job_fini(&l->jobs[i]);
     free(l->jobs);
@@ -51,8 +46,7 @@ void econq_job_list_fini(eq_job_list *l) {
 
 static void econq_str_field(char *dst, size_t size, const cJSON *o, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (cJSON_IsString(v))
-        snprintf(dst, size, "%s", v->valuestring);
+    if (cJSON_IsString(v)) snprintf(dst, size, "%s", v->valuestring);
 }
 
 static int econq_int_field(const cJSON *o, const char *name) {
@@ -81,8 +75,7 @@ eq_err econq__job_from_json(eq_client *c, const cJSON *o, eq_job *out) {
         econq_str_field(out->error_message, sizeof out->error_message, e, "message");
     }
     out->json = cJSON_PrintUnformatted(o);
-    if (!out->json)
-        return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+    if (!out->json) return econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
     return EQ_OK;
 }
 
@@ -119,26 +112,19 @@ static eq_err econq_add_json(eq_client *c, cJSON *into, const char *name, const 
 char *econq__envelope(eq_client *c, const char *type, cJSON *params, const eq_submit_opts *o) {
     cJSON *env = cJSON_CreateObject();
     char *s = NULL;
-    if (!env || !cJSON_AddStringToObject(env, "type", type))
-        goto nomem;
+    if (!env || !cJSON_AddStringToObject(env, "type", type)) goto nomem;
     cJSON_AddItemToObject(env, "params", params);
     params = NULL;
     if (o) {
-        if (o->priority >= 0)
-            cJSON_AddNumberToObject(env, "priority", o->priority);
-        if (o->max_attempts > 0)
-            cJSON_AddNumberToObject(env, "max_attempts", o->max_attempts);
-        if (o->delay_ms > 0)
-            cJSON_AddNumberToObject(env, "delay_ms", (double)o->delay_ms);
-        if (o->run_at)
-            cJSON_AddStringToObject(env, "run_at", o->run_at);
+        if (o->priority >= 0) cJSON_AddNumberToObject(env, "priority", o->priority);
+        if (o->max_attempts > 0) cJSON_AddNumberToObject(env, "max_attempts", o->max_attempts);
+        if (o->delay_ms > 0) cJSON_AddNumberToObject(env, "delay_ms", (double)o->delay_ms);
+        if (o->run_at) cJSON_AddStringToObject(env, "run_at", o->run_at);
         if (o->webhook_url) {
             cJSON *w = cJSON_AddObjectToObject(env, "webhook");
-            if (!w)
-                goto nomem;
+            if (!w) goto nomem;
             cJSON_AddStringToObject(w, "url", o->webhook_url);
-            if (o->webhook_secret)
-                cJSON_AddStringToObject(w, "secret", o->webhook_secret);
+            if (o->webhook_secret) cJSON_AddStringToObject(w, "secret", o->webhook_secret);
         }
         if (o->metadata_json && econq_add_json(c, env, "metadata", o->metadata_json) != EQ_OK) {
             cJSON_Delete(env);
@@ -147,8 +133,7 @@ char *econq__envelope(eq_client *c, const char *type, cJSON *params, const eq_su
     }
     s = cJSON_PrintUnformatted(env);
     cJSON_Delete(env);
-    if (!s)
-        econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
+    if (!s) econq__fail(c, EQ_ENOMEM, "no-memory", "out of memory");
     return s;
 nomem:
     cJSON_Delete(params);
@@ -166,9 +151,11 @@ static eq_err econq_submit_obj(eq_client *c, const char *type, cJSON *params,
         return econq__fail(c, EQ_EINVAL, "bad-argument", "a job needs a type");
     }
     char *body = econq__envelope(c, type, params, opts);
-    if (!body)
-        return strstr(c->problem.type, "invalid-json") ? EQ_EINVAL : EQ_ENOMEM;
-    econq__req rq = {.method = "POST", .path = "/v1/jobs", .body = body, .len = strlen(body),
+    if (!body) return strstr(c->problem.type, "invalid-json") ? EQ_EINVAL : EQ_ENOMEM;
+    econq__req rq = {.method = "POST",
+                     .path = "/v1/jobs",
+                     .body = body,
+                     .len = strlen(body),
                      .idempotency_key = opts ? opts->idempotency_key : NULL};
     econq__resp rs;
     eq_err err = econq__do(c, &rq, &rs);
@@ -195,17 +182,14 @@ eq_err econq_submit(eq_client *c, const char *type, const char *params_json,
 static eq_err econq_job_call(eq_client *c, const char *method, const char *fmt, const char *id,
                              long extra_ms, eq_job *out) {
     char path[ECONQ__MAX_PATH];
-    if (out)
-        memset(out, 0, sizeof *out);
-    if (!id || !*id)
-        return econq__fail(c, EQ_EINVAL, "bad-argument", "a job id is required");
+    if (out) memset(out, 0, sizeof *out);
+    if (!id || !*id) return econq__fail(c, EQ_EINVAL, "bad-argument", "a job id is required");
     if (econq__path(path, sizeof path, fmt, id) != 0)
         return econq__fail(c, EQ_ETOOBIG, "bad-argument", "the job id is too long");
     econq__req rq = {.method = method, .path = path, .extra_ms = extra_ms};
     econq__resp rs;
     eq_err err = econq__do(c, &rq, &rs);
-    if (err == EQ_OK && out)
-        err = econq__job_parse(c, rs.body, out);
+    if (err == EQ_OK && out) err = econq__job_parse(c, rs.body, out);
     econq__resp_fini(&rs);
     return err;
 }
@@ -231,20 +215,18 @@ static int econq_transient(eq_client *c, eq_err err) {
 eq_err econq_wait(eq_client *c, const char *id, long timeout_ms, econq_wait_cb cb, void *ctx,
                   eq_job *out) {
     memset(out, 0, sizeof *out);
-    if (!id || !*id)
-        return econq__fail(c, EQ_EINVAL, "bad-argument", "a job id is required");
+    if (!id || !*id) return econq__fail(c, EQ_EINVAL, "bad-argument", "a job id is required");
     char fmt[64];
     long long deadline = timeout_ms < 0 ? -1 : econq__now_ms() + timeout_ms;
     long backoff = ECONQ__BACKOFF_FIRST_MS;
     int failures = 0;
     eq_err last = EQ_OK;
     for (;;) {
-        long long left = deadline < 0 ? (long long)c->long_poll_s * 1000 : deadline - econq__now_ms();
-        if (left <= 0)
-            break;
+        long long left =
+            deadline < 0 ? (long long)c->long_poll_s * 1000 : deadline - econq__now_ms();
+        if (left <= 0) break;
         long wait_s = (long)(left / 1000);
-        if (wait_s > c->long_poll_s)
-            wait_s = c->long_poll_s;
+        if (wait_s > c->long_poll_s) wait_s = c->long_poll_s;
         snprintf(fmt, sizeof fmt, "/v1/jobs/%%e?wait=%ld", wait_s);
         eq_job j;
         eq_err err = econq_job_call(c, "GET", fmt, id, wait_s * 1000, &j);
@@ -253,21 +235,17 @@ eq_err econq_wait(eq_client *c, const char *id, long timeout_ms, econq_wait_cb c
             backoff = ECONQ__BACKOFF_FIRST_MS;
             econq_job_fini(out);
             *out = j;
-            if (cb)
-                cb(out, ctx);
-            if (econq_job_state_terminal(out->state))
-                return EQ_OK;
+            if (cb) cb(out, ctx);
+            if (econq_job_state_terminal(out->state)) return EQ_OK;
             if (wait_s == 0) /* under a second left: poll again shortly rather than spin */
                 econq__sleep_ms(left < 100 ? (long)left : 100);
             continue;
         }
-        if (!econq_transient(c, err) || ++failures >= ECONQ_WAIT_MAX_FAILURES)
-            return err;
+        if (!econq_transient(c, err) || ++failures >= ECONQ_WAIT_MAX_FAILURES) return err;
         last = err;
         long long now = econq__now_ms();
         long nap = backoff;
-        if (deadline >= 0 && now + nap > deadline)
-            nap = (long)(deadline - now);
+        if (deadline >= 0 && now + nap > deadline) nap = (long)(deadline - now);
         econq__sleep_ms(nap);
         backoff = backoff * 2 > ECONQ__BACKOFF_MAX_MS ? ECONQ__BACKOFF_MAX_MS : backoff * 2;
     }
@@ -281,12 +259,14 @@ eq_err econq_list(eq_client *c, const eq_list_opts *opts, eq_job_list *out) {
     memset(out, 0, sizeof *out);
     char path[ECONQ__MAX_PATH] = "/v1/jobs";
     const char *sep = "?";
-    struct { const char *name, *value; } q[] = {
-        {"state", opts ? opts->state : NULL}, {"type", opts ? opts->type : NULL},
-        {"batch", opts ? opts->batch : NULL}, {"cursor", opts ? opts->cursor : NULL}};
+    struct {
+        const char *name, *value;
+    } q[] = {{"state", opts ? opts->state : NULL},
+             {"type", opts ? opts->type : NULL},
+             {"batch", opts ? opts->batch : NULL},
+             {"cursor", opts ? opts->cursor : NULL}};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
-        if (!q[i].value || !*q[i].value)
-            continue;
+        if (!q[i].value || !*q[i].value) continue;
         char part[ECONQ__MAX_PATH];
         if (econq__path(part, sizeof part, "%s%s=%e", sep, q[i].name, q[i].value) != 0 ||
             strlen(path) + strlen(part) >= sizeof path)
@@ -301,8 +281,7 @@ eq_err econq_list(eq_client *c, const eq_list_opts *opts, eq_job_list *out) {
     }
     char *body = NULL;
     eq_err err = econq__json(c, "GET", path, NULL, NULL, &body);
-    if (err)
-        return err;
+    if (err) return err;
     cJSON *o = cJSON_Parse(body);
     const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(o, "jobs");
     if (!cJSON_IsArray(jobs)) {
@@ -317,8 +296,7 @@ eq_err econq_list(eq_client *c, const eq_list_opts *opts, eq_job_list *out) {
     }
     const cJSON *it;
     cJSON_ArrayForEach(it, jobs) {
-        if ((err = econq__job_from_json(c, it, &out->jobs[out->n])) != EQ_OK)
-            goto out;
+        if ((err = econq__job_from_json(c, it, &out->jobs[out->n])) != EQ_OK) goto out;
         out->n++;
     }
     econq_str_field(out->next_cursor, sizeof out->next_cursor, o, "next_cursor");
@@ -327,8 +305,7 @@ eq_err econq_list(eq_client *c, const eq_list_opts *opts, eq_job_list *out) {
 out:
     cJSON_Delete(o);
     free(body);
-    if (err)
-        econq_job_list_fini(out);
+    if (err) econq_job_list_fini(out);
     return err;
 }
 
@@ -369,8 +346,8 @@ eq_err econq_embed(eq_client *c, const char *collection, const char *documents_j
     return econq_submit_obj(c, "embed", p, opts, out);
 }
 
-eq_err econq_search(eq_client *c, const char *collection, const char *query, int k,
-                    long timeout_ms, eq_job *out) {
+eq_err econq_search(eq_client *c, const char *collection, const char *query, int k, long timeout_ms,
+                    eq_job *out) {
     memset(out, 0, sizeof *out);
     if (!collection || !query)
         return econq__fail(c, EQ_EINVAL, "bad-argument", "search needs a collection and a query");
@@ -383,15 +360,14 @@ eq_err econq_search(eq_client *c, const char *collection, const char *query, int
     }
     eq_job sub;
     eq_err err = econq_submit_obj(c, "search", p, NULL, &sub);
-    if (err)
-        return err;
+    if (err) return err;
     err = econq_wait(c, sub.id, timeout_ms, NULL, NULL, out);
     econq_job_fini(&sub);
     return err;
 }
 
-eq_err econq_ask(eq_client *c, const char *question, const char *dataset,
-                 const char *collection, const eq_submit_opts *opts, eq_job *out) {
+eq_err econq_ask(eq_client *c, const char *question, const char *dataset, const char *collection,
+                 const eq_submit_opts *opts, eq_job *out) {
     memset(out, 0, sizeof *out);
     if (!question || !*question)
         return econq__fail(c, EQ_EINVAL, "bad-argument", "a question is required");

@@ -52,8 +52,7 @@ eq_client *cli_client(cli *x);
 /* Options. `argv[*i]` is matched against `name` ("--name VALUE" or "--name=VALUE"); on a
  * match `*val` is set, *i advanced past the value, and 1 returned; -1 when the value is
  * missing (reported), 0 when the argument is not this option. */
-int cli_opt(const cli_cmd *cmd, int argc, char **argv, int *i, const char *name,
-            const char **val);
+int cli_opt(const cli_cmd *cmd, int argc, char **argv, int *i, const char *name, const char **val);
 /* 1 when any argument is --help or -h (the help was printed). */
 int cli_wants_help(const cli_cmd *cmd, int argc, char **argv);
 /* Prints "econq NAME: message" and the usage to stderr; returns CLI_USAGE. */
@@ -75,8 +74,8 @@ int cli_param_set(cJSON *params, const char *kv);
 
 /* Parses --param / --params-file into `params` and up to `npos` positional arguments into
  * `pos` (*got of them). CLI_OK, or CLI_USAGE (reported). */
-int cli_collect_params(const cli_cmd *cmd, int argc, char **argv, cJSON *params,
-                       const char **pos, int npos, int *got);
+int cli_collect_params(const cli_cmd *cmd, int argc, char **argv, cJSON *params, const char **pos,
+                       int npos, int *got);
 
 /* Output. */
 void cli_print_json(const char *json); /* one line of JSON on stdout */

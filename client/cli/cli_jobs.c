@@ -15,8 +15,7 @@ static int cli_params_opt(const cli_cmd *cmd, int argc, char **argv, int *i, cJS
     const char *v;
     int r;
     if ((r = cli_opt(cmd, argc, argv, i, "--param", &v)) != 0) {
-        if (r < 0)
-            return -1;
+        if (r < 0) return -1;
         if (cli_param_set(*params, v) != 0) {
             cli_usage(cmd, "--param wants KEY=VALUE, got '%s'", v);
             return -1;
@@ -24,11 +23,9 @@ static int cli_params_opt(const cli_cmd *cmd, int argc, char **argv, int *i, cJS
         return 1;
     }
     if ((r = cli_opt(cmd, argc, argv, i, "--params-file", &v)) != 0) {
-        if (r < 0)
-            return -1;
+        if (r < 0) return -1;
         char *text = cli_read_file(v, NULL);
-        if (!text)
-            return -1;
+        if (!text) return -1;
         cJSON *o = cJSON_Parse(text);
         free(text);
         if (!cJSON_IsObject(o)) {
@@ -51,19 +48,15 @@ static int cli_params_opt(const cli_cmd *cmd, int argc, char **argv, int *i, cJS
     return 0;
 }
 
-int cli_collect_params(const cli_cmd *cmd, int argc, char **argv, cJSON *params,
-                       const char **pos, int npos, int *got) {
+int cli_collect_params(const cli_cmd *cmd, int argc, char **argv, cJSON *params, const char **pos,
+                       int npos, int *got) {
     *got = 0;
     for (int i = 0; i < argc; i++) {
         int r = cli_params_opt(cmd, argc, argv, &i, &params);
-        if (r < 0)
-            return CLI_USAGE;
-        if (r > 0)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage(cmd, "unknown option %s", argv[i]);
-        if (*got >= npos)
-            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (argv[i][0] == '-' && argv[i][1]) return cli_usage(cmd, "unknown option %s", argv[i]);
+        if (*got >= npos) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
         pos[(*got)++] = argv[i];
     }
     return CLI_OK;
@@ -76,11 +69,9 @@ int cli_cmd_submit(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     int wait = 0, rc = CLI_OK, r;
     for (int i = 0; i < argc; i++) {
         if ((r = cli_params_opt(cmd, argc, argv, &i, &params)) != 0) {
-            if (r < 0)
-                goto usage;
+            if (r < 0) goto usage;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--priority", &v)) != 0) {
-            if (r < 0 || (o.priority = (int)cli_int(cmd, "--priority", v, 0, 9)) < 0)
-                goto usage;
+            if (r < 0 || (o.priority = (int)cli_int(cmd, "--priority", v, 0, 9)) < 0) goto usage;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--max-attempts", &v)) != 0) {
             if (r < 0 || (o.max_attempts = (int)cli_int(cmd, "--max-attempts", v, 1, 100)) < 0)
                 goto usage;
@@ -88,16 +79,13 @@ int cli_cmd_submit(cli *x, const cli_cmd *cmd, int argc, char **argv) {
             if (r < 0 || (o.delay_ms = cli_int(cmd, "--delay-ms", v, 0, CLI_MAX_DELAY_MS)) < 0)
                 goto usage;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--idempotency-key", &v)) != 0) {
-            if (r < 0)
-                goto usage;
+            if (r < 0) goto usage;
             o.idempotency_key = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--webhook-secret", &v)) != 0) {
-            if (r < 0)
-                goto usage;
+            if (r < 0) goto usage;
             o.webhook_secret = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--webhook", &v)) != 0) {
-            if (r < 0)
-                goto usage;
+            if (r < 0) goto usage;
             o.webhook_url = v;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
@@ -156,12 +144,10 @@ static const char *cli_one_id(const cli_cmd *cmd, int argc, char **argv) {
 
 int cli_cmd_job(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     const char *id = cli_one_id(cmd, argc, argv);
-    if (!id)
-        return CLI_USAGE;
+    if (!id) return CLI_USAGE;
     eq_job j;
     eq_err err = econq_get(cli_client(x), id, &j);
-    if (err)
-        return cli_fail(x, err);
+    if (err) return cli_fail(x, err);
     cli_print_job(x, &j);
     econq_job_fini(&j);
     return CLI_OK;
@@ -174,12 +160,10 @@ int cli_cmd_wait(cli *x, const cli_cmd *cmd, int argc, char **argv) {
 
 static int cli_change(cli *x, const cli_cmd *cmd, int argc, char **argv, int cancel) {
     const char *id = cli_one_id(cmd, argc, argv);
-    if (!id)
-        return CLI_USAGE;
+    if (!id) return CLI_USAGE;
     eq_job j;
     eq_err err = cancel ? econq_cancel(cli_client(x), id, &j) : econq_retry(cli_client(x), id, &j);
-    if (err)
-        return cli_fail(x, err);
+    if (err) return cli_fail(x, err);
     if (x->json)
         cli_print_json(j.json);
     else if (!cancel)
@@ -204,10 +188,9 @@ int cli_cmd_retry(cli *x, const cli_cmd *cmd, int argc, char **argv) {
 static void cli_jobs_rows(const eq_job_list *l) {
     static const char *const head[] = {"ID", "TYPE", "STATE", "ATTEMPT", "CREATED"};
     const char **cells = calloc(l->n * 5 + 1, sizeof *cells);
-    char (*att)[32] = calloc(l->n + 1, sizeof *att);
-    char (*created)[40] = calloc(l->n + 1, sizeof *created);
-    if (!cells || !att || !created)
-        goto out;
+    char(*att)[32] = calloc(l->n + 1, sizeof *att);
+    char(*created)[40] = calloc(l->n + 1, sizeof *created);
+    if (!cells || !att || !created) goto out;
     for (size_t i = 0; i < l->n; i++) {
         const eq_job *j = &l->jobs[i];
         cJSON *o = cJSON_Parse(j->json);
@@ -234,24 +217,19 @@ int cli_cmd_jobs(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     const char *v;
     for (int i = 0; i < argc; i++) {
         if ((r = cli_opt(cmd, argc, argv, &i, "--state", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             o.state = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--type", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             o.type = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--batch", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             o.batch = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--cursor", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             o.cursor = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--limit", &v)) != 0) {
-            if (r < 0 || (o.limit = (int)cli_int(cmd, "--limit", v, 1, 1000)) < 0)
-                return CLI_USAGE;
+            if (r < 0 || (o.limit = (int)cli_int(cmd, "--limit", v, 1, 1000)) < 0) return CLI_USAGE;
         } else if (strcmp(argv[i], "--all") == 0) {
             all = 1;
         } else {
@@ -280,8 +258,7 @@ int cli_cmd_jobs(cli *x, const cli_cmd *cmd, int argc, char **argv) {
         total += l.n;
         snprintf(cursor, sizeof cursor, "%s", l.next_cursor);
         econq_job_list_fini(&l);
-        if (!all || !cursor[0])
-            break;
+        if (!all || !cursor[0]) break;
         o.cursor = cursor;
     }
     if (merged) {
@@ -294,20 +271,17 @@ int cli_cmd_jobs(cli *x, const cli_cmd *cmd, int argc, char **argv) {
         cJSON_Delete(out);
     } else if (!x->json) {
         fprintf(stderr, "%zu job%s", total, total == 1 ? "" : "s");
-        if (!all && cursor[0])
-            fprintf(stderr, "; more with --cursor %s", cursor);
+        if (!all && cursor[0]) fprintf(stderr, "; more with --cursor %s", cursor);
         fputc('\n', stderr);
     }
     return CLI_OK;
 }
 
 int cli_cmd_health(cli *x, const cli_cmd *cmd, int argc, char **argv) {
-    if (argc > 0)
-        return cli_usage(cmd, "unexpected argument '%s'", argv[0]);
+    if (argc > 0) return cli_usage(cmd, "unexpected argument '%s'", argv[0]);
     char *json = NULL;
     eq_err err = econq_health(cli_client(x), &json);
-    if (err && !json)
-        return cli_fail(x, err);
+    if (err && !json) return cli_fail(x, err);
     int rc = err ? CLI_API_ERROR : CLI_OK;
     if (x->json) {
         cli_print_json(json);
@@ -332,12 +306,11 @@ int cli_cmd_health(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     if (nq > 0) {
         static const char *const head[] = {"QUEUE", "DEPTH", "OLDEST_MS"};
         const char **cells = calloc((size_t)nq * 3, sizeof *cells);
-        char (*num)[2][24] = calloc((size_t)nq, sizeof *num);
+        char(*num)[2][24] = calloc((size_t)nq, sizeof *num);
         int row = 0;
         const cJSON *q;
         cJSON_ArrayForEach(q, queues) {
-            if (!cells || !num)
-                break;
+            if (!cells || !num) break;
             const cJSON *dp = cJSON_GetObjectItemCaseSensitive(q, "depth");
             const cJSON *age = cJSON_GetObjectItemCaseSensitive(q, "oldest_age_ms");
             snprintf(num[row][0], 24, "%.0f", cJSON_IsNumber(dp) ? dp->valuedouble : 0);

@@ -25,10 +25,10 @@ static void cli_print_schedules(const char *json) {
     int r = 0;
     const cJSON *s;
     cJSON_ArrayForEach(s, list) {
-        if (!cells)
-            break;
+        if (!cells) break;
         const cJSON *job = cJSON_GetObjectItemCaseSensitive(s, "job");
-        const char *next = cli_str(s, "next_run_at") ? cli_str(s, "next_run_at") : cli_str(s, "next");
+        const char *next =
+            cli_str(s, "next_run_at") ? cli_str(s, "next_run_at") : cli_str(s, "next");
         cells[r * 4] = cli_str(s, "name") ? cli_str(s, "name") : "";
         cells[r * 4 + 1] = cli_str(s, "cron") ? cli_str(s, "cron") : "";
         cells[r * 4 + 2] = cli_str(job, "type") ? cli_str(job, "type") : "";
@@ -46,10 +46,8 @@ int cli_cmd_schedules(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     char *json = NULL;
     eq_err err;
     if (strcmp(sub, "list") == 0) {
-        if (argc > 1)
-            return cli_usage(cmd, "unexpected argument '%s'", argv[1]);
-        if ((err = econq_schedules(c, &json)) != EQ_OK)
-            return cli_fail(x, err);
+        if (argc > 1) return cli_usage(cmd, "unexpected argument '%s'", argv[1]);
+        if ((err = econq_schedules(c, &json)) != EQ_OK) return cli_fail(x, err);
         if (x->json)
             cli_print_json(json);
         else
@@ -58,24 +56,20 @@ int cli_cmd_schedules(cli *x, const cli_cmd *cmd, int argc, char **argv) {
         return CLI_OK;
     }
     if (strcmp(sub, "rm") == 0 || strcmp(sub, "delete") == 0) {
-        if (argc != 2)
-            return cli_usage(cmd, "schedules rm takes one name");
-        if ((err = econq_schedule_delete(c, argv[1])) != EQ_OK)
-            return cli_fail(x, err);
+        if (argc != 2) return cli_usage(cmd, "schedules rm takes one name");
+        if ((err = econq_schedule_delete(c, argv[1])) != EQ_OK) return cli_fail(x, err);
         if (x->json)
             printf("{\"deleted\":true}\n");
         else
             printf("deleted schedule %s\n", argv[1]);
         return CLI_OK;
     }
-    if (strcmp(sub, "add") != 0)
-        return cli_usage(cmd, "unknown schedules command '%s'", sub);
+    if (strcmp(sub, "add") != 0) return cli_usage(cmd, "unknown schedules command '%s'", sub);
     const char *pos[3];
     int got = 0;
     cJSON *params = cJSON_CreateObject();
     int rc = cli_collect_params(cmd, argc - 1, argv + 1, params, pos, 3, &got);
-    if (rc == CLI_OK && got != 3)
-        rc = cli_usage(cmd, "schedules add needs NAME, CRON and TYPE");
+    if (rc == CLI_OK && got != 3) rc = cli_usage(cmd, "schedules add needs NAME, CRON and TYPE");
     if (rc != CLI_OK) {
         cJSON_Delete(params);
         return rc;
@@ -87,8 +81,7 @@ int cli_cmd_schedules(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     cJSON_Delete(job);
     err = econq_schedule_create(c, pos[0], pos[1], job_json, &json);
     free(job_json);
-    if (err)
-        return cli_fail(x, err);
+    if (err) return cli_fail(x, err);
     if (x->json)
         cli_print_json(json);
     else
@@ -116,12 +109,11 @@ static void cli_print_hits(const eq_job *j) {
     int n = cJSON_GetArraySize(hits);
     static const char *const head[] = {"RANK", "SCORE", "ID", "TEXT"};
     const char **cells = calloc((size_t)n * 4 + 1, sizeof *cells);
-    char (*num)[2][24] = calloc((size_t)n + 1, sizeof *num);
+    char(*num)[2][24] = calloc((size_t)n + 1, sizeof *num);
     int r = 0;
     const cJSON *h;
     cJSON_ArrayForEach(h, hits) {
-        if (!cells || !num)
-            break;
+        if (!cells || !num) break;
         const cJSON *score = cJSON_GetObjectItemCaseSensitive(h, "score");
         snprintf(num[r][0], 24, "%d", r + 1);
         snprintf(num[r][1], 24, "%.4f", cJSON_IsNumber(score) ? score->valuedouble : 0);
@@ -143,16 +135,14 @@ int cli_cmd_search(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     long k = 0;
     for (int i = 0; i < argc; i++) {
         if ((r = cli_opt(cmd, argc, argv, &i, "-k", &v)) != 0) {
-            if (r < 0 || (k = cli_int(cmd, "-k", v, 1, 100)) < 0)
-                return CLI_USAGE;
+            if (r < 0 || (k = cli_int(cmd, "-k", v, 1, 100)) < 0) return CLI_USAGE;
         } else if (argv[i][0] == '-' || got == 2) {
             return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
         } else {
             pos[got++] = argv[i];
         }
     }
-    if (got != 2)
-        return cli_usage(cmd, "a collection and a query are required");
+    if (got != 2) return cli_usage(cmd, "a collection and a query are required");
     eq_job j;
     eq_err err = econq_search(cli_client(x), pos[0], pos[1], (int)k, x->timeout_ms, &j);
     if (err) {
@@ -175,12 +165,10 @@ int cli_cmd_ask(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     int nowait = 0, r;
     for (int i = 0; i < argc; i++) {
         if ((r = cli_opt(cmd, argc, argv, &i, "--dataset", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             dataset = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--collection", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             collection = v;
         } else if (strcmp(argv[i], "--no-wait") == 0) {
             nowait = 1;
@@ -190,13 +178,11 @@ int cli_cmd_ask(cli *x, const cli_cmd *cmd, int argc, char **argv) {
             question = argv[i];
         }
     }
-    if (!question)
-        return cli_usage(cmd, "a question is required");
+    if (!question) return cli_usage(cmd, "a question is required");
     eq_client *c = cli_client(x);
     eq_job j, w;
     eq_err err = econq_ask(c, question, dataset, collection, NULL, &j);
-    if (err)
-        return cli_fail(x, err);
+    if (err) return cli_fail(x, err);
     if (nowait) {
         if (x->json)
             cli_print_json(j.json);
@@ -230,8 +216,7 @@ int cli_cmd_ask(cli *x, const cli_cmd *cmd, int argc, char **argv) {
 /* Copies the value of header `name` from one "Name: value" line into `out` when it matches. */
 static void cli_header(const char *line, size_t len, const char *name, char **out) {
     size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
     const char *v = line + nl + 1;
     const char *end = line + len;
     while (v < end && (*v == ' ' || *v == '\t'))
@@ -239,8 +224,7 @@ static void cli_header(const char *line, size_t len, const char *name, char **ou
     while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
         end--;
     size_t vl = (size_t)(end - v);
-    if (vl > CLI_MAX_HEADER_VALUE)
-        vl = CLI_MAX_HEADER_VALUE;
+    if (vl > CLI_MAX_HEADER_VALUE) vl = CLI_MAX_HEADER_VALUE;
     free(*out);
     *out = strndup(v, vl);
 }
@@ -255,26 +239,20 @@ int cli_cmd_webhook(cli *x, const cli_cmd *cmd, int argc, char **argv) {
     int r;
     for (int i = 1; i < argc; i++) {
         if ((r = cli_opt(cmd, argc, argv, &i, "--secret", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
-            if (ns == CLI_MAX_LIST)
-                return cli_usage(cmd, "too many --secret");
+            if (r < 0) return CLI_USAGE;
+            if (ns == CLI_MAX_LIST) return cli_usage(cmd, "too many --secret");
             secrets[ns++] = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--id", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             id = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--timestamp", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             ts = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--signature", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             sig = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--body-file", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
+            if (r < 0) return CLI_USAGE;
             body_file = v;
         } else if ((r = cli_opt(cmd, argc, argv, &i, "--now", &v)) != 0) {
             if (r < 0 || (now = cli_int(cmd, "--now", v, 1, INT32_MAX * 100LL)) < 0)
@@ -286,14 +264,12 @@ int cli_cmd_webhook(cli *x, const cli_cmd *cmd, int argc, char **argv) {
             return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
         }
     }
-    if (ns == 0 && getenv("ECONQ_WEBHOOK_SECRET") && *getenv("ECONQ_WEBHOOK_SECRET"))
-        secrets[ns++] = getenv("ECONQ_WEBHOOK_SECRET");
-    if (ns == 0)
-        return cli_usage(cmd, "--secret (or ECONQ_WEBHOOK_SECRET) is required");
+    const char *env_secret = getenv("ECONQ_WEBHOOK_SECRET");
+    if (ns == 0 && env_secret && *env_secret) secrets[ns++] = env_secret;
+    if (ns == 0) return cli_usage(cmd, "--secret (or ECONQ_WEBHOOK_SECRET) is required");
     size_t len = 0;
     char *in = cli_read_file(body_file ? body_file : "-", &len);
-    if (!in)
-        return CLI_USAGE;
+    if (!in) return CLI_USAGE;
     char *hid = NULL, *hts = NULL, *hsig = NULL;
     const char *body = in;
     size_t blen = len;
@@ -323,21 +299,18 @@ int cli_cmd_webhook(cli *x, const cli_cmd *cmd, int argc, char **argv) {
         blen = (size_t)(end - p);
     }
     const char *why = NULL;
-    eq_err err = econq_webhook_verify(secrets, ns, id ? id : hid, ts ? ts : hts,
-                                      sig ? sig : hsig, body, blen, now, tol, &why);
+    eq_err err = econq_webhook_verify(secrets, ns, id ? id : hid, ts ? ts : hts, sig ? sig : hsig,
+                                      body, blen, now, tol, &why);
     free(in), free(hid), free(hts), free(hsig);
-    if (x->json)
-        printf("{\"verified\":%s,\"reason\":\"%s\"}\n", err ? "false" : "true", why);
+    if (x->json) printf("{\"verified\":%s,\"reason\":\"%s\"}\n", err ? "false" : "true", why);
     if (err == EQ_EINVAL) {
         fprintf(stderr, "econq: %s\n", why);
         return CLI_USAGE;
     }
     if (err) {
-        if (!x->json)
-            fprintf(stderr, "not verified: %s\n", why);
+        if (!x->json) fprintf(stderr, "not verified: %s\n", why);
         return CLI_JOB_FAILED;
     }
-    if (!x->json)
-        printf("verified\n");
+    if (!x->json) printf("verified\n");
     return CLI_OK;
 }

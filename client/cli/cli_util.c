@@ -38,8 +38,7 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...) {
 
 int cli_wants_help(const cli_cmd *cmd, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            break;
+        if (strcmp(argv[i], "--") == 0) break;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: econq %s\n\n%s\n", cmd->usage, cmd->summary);
             return 1;
@@ -48,18 +47,15 @@ int cli_wants_help(const cli_cmd *cmd, int argc, char **argv) {
     return 0;
 }
 
-int cli_opt(const cli_cmd *cmd, int argc, char **argv, int *i, const char *name,
-            const char **val) {
+int cli_opt(const cli_cmd *cmd, int argc, char **argv, int *i, const char *name, const char **val) {
     const char *a = argv[*i];
     size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
+    if (strncmp(a, name, n) != 0) return 0;
     if (a[n] == '=') {
         *val = a + n + 1;
         return 1;
     }
-    if (a[n] != '\0')
-        return 0;
+    if (a[n] != '\0') return 0;
     if (*i + 1 >= argc) {
         cli_usage(cmd, "%s needs a value", name);
         return -1;
@@ -99,23 +95,20 @@ int cli_fail(cli *x, eq_err err) {
         cJSON_AddStringToObject(e, "type", p->type);
         cJSON_AddStringToObject(e, "title", p->title);
         cJSON_AddStringToObject(e, "detail", p->detail);
-        if (p->field[0])
-            cJSON_AddStringToObject(e, "field", p->field);
+        if (p->field[0]) cJSON_AddStringToObject(e, "field", p->field);
         cJSON_AddNumberToObject(o, "exit", code);
         char *s = cJSON_PrintUnformatted(o);
-        if (s)
-            printf("%s\n", s);
+        if (s) printf("%s\n", s);
         free(s);
         cJSON_Delete(o);
     }
     if (p->status > 0) {
         fprintf(stderr, "econq: %s (HTTP %d, %s)", p->title, p->status, p->type);
-        if (p->detail[0])
-            fprintf(stderr, ": %s", p->detail);
-        if (p->field[0])
-            fprintf(stderr, " [at %s]", p->field);
+        if (p->detail[0]) fprintf(stderr, ": %s", p->detail);
+        if (p->field[0]) fprintf(stderr, " [at %s]", p->field);
         if (p->status == 404 && strcmp(p->type, "/problems/not-found") == 0)
-            fprintf(stderr, "\n  (this server does not serve that route: an older econqd, or a feature not built yet)");
+            fprintf(stderr, "\n  (this server does not serve that route: an older econqd, or a "
+                            "feature not built yet)");
         fputc('\n', stderr);
     } else {
         fprintf(stderr, "econq: %s: %s\n", econq_strerror(err), p->detail);
@@ -154,35 +147,29 @@ char *cli_read_file(const char *path, size_t *len) {
         }
         size_t r = fread(buf + n, 1, cap - 1 - n, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
     }
     if (buf && ferror(f)) {
         fprintf(stderr, "econq: cannot read %s\n", path);
         free(buf);
         buf = NULL;
     }
-    if (f != stdin)
-        fclose(f);
+    if (f != stdin) fclose(f);
     if (buf) {
         buf[n] = '\0';
-        if (len)
-            *len = n;
+        if (len) *len = n;
     }
     return buf;
 }
 
 int cli_param_set(cJSON *params, const char *kv) {
     const char *eq = strchr(kv, '=');
-    if (!eq || eq == kv)
-        return -1;
+    if (!eq || eq == kv) return -1;
     const char *v = eq + 1;
     const char *end = NULL;
     cJSON *val = cJSON_ParseWithOpts(v, &end, 1);
-    if (!val || (*v == '\0'))
-        val = (cJSON_Delete(val), cJSON_CreateString(v));
-    if (!val)
-        return -1;
+    if (!val || (*v == '\0')) val = (cJSON_Delete(val), cJSON_CreateString(v));
+    if (!val) return -1;
     /* Walk the dotted key, creating objects as needed. */
     cJSON *at = params;
     const char *k = kv;
@@ -240,14 +227,12 @@ void cli_print_pretty(FILE *f, const char *json, int indent) {
 
 void cli_print_table(const char *const *head, int cols, const char *const *cells, int rows) {
     int w[32] = {0};
-    if (cols > 32)
-        cols = 32;
+    if (cols > 32) cols = 32;
     for (int c = 0; c < cols; c++) {
         w[c] = (int)strlen(head[c]);
         for (int r = 0; r < rows; r++) {
             int l = (int)strlen(cells[r * cols + c]);
-            if (l > w[c])
-                w[c] = l > CLI_CELL_MAX ? CLI_CELL_MAX : l;
+            if (l > w[c]) w[c] = l > CLI_CELL_MAX ? CLI_CELL_MAX : l;
         }
     }
     for (int c = 0; c < cols; c++)
@@ -285,13 +270,10 @@ void cli_print_job(cli *x, const eq_job *j) {
     const char *times[] = {"created_at", "run_at", "started_at", "finished_at"};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         const char *t = cli_jstr(o, times[i]);
-        if (t)
-            printf("%-12s%s\n", times[i], t);
+        if (t) printf("%-12s%s\n", times[i], t);
     }
-    if (j->batch[0])
-        printf("batch       %s\n", j->batch);
-    if (j->error_code[0])
-        printf("error       %s: %s\n", j->error_code, j->error_message);
+    if (j->batch[0]) printf("batch       %s\n", j->batch);
+    if (j->error_code[0]) printf("error       %s: %s\n", j->error_code, j->error_message);
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "result");
     if (res) {
         char *s = cJSON_PrintUnformatted(res);
@@ -319,17 +301,15 @@ static long long cli_now_ms(void) {
 
 static void cli_job_progress_cb(const eq_job *j, void *ctx) {
     cli_job_progress *p = ctx;
-    if (p->x->quiet)
-        return;
+    if (p->x->quiet) return;
     double secs = (double)(cli_now_ms() - p->start_ms) / 1000.0;
     if (p->x->tty) {
         static const char spin[] = "|/-\\";
         int done = econq_job_state_terminal(j->state);
         fprintf(stderr, "\r\033[K%c job %s  %-9s  attempt %d/%d  %.1fs",
-                done ? '*' : spin[(int)secs % 4], j->id, econq_job_state_name(j->state),
-                j->attempt, j->max_attempts, secs);
-        if (done)
-            fputc('\n', stderr);
+                done ? '*' : spin[(int)secs % 4], j->id, econq_job_state_name(j->state), j->attempt,
+                j->max_attempts, secs);
+        if (done) fputc('\n', stderr);
         p->drew = !done;
     } else if (j->state != p->last_state || j->attempt != p->last_attempt) {
         fprintf(stderr, "job %s %s attempt=%d elapsed=%.1fs\n", j->id,
@@ -345,8 +325,7 @@ int cli_wait_job(cli *x, const char *id) {
     cli_job_progress p = {.x = x, .start_ms = cli_now_ms(), .last_attempt = -1};
     eq_job j;
     eq_err err = econq_wait(c, id, x->timeout_ms, cli_job_progress_cb, &p, &j);
-    if (p.drew)
-        fputc('\n', stderr);
+    if (p.drew) fputc('\n', stderr);
     int rc;
     if (err == EQ_OK) {
         cli_print_job(x, &j);

@@ -27,8 +27,7 @@ static void stop(void) {
     /* econqd's own clean exit is asserted by tests/integration; here a failing exit is only
      * reported, so that these client tests judge the client. */
     int st = eqd_wait(&d);
-    if (st != 0)
-        fprintf(stderr, "note: econqd exited with status %d\n", st);
+    if (st != 0) fprintf(stderr, "note: econqd exited with status %d\n", st);
     eqt_rmdir(dir);
 }
 
@@ -42,11 +41,9 @@ static char *slurp(FILE *f) {
     size_t cap = 4096, n = 0;
     char *b = malloc(cap);
     for (;;) {
-        if (n + 1 >= cap)
-            b = realloc(b, cap *= 2);
+        if (n + 1 >= cap) b = realloc(b, cap *= 2);
         size_t r = fread(b + n, 1, cap - 1 - n, f);
-        if (r == 0)
-            break;
+        if (r == 0) break;
         n += r;
     }
     b[n] = '\0';
@@ -105,9 +102,9 @@ static void submit_id(const char *args, char *id) {
 }
 
 START_TEST(help_for_every_subcommand) {
-    static const char *const cmds[] = {"submit", "job",  "jobs",      "wait",   "cancel",
-                                       "retry",  "upload", "datasets", "forecast", "batch",
-                                       "schedules", "search", "ask",   "webhook", "health"};
+    static const char *const cmds[] = {"submit",    "job",    "jobs",     "wait",     "cancel",
+                                       "retry",     "upload", "datasets", "forecast", "batch",
+                                       "schedules", "search", "ask",      "webhook",  "health"};
     run_out r = run("--help");
     ck_assert_int_eq(r.rc, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "exit codes"));
@@ -126,12 +123,20 @@ START_TEST(help_for_every_subcommand) {
 END_TEST
 
 START_TEST(usage_errors_exit_2) {
-    static const char *const bad[] = {"", "bogus", "submit", "submit noop --priority 12",
-                                      "submit noop --param novalue", "job", "job a b",
-                                      "jobs --limit 0", "submit noop --nope",
+    static const char *const bad[] = {"",
+                                      "bogus",
+                                      "submit",
+                                      "submit noop --priority 12",
+                                      "submit noop --param novalue",
+                                      "job",
+                                      "job a b",
+                                      "jobs --limit 0",
+                                      "submit noop --nope",
                                       "submit noop --params-file /nonexistent.json",
-                                      "forecast --dataset X", "webhook verify",
-                                      "--timeout", "batch --columns '*'"};
+                                      "forecast --dataset X",
+                                      "webhook verify",
+                                      "--timeout",
+                                      "batch --columns '*'"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         run_out r = run(bad[i]);
         ck_assert_msg(r.rc == 2, "'%s' exited %d", bad[i], r.rc);
@@ -190,8 +195,7 @@ END_TEST
 
 /* On a terminal (a pseudo-terminal from util-linux `script`) the progress is one live line. */
 START_TEST(terminal_progress_is_a_live_line) {
-    if (access("/usr/bin/script", X_OK) != 0)
-        return; /* no way to give econq a terminal here */
+    if (access("/usr/bin/script", X_OK) != 0) return; /* no way to give econq a terminal here */
     char args[600];
     snprintf(args, sizeof args,
              "-c \"ECONQ_URL=http://127.0.0.1:%d '%s/econq' submit noop --param sleep_ms=1500 "
@@ -204,9 +208,9 @@ START_TEST(terminal_progress_is_a_live_line) {
     char *out = slurp(p);
     int st = pclose(p);
     ck_assert_int_eq(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
-    ck_assert_ptr_nonnull(strstr(out, "\r\033[K"));   /* redrawn in place */
+    ck_assert_ptr_nonnull(strstr(out, "\r\033[K")); /* redrawn in place */
     ck_assert_ptr_nonnull(strstr(out, "succeeded"));
-    ck_assert_ptr_null(strstr(out, " elapsed="));      /* not the plain lines */
+    ck_assert_ptr_null(strstr(out, " elapsed=")); /* not the plain lines */
     free(out);
 }
 END_TEST
@@ -229,8 +233,10 @@ START_TEST(params_file_and_stdin) {
     fputs("{\"payload\":{\"from\":\"file\"},\"sleep_ms\":1}", f);
     fclose(f);
     char args[600];
-    snprintf(args, sizeof args, "submit noop --params-file '%s' --param payload.extra=1 --wait "
-             "--json", path);
+    snprintf(args, sizeof args,
+             "submit noop --params-file '%s' --param payload.extra=1 --wait "
+             "--json",
+             path);
     run_out r = run(args);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "\"from\":\"file\""));
@@ -330,8 +336,7 @@ END_TEST
 static void served_or_404(const char *args) {
     run_out r = run(args);
     ck_assert_msg(r.rc == 0 || r.rc == 4, "'%s' exited %d", args, r.rc);
-    if (r.rc == 4)
-        ck_assert_msg(strstr(r.err, "HTTP 404") != NULL, "'%s': %s", args, r.err);
+    if (r.rc == 4) ck_assert_msg(strstr(r.err, "HTTP 404") != NULL, "'%s': %s", args, r.err);
     run_free(&r);
 }
 
@@ -385,9 +390,9 @@ START_TEST(unreachable_server_exits_3) {
 END_TEST
 
 #define WH_ARGS "webhook verify --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --now 1614265330"
-#define WH_HEADERS                                                                           \
-    "Content-Type: application/json\r\nwebhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\r\n"         \
-    "webhook-timestamp: 1614265330\r\n"                                                      \
+#define WH_HEADERS                                                                                 \
+    "Content-Type: application/json\r\nwebhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\r\n"               \
+    "webhook-timestamp: 1614265330\r\n"                                                            \
     "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=\r\n\r\n"
 
 START_TEST(webhook_verify_reference_vector) {

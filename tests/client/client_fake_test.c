@@ -31,9 +31,10 @@ static void wait_cb(const eq_job *j, void *ctx) {
 }
 
 START_TEST(wait_retries_503_with_backoff) {
-    static const fake_resp script[] = {
-        {503, NULL, BUSY, 0}, {503, NULL, BUSY, 0}, {200, NULL, JOB("running"), 0},
-        {200, NULL, JOB("succeeded"), 0}};
+    static const fake_resp script[] = {{503, NULL, BUSY, 0},
+                                       {503, NULL, BUSY, 0},
+                                       {200, NULL, JOB("running"), 0},
+                                       {200, NULL, JOB("succeeded"), 0}};
     fake_http f;
     ck_assert_int_eq(fake_http_start(&f, script, 4), 0);
     eq_client *c = client_for(&f, "sekrit");
@@ -60,8 +61,10 @@ END_TEST
 
 START_TEST(wait_stops_at_a_non_transient_problem) {
     static const fake_resp script[] = {
-        {404, NULL, "{\"type\":\"/problems/job-not-found\",\"title\":\"Not Found\","
-                    "\"status\":404,\"detail\":\"no job has this id\"}", 0}};
+        {404, NULL,
+         "{\"type\":\"/problems/job-not-found\",\"title\":\"Not Found\","
+         "\"status\":404,\"detail\":\"no job has this id\"}",
+         0}};
     fake_http f;
     ck_assert_int_eq(fake_http_start(&f, script, 1), 0);
     eq_client *c = client_for(&f, NULL);
@@ -111,8 +114,8 @@ START_TEST(upload_sends_raw_body_with_sniffed_type) {
 END_TEST
 
 #define BATCH_ID "01BATCH00000000000000000AA"
-#define BATCH(q, r, s, fl, done)                                                               \
-    "{\"id\":\"" BATCH_ID "\",\"total\":3,\"counts\":{\"queued\":" #q ",\"running\":" #r     \
+#define BATCH(q, r, s, fl, done)                                                                   \
+    "{\"id\":\"" BATCH_ID "\",\"total\":3,\"counts\":{\"queued\":" #q ",\"running\":" #r           \
     ",\"succeeded\":" #s ",\"failed\":" #fl "},\"done\":" done "}"
 static const char xlsx_bytes[] = "PK\x03\x04\x00\x01binary\xff workbook";
 
@@ -135,9 +138,8 @@ START_TEST(batch_submit_wait_and_xlsx) {
     eq_client *c = client_for(&f, NULL);
     char id[ECONQ_ID_SIZE];
     const char *cols[] = {"gdp", "cpi", "unemployment"};
-    ck_assert_int_eq(econq_batch_forecast(c, "01DATASET0000000000000000A", cols, 3, 8, "ets",
-                                          NULL, id),
-                     EQ_OK);
+    ck_assert_int_eq(
+        econq_batch_forecast(c, "01DATASET0000000000000000A", cols, 3, 8, "ets", NULL, id), EQ_OK);
     ck_assert_str_eq(id, BATCH_ID);
     eq_batch_status st;
     int calls = 0;
@@ -187,8 +189,10 @@ START_TEST(schedules_and_search_requests) {
         {201, NULL, "{\"name\":\"nightly\",\"cron\":\"0 3 * * *\"}", 0},
         {204, NULL, "", 0},
         {202, NULL, JOB("queued"), 0},
-        {200, NULL, "{\"id\":\"" JOB_ID "\",\"type\":\"search\",\"state\":\"succeeded\","
-                    "\"result\":{\"results\":[{\"id\":\"d1\",\"score\":0.9,\"text\":\"t\"}]}}", 0}};
+        {200, NULL,
+         "{\"id\":\"" JOB_ID "\",\"type\":\"search\",\"state\":\"succeeded\","
+         "\"result\":{\"results\":[{\"id\":\"d1\",\"score\":0.9,\"text\":\"t\"}]}}",
+         0}};
     fake_http f;
     ck_assert_int_eq(fake_http_start(&f, script, 4), 0);
     eq_client *c = client_for(&f, NULL);

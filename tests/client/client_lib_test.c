@@ -28,8 +28,7 @@ static void stop(void) {
     /* econqd's own clean exit is asserted by tests/integration; here a failing exit is only
      * reported, so that these client tests judge the client. */
     int st = eqd_wait(&d);
-    if (st != 0)
-        fprintf(stderr, "note: econqd exited with status %d\n", st);
+    if (st != 0) fprintf(stderr, "note: econqd exited with status %d\n", st);
     eqt_rmdir(dir);
 }
 
@@ -87,8 +86,7 @@ START_TEST(submit_get_wait_succeeds) {
                      EQ_OK);
     ck_assert_int_eq(strlen(j.id), 26);
     ck_assert_str_eq(j.type, "noop");
-    ck_assert(j.state == EQ_JOB_QUEUED || j.state == EQ_JOB_RUNNING ||
-              j.state == EQ_JOB_SUCCEEDED);
+    ck_assert(j.state == EQ_JOB_QUEUED || j.state == EQ_JOB_RUNNING || j.state == EQ_JOB_SUCCEEDED);
     ck_assert_int_eq(j.replayed, 0);
     ck_assert_int_eq(econq_get(c, j.id, &g), EQ_OK);
     ck_assert_str_eq(g.id, j.id);
@@ -267,8 +265,7 @@ END_TEST
 /* Datasets, batches, schedules and collections: until their routes land the server answers
  * 404; the client reports it as EQ_ENOTFOUND with the problem. Once served, they succeed. */
 static void served_or_404(eq_client *c, eq_err err) {
-    if (err == EQ_OK)
-        return;
+    if (err == EQ_OK) return;
     ck_assert_int_eq(err, EQ_ENOTFOUND);
     ck_assert_int_eq(econq_problem(c)->status, 404);
     ck_assert_str_ne(econq_problem(c)->type, "");
@@ -370,8 +367,8 @@ START_TEST(webhook_reference_vector_verifies) {
                      EQ_OK);
     /* ... and so is one of several secrets. */
     const char *two[] = {"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAA", WH_SECRET};
-    ck_assert_int_eq(econq_webhook_verify(two, 2, WH_ID, WH_TS, WH_SIG, WH_BODY,
-                                          strlen(WH_BODY), 1614265330 + 60, 0, NULL),
+    ck_assert_int_eq(econq_webhook_verify(two, 2, WH_ID, WH_TS, WH_SIG, WH_BODY, strlen(WH_BODY),
+                                          1614265330 + 60, 0, NULL),
                      EQ_OK);
 }
 END_TEST
@@ -399,11 +396,11 @@ START_TEST(webhook_tampering_and_stale_timestamps_fail) {
                                           strlen(WH_BODY), 1614265330 + 301, 600, NULL),
                      EQ_OK);
     const char *bad[] = {"whsec_!!!"};
-    ck_assert_int_eq(econq_webhook_verify(bad, 1, WH_ID, WH_TS, WH_SIG, WH_BODY,
-                                          strlen(WH_BODY), 1614265330, 0, NULL),
+    ck_assert_int_eq(econq_webhook_verify(bad, 1, WH_ID, WH_TS, WH_SIG, WH_BODY, strlen(WH_BODY),
+                                          1614265330, 0, NULL),
                      EQ_EINVAL);
-    ck_assert_int_eq(econq_webhook_verify(secrets, 1, WH_ID, NULL, WH_SIG, WH_BODY,
-                                          strlen(WH_BODY), 1614265330, 0, NULL),
+    ck_assert_int_eq(econq_webhook_verify(secrets, 1, WH_ID, NULL, WH_SIG, WH_BODY, strlen(WH_BODY),
+                                          1614265330, 0, NULL),
                      EQ_EPROTO);
 }
 END_TEST

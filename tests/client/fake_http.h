@@ -17,7 +17,7 @@ typedef struct fake_resp {
     int status;
     const char *content_type; /* NULL: application/json (problem+json for >= 400) */
     const char *body;
-    size_t len;               /* 0: strlen(body) */
+    size_t len; /* 0: strlen(body) */
 } fake_resp;
 
 typedef struct fake_req {

@@ -11,8 +11,7 @@ int main(void) {
                                     "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", body,
                                     strlen(body), 1614265330, 0, NULL);
     eq_client *c = econq_new("http://127.0.0.1:1", NULL);
-    if (!c)
-        return 2;
+    if (!c) return 2;
     char *json = NULL;
     eq_err h = econq_health(c, &json);
     int ok = v == EQ_OK && h == EQ_ENET && econq_problem(c)->status == 0 && json == NULL;
