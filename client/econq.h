@@ -16,7 +16,9 @@
  * is not the JSON the API promises), EQ_ETOOBIG (an answer over ECONQ_MAX_RESPONSE_BYTES).
  *
  * Strings returned through `char **json_out` are malloc'ed, NUL-terminated JSON text: the
- * caller frees them with free(). Structs filled by a call are released with their _fini. */
+ * caller frees them with free(). Structs filled by a call (eq_job, eq_job_list,
+ * eq_batch_status) are zeroed first and released with their _fini, which is safe whatever the
+ * call returned. */
 #ifndef ECONQ_CLIENT_ECONQ_H
 #define ECONQ_CLIENT_ECONQ_H
 
