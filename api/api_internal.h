@@ -90,6 +90,8 @@ void api_batches_jobs(api *a, http_request *r, const char *id);
 void api_batches_results(api *a, http_request *r, const char *id, int xlsx);
 /* /v1/schedules and /v1/schedules/{name} (api/schedules.c): 1 when the path was theirs. */
 int api_route_schedules(api *a, http_request *r, const char *path, int m);
+/* GET /v1/charts/{id} (api/charts.c); 1 when the path was theirs. */
+int api_route_charts(api *a, http_request *r, const char *path, int m);
 
 /* Long-polls: answer req when job id finishes or after wait_s seconds. */
 void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s);
@@ -117,6 +119,10 @@ int api_webhook_check(api *a, const char *url, const char *secret, const char *p
 /* The inline series {dates, values} of a dataset's column (api/datasets.c). */
 int api_dataset_series(api *a, const char *dataset, const char *column, struct cJSON **out,
                        const char *prefix, api_problem_t *p);
+/* chart and report jobs: what they draw (a forecast job's history and result, dataset columns,
+ * or a report's forecasts) goes into params.resolved. Returns 0, or -1 with p filled. */
+int api_chart_resolve(api *a, const char *type, struct cJSON *params, const char *prefix,
+                      api_problem_t *p);
 
 /* Parses a JSON body with the depth and size limits; answers the problem itself and returns
  * NULL when the body is not acceptable JSON. */

@@ -328,6 +328,11 @@ int api_job_build(api *a, cJSON *env, const char *prefix, proto_submit_job *job,
         snprintf(pp, sizeof pp, "%s/params", prefix);
         if (resolve_dataset_series(a, pobj, pp, p))
             return -1;
+    } else if (strcmp(job->type, "chart") == 0 || strcmp(job->type, "report") == 0) {
+        char pp[96];
+        snprintf(pp, sizeof pp, "%s/params", prefix);
+        if (api_chart_resolve(a, job->type, pobj, pp, p))
+            return -1;
     }
     params_canonicalize(pobj);
     *params_out = cJSON_PrintUnformatted(pobj);

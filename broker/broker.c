@@ -258,6 +258,12 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
         eq_buf_u32(&st, s->parked ? 0 : r->lease.nouts);
         for (uint32_t i = 0; !s->parked && i < r->lease.nouts; i++) {
             proto_outcome *o = &r->lease.outs[i];
+            /* A chart's bytes become a stored file first (it may turn into a failure). */
+            if ((err = sched_chart_outcome(b->sched, c, o))) {
+                eq_buf_fini(&st);
+                eq_buf_fini(&body);
+                return err;
+            }
             err = o->failed ? lc_fail(c, o, &why) : lc_complete(c, o, &why);
             if (err != EQ_OK && err != EQ_ESTALE && err != EQ_ENOTFOUND) {
                 eq_buf_fini(&st);
@@ -296,7 +302,9 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
         return EQ_OK;
     case PROTO_COMPLETE:
     case PROTO_FAIL:
-        err = r->op == PROTO_COMPLETE ? lc_complete(c, &r->out, &why) : lc_fail(c, &r->out, &why);
+        if ((err = sched_chart_outcome(b->sched, c, &r->out)))
+            return err;
+        err = !r->out.failed ? lc_complete(c, &r->out, &why) : lc_fail(c, &r->out, &why);
         if (err == EQ_OK || err == EQ_ESTALE || err == EQ_ENOTFOUND) {
             proto_enc_reply(out, err, why);
             err = EQ_OK;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/chart_store.h"
 #include "broker/cron/cron.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -42,6 +43,8 @@ struct broker_sched {
     uint16_t backup_attempt;
     int backup_ok;
     char backup_result[512];
+    chart_gc_policy charts;
+    chart_unlinks unlinks;   /* chart files to remove once the group commits */
 };
 
 typedef struct builtin {
@@ -52,10 +55,11 @@ static const builtin builtins[] = {
     {"maintenance.cache", "*/5 * * * *", "maintenance.cache"},
     {"maintenance.retention", "17 3 * * *", "maintenance.retention"},
     {"maintenance.backup", "41 2 * * *", "maintenance.backup"},
+    {"maintenance.charts", "7 * * * *", "maintenance.charts"},
 };
 
 static const char *const broker_types[] = {"maintenance.cache", "maintenance.retention",
-                                           "maintenance.backup"};
+                                           "maintenance.backup", "maintenance.charts"};
 
 eq_err sched_new(const sched_config *cfg, broker_sched **out) {
     broker_sched *s = calloc(1, sizeof *s);
@@ -70,6 +74,11 @@ eq_err sched_new(const sched_config *cfg, broker_sched **out) {
         return EQ_ENOMEM;
     }
     s->cfg.data_dir = s->data_dir;
+    s->charts = chart_gc_policy_default();
+    if (cfg->chart_max_age_ms > 0)
+        s->charts.max_age_ms = cfg->chart_max_age_ms;
+    if (cfg->chart_keep > 0)
+        s->charts.keep_newest = cfg->chart_keep;
     s->maint_poll = 1;
     *out = s;
     return EQ_OK;
@@ -78,6 +87,7 @@ eq_err sched_new(const sched_config *cfg, broker_sched **out) {
 void sched_free(broker_sched *s) {
     if (!s)
         return;
+    chart_unlinks_run(&s->unlinks, 0);
     free(s->data_dir);
     free(s);
 }
@@ -124,6 +134,14 @@ eq_err sched_startup(broker_sched *s, lc_ctx *c) {
     eq_err err = EQ_OK;
     for (size_t i = 0; s->cfg.builtins && !err && i < sizeof builtins / sizeof builtins[0]; i++)
         err = put_builtin(s, c, &builtins[i]);
+    if (!err && s->cfg.builtins) {
+        /* Chart clean-up also runs at every start. */
+        proto_submit_job j = {.type = "maintenance.charts", .params = "{}",
+                              .priority = JOB_PRIORITY_DEFAULT, .max_attempts = 3,
+                              .schedule = "maintenance.charts"};
+        const char *why = NULL;
+        err = lc_submit(c, &j, NULL, NULL, &why);
+    }
     s->next_due_ms = 0;
     return err;
 }
@@ -232,6 +250,9 @@ static eq_err run_one(broker_sched *s, lc_ctx *c, const proto_leased_job *lj) {
         char when[40];
         eq_time_format(before, when, sizeof when);
         snprintf(result, sizeof result, "{\"deleted\":%zu,\"finished_before\":\"%s\"}", total, when);
+    } else if (strcmp(lj->type, "maintenance.charts") == 0) {
+        if ((err = chart_store_gc(s->data_dir, c, sched_now(s, c), &s->charts, &s->unlinks, result, sizeof result)))
+            return err;
     } else {
         /* maintenance.backup: copied after the commit, completed in a later group. */
         s->backup = BACKUP_LEASED;
@@ -365,6 +386,7 @@ static void do_backup(broker_sched *s, store *st) {
 }
 
 void sched_after_commit(broker_sched *s, store *st, int committed) {
+    chart_unlinks_run(&s->unlinks, committed);
     if (!committed) {
         s->next_due_ms = 0;
         s->maint_poll = 1;
@@ -374,6 +396,10 @@ void sched_after_commit(broker_sched *s, store *st, int committed) {
     }
     if (s->backup == BACKUP_LEASED)
         do_backup(s, st);
+}
+
+eq_err sched_chart_outcome(broker_sched *s, lc_ctx *c, proto_outcome *o) {
+    return chart_store_outcome(s->data_dir, c, o);
 }
 
 int64_t sched_wake_ms(const broker_sched *s) {

@@ -9,9 +9,10 @@
  *
  * The built-in schedules `maintenance.*` are created at start when absent (an operator may
  * change their cron with POST /v1/schedules or delete them; a deleted one comes back at the next
- * start). Their jobs, except maintenance.charts, run in the broker itself (see schedule.c for
- * why): maintenance.cache sweeps expired cache entries, maintenance.retention deletes old
- * finished jobs, maintenance.backup writes a compacting copy of the store. */
+ * start). Their jobs run in the broker itself (see schedule.c for why): maintenance.cache
+ * sweeps expired cache entries, maintenance.retention deletes old finished jobs,
+ * maintenance.backup writes a compacting copy of the store, maintenance.charts removes old
+ * charts (broker/chart_store.h; also once at every start). */
 #ifndef ECONQ_BROKER_SCHEDULE_H
 #define ECONQ_BROKER_SCHEDULE_H
 #include <stdint.h>
@@ -29,6 +30,8 @@ typedef struct sched_config {
     unsigned backups_keep;     /* maintenance.backup keeps this many copies (0 = 7) */
     const char *data_dir;      /* backups go to <data_dir>/backups */
     int builtins;              /* 1: create the maintenance.* schedules at start */
+    int64_t chart_max_age_ms;  /* maintenance.charts: older charts go (0 = 7 days) */
+    size_t chart_keep;         /* maintenance.charts: at most this many newest stay (0 = 100) */
 } sched_config;
 
 typedef struct broker_sched broker_sched;
@@ -48,5 +51,7 @@ int64_t sched_wake_ms(const broker_sched *s);
 /* PROTO_SCHEDULE_PUT and PROTO_SCHEDULE_DEL: appends the reply to out. Returns a store error
  * that poisons the transaction, else EQ_OK (the request's own status is in the reply). */
 eq_err sched_handle(broker_sched *s, lc_ctx *c, const proto_req *r, eq_buf *out);
+/* Before a chart or report job's outcome is applied: stores its bytes (broker/chart_store.h). */
+eq_err sched_chart_outcome(broker_sched *s, lc_ctx *c, proto_outcome *o);
 
 #endif

@@ -36,7 +36,7 @@ eq_err store_schedules_each(store_txn *t,
 typedef struct store_chart {
     int64_t created_ms, accessed_ms;
     uint64_t size;
-    char content_type[64];
+    char content_type[96];
     char ext[8];              /* "png", "svg", "xlsx" */
     char job_id[EQ_ID_LEN + 1];
 } store_chart;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/chart_kind.h"
 #include "workers/forecast/forecast_job.h"
 #include "workers/runtime.h"
 
@@ -35,4 +36,8 @@ static const char *const forecast_types[] = {"forecast", NULL};
 static const worker_kind forecast_kind = {
     .name = "forecast", .types = forecast_types, .run = forecast_run, .default_threads = 2};
 
-const worker_kind *const worker_kinds[] = {&forecast_kind, NULL};
+static const char *const chart_types[] = {"chart", "report", NULL};
+static const worker_kind chart_kind = {
+    .name = "chart", .types = chart_types, .run = worker_chart_run, .default_threads = 1};
+
+const worker_kind *const worker_kinds[] = {&forecast_kind, &chart_kind, NULL};

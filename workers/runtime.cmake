@@ -1,5 +1,6 @@
 add_library(eq_workers STATIC
   ${CMAKE_CURRENT_LIST_DIR}/runtime.c
   ${CMAKE_CURRENT_LIST_DIR}/noop.c
-  ${CMAKE_CURRENT_LIST_DIR}/kinds.c)
-target_link_libraries(eq_workers PUBLIC eq_common eq_forecast cjson nng::nng Threads::Threads)
+  ${CMAKE_CURRENT_LIST_DIR}/kinds.c
+  ${CMAKE_CURRENT_LIST_DIR}/chart_kind.c)
+target_link_libraries(eq_workers PUBLIC eq_common eq_forecast eq_report cjson nng::nng Threads::Threads)

@@ -20,8 +20,9 @@
 #define ECONQD_VERSION "0.1.0"
 
 /* The job types this build accepts at submit. */
-static const char *const job_types[] = {"noop", "forecast", "maintenance.cache",
-                                        "maintenance.retention", "maintenance.backup", NULL};
+static const char *const job_types[] = {"noop", "forecast", "chart", "report",
+                                        "maintenance.cache", "maintenance.retention",
+                                        "maintenance.backup", "maintenance.charts", NULL};
 
 typedef struct node {
     eq_config cfg;
@@ -120,7 +121,9 @@ static int run_node(node *n) {
                               .retention_ms = bc.retention_ms,
                               .backups_keep = (unsigned)cfg_int(&n->cfg, "backups-keep"),
                               .data_dir = cfg_str(&n->cfg, "data-dir"),
-                              .builtins = 1};
+                              .builtins = 1,
+                              .chart_max_age_ms = cfg_int(&n->cfg, "chart-max-age-s") * 1000,
+                              .chart_keep = (size_t)cfg_int(&n->cfg, "chart-max-count")};
     /* Webhooks: the schedule, the default secret, the dispatcher's limits. */
     static wh_schedule schedule;
     const char *sched = cfg_str(&n->cfg, "webhook-schedule");
