@@ -395,6 +395,37 @@ START_TEST(jobs_paging) {
 }
 END_TEST
 
+/* BUG (api/jobs.c resolve_dataset_series; api/batches.c series_name): the schema lets a series
+ * carry its label ("series": {..., "name": "Real GDP"}), but the batch results (and the
+ * workbook's Summary and sheet names) ignore it: a dataset series is named after its column
+ * because resolve_dataset_series() sets params.name to the column and replaces the series
+ * (label included) with the inline one; an inline series is "series N" because series_name()
+ * reads only params.name. Fix: in resolve_dataset_series copy series.name (when a string) into
+ * params.name before replacing the series, the column only as the fallback; in series_name()
+ * fall back to params.series.name before "series N". Runs with ECONQ_PENDING_FIXES=1. */
+START_TEST(series_labels_name_results) {
+    char body[1024], id[32], path[128];
+    snprintf(body, sizeof body,
+             "{\"jobs\":[{\"type\":\"forecast\",\"params\":{\"series\":{\"dataset\":\"%s\","
+             "\"column\":\"realgdp\",\"name\":\"Real GDP\"},\"horizon\":2,\"method\":\"naive\"}},"
+             "{\"type\":\"forecast\",\"params\":{\"series\":{\"dates\":[\"2000-01-01\","
+             "\"2001-01-01\",\"2002-01-01\"],\"values\":[1,2,3],\"name\":\"Inline\"},"
+             "\"horizon\":2,\"method\":\"naive\"}}]}",
+             qid);
+    cJSON *ans = submit(body, id);
+    cJSON *st = wait_done(id);
+    ck_assert_int_eq(count(st, "succeeded"), 2);
+    cJSON_Delete(st);
+    snprintf(path, sizeof path, "/v1/batches/%s/results", id);
+    cJSON *res = ds_get_json(path, 200);
+    const cJSON *items = cJSON_GetObjectItem(res, "results");
+    ck_assert_str_eq(eqt_str(cJSON_GetArrayItem(items, 0), "name"), "Real GDP");
+    ck_assert_str_eq(eqt_str(cJSON_GetArrayItem(items, 1), "name"), "Inline");
+    cJSON_Delete(res);
+    cJSON_Delete(ans);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("batches");
     TCase *tc = tcase_create("batches");
@@ -408,6 +439,14 @@ int main(void) {
     tcase_add_test(tc, cancelled_job_finishes_the_batch);
     tcase_add_test(tc, cached_forecasts_finish_the_batch);
     suite_add_tcase(s, tc);
+    const char *pending = getenv("ECONQ_PENDING_FIXES");
+    if (pending && strcmp(pending, "1") == 0) {
+        TCase *tp = tcase_create("pending_fixes");
+        tcase_set_timeout(tp, 90);
+        tcase_add_checked_fixture(tp, start, ds_stop);
+        tcase_add_test(tp, series_labels_name_results);
+        suite_add_tcase(s, tp);
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -333,6 +333,34 @@ START_TEST(raw_xls) {
 }
 END_TEST
 
+/* A semicolon CSV with decimal commas; column names with a space and a slash are reached
+ * percent-encoded in the path. */
+START_TEST(column_names_in_the_path) {
+    static const char csv[] = "date;unemployment rate;a/b\n2000-01-01;1,5;3\n2000-02-01;2,5;4\n"
+                              "2000-03-01;1.234,5;5\n";
+    http_resp r;
+    ck_assert_int_eq(ds_upload_raw("text/csv", NULL, csv, strlen(csv), &r), 0);
+    ck_assert_int_eq(r.status, 201);
+    cJSON *j = http_json(&r);
+    char id[32], path[160];
+    snprintf(id, sizeof id, "%s", eqt_str(j, "id"));
+    ck_assert_str_eq(eqt_str(j, "frequency"), "monthly");
+    cJSON_Delete(j);
+    http_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/datasets/%s/columns/unemployment%%20rate", id);
+    j = ds_get_json(path, 200);
+    const cJSON *v = cJSON_GetObjectItem(j, "values");
+    ck_assert_double_eq(cJSON_GetArrayItem(v, 0)->valuedouble, 1.5);
+    ck_assert_double_eq(cJSON_GetArrayItem(v, 2)->valuedouble, 1234.5);
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "/v1/datasets/%s/columns/a%%2Fb", id);
+    j = ds_get_json(path, 200);
+    ck_assert_str_eq(eqt_str(j, "name"), "a/b");
+    ck_assert_double_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "values"), 1)->valuedouble, 4);
+    cJSON_Delete(j);
+}
+END_TEST
+
 /* BUG (api/datasets.c, put_done): the 200 answer to the same content again describes the new
  * upload's name, not the stored dataset's; GET shows the first name. Runs with
  * ECONQ_PENDING_FIXES=1. */
@@ -397,6 +425,7 @@ int main(void) {
     tcase_add_test(tc, same_content_twice_same_id);
     tcase_add_test(tc, multipart_xlsx);
     tcase_add_test(tc, raw_xls);
+    tcase_add_test(tc, column_names_in_the_path);
     suite_add_tcase(s, tc);
     const char *pending = getenv("ECONQ_PENDING_FIXES");
     if (pending && strcmp(pending, "1") == 0) {
