@@ -9,6 +9,14 @@
 #include "tests/forecast/fc_test_util.h"
 #include "workers/forecast/forecast_job.h"
 
+/* Built four times (CMakeLists.txt): part 1 runs the benchmarks, Theta and the forced ETS
+ * fits, part 2 the automatic ETS selection, part 3 ARIMA on the quarterly and annual
+ * series, part 4 ARIMA on the monthly ones, so each executable stays short under
+ * sanitizers. */
+#ifndef FC_REF_PART
+#define FC_REF_PART 1
+#endif
+
 static cJSON *ref;
 
 static void setup(void)
@@ -53,13 +61,14 @@ static cJSON *fit(const cJSON *e, const char *method, const char *model)
     return r;
 }
 
-static double item(const cJSON *arr, int i)
+static inline double item(const cJSON *arr, int i)
 {
     const cJSON *v = cJSON_GetArrayItem(arr, i);
     ck_assert(cJSON_IsNumber(v));
     return v->valuedouble;
 }
 
+#if FC_REF_PART == 1
 /* Compares our point forecasts and 80/95% bounds with R's: max relative difference. */
 static void compare(const cJSON *ours, const cJSON *theirs, double tol_point, double tol_pi,
                     const char *what)
@@ -181,6 +190,8 @@ START_TEST(test_ets_forced_model_close_to_r)
 }
 END_TEST
 
+#endif
+#if FC_REF_PART == 2
 /* Automatic selection: on the public series our AICc choice agrees with R's on at least
  * 70% of series (the optimizers reach slightly different likelihoods), and always on the
  * series where R's choice is clear-cut. */
@@ -208,6 +219,8 @@ START_TEST(test_ets_auto_selection)
 }
 END_TEST
 
+#endif
+#if FC_REF_PART >= 3
 /* Parses "ARIMA(p,d,q)(P,D,Q)[m] ..." into o[6] (seasonal part 0 when absent). */
 static void arima_order(const char *model, int o[6])
 {
@@ -227,6 +240,8 @@ START_TEST(test_arima_against_r)
     int same = 0, count = 0, same_aicc = 0;
     cJSON_ArrayForEach(e, ref)
     {
+        if ((num(e, "period") == 12) != (FC_REF_PART == 4))
+            continue;
         const char *col = cJSON_GetObjectItem(e, "column")->valuestring;
         const cJSON *ra = cJSON_GetObjectItem(e, "arima");
         cJSON *r = fit(e, "arima", NULL);
@@ -274,9 +289,11 @@ START_TEST(test_arima_against_r)
         cJSON_Delete(r);
     }
     ck_assert_msg(2 * same >= count, "only %d of %d ARIMA orders agree with R", same, count);
-    ck_assert_msg(same_aicc >= 8, "only %d AICc comparisons", same_aicc);
+    ck_assert_msg(same_aicc >= 4, "only %d AICc comparisons", same_aicc);
 }
 END_TEST
+
+#endif
 
 static Suite *suite(void)
 {
@@ -284,11 +301,15 @@ static Suite *suite(void)
     TCase *tc = tcase_create("r");
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
+#if FC_REF_PART == 1
     tcase_add_test(tc, test_benchmarks_match_r);
-    tcase_add_test(tc, test_ets_forced_model_close_to_r);
-    tcase_add_test(tc, test_ets_auto_selection);
     tcase_add_test(tc, test_theta_close_to_r);
+    tcase_add_test(tc, test_ets_forced_model_close_to_r);
+#elif FC_REF_PART == 2
+    tcase_add_test(tc, test_ets_auto_selection);
+#else
     tcase_add_test(tc, test_arima_against_r);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
