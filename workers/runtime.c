@@ -54,6 +54,7 @@ struct worker_pool {
     pthread_cond_t cv;
     atomic_int stopping;
     atomic_uint running;
+    atomic_uint exited;     /* threads that left their loop and handed in their outcomes */
 };
 
 void worker_pool_config_defaults(worker_pool_config *c) {
@@ -277,6 +278,10 @@ static void *thread_main(void *arg) {
         }
     }
     free(jobs);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->exited, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -457,7 +462,10 @@ void worker_pool_stop(worker_pool *p, int64_t grace_ms) {
             nng_aio_cancel(p->threads[i].aio);
     pthread_cond_broadcast(&p->cv);
     int64_t deadline = eq_mono_ms() + grace_ms;
-    while (atomic_load(&p->running) > 0 && eq_mono_ms() < deadline) {
+    /* Running jobs get the grace period; then every thread a moment to hand in its outcomes
+     * while the connection is still open. */
+    while ((atomic_load(&p->running) > 0 && eq_mono_ms() < deadline) ||
+           (atomic_load(&p->exited) < p->nthreads && eq_mono_ms() < deadline + 2000)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000L;
@@ -468,6 +476,11 @@ void worker_pool_stop(worker_pool *p, int64_t grace_ms) {
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);
+    /* Closing each context first aborts its pending request and frees the copy nng keeps for
+     * resending; closing only the socket can leave that copy behind. */
+    for (unsigned i = 0; i < p->nthreads; i++)
+        nng_ctx_close(p->threads[i].ctx);
+    nng_ctx_close(p->hb_ctx);
     nng_close(p->sock);
     for (unsigned i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i].tid, NULL);
