@@ -273,6 +273,11 @@ static void scrape_http(api *a) {
                                         "HTTP connections refused over the connection limit.",
                                         NULL),
                         NULL, s.connections_rejected);
+    metrics_counter_set(metrics_counter("econq_http_protocol_errors_total",
+                                        "Requests the HTTP layer answered itself with 4xx/5xx "
+                                        "(malformed, too large, ...), before the api saw them.",
+                                        NULL),
+                        NULL, s.client_errors);
     metrics_counter_set(metrics_counter("econq_http_timeouts_total",
                                         "Requests and connections ended for slowness or idleness.",
                                         NULL),
