@@ -42,6 +42,7 @@ static const char *route_label(const char *path) {
         {"/v1/datasets", 1, "datasets"}, {"/v1/datasets/", 0, "dataset"},
         {"/v1/batches", 1, "batches"},   {"/v1/batches/", 0, "batch"},
         {"/v1/schedules", 0, "schedules"}, {"/v1/charts/", 0, "chart"},
+        {"/v1/deliveries/", 0, "delivery"},
         {"/health", 1, "health"},
         {"/metrics", 1, "metrics"},      {"/openapi.json", 1, "openapi"},
     };
