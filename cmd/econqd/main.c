@@ -311,6 +311,10 @@ int main(int argc, char **argv) {
     if (eq_config_parse(&n.cfg, econqd_settings, econqd_nsettings, n.command, argc - 2, argv + 2,
                         err, sizeof err) != EQ_OK) {
         fprintf(stderr, "econqd %s: %s\n", cmd, err);
+        /* --check-config answers 0 or 1, whatever is wrong. */
+        for (int i = 2; i < argc; i++)
+            if (strcmp(argv[i], "--check-config") == 0)
+                return 1;
         return 2;
     }
     eq_log_set_level((eq_log_level)eq_log_level_parse(cfg_str(&n.cfg, "log-level")));

@@ -153,6 +153,9 @@ START_TEST(production_refusals) {
     const char *bad_rate[] = {"serve", "--check-config", "--rate-submit", "fast", NULL};
     ck_assert_int_eq(run(bad_rate, dev, out, sizeof out), 1);
     ck_assert_ptr_nonnull(strstr(out, "--rate-submit"));
+    const char *bad_flag[] = {"serve", "--check-config", "--lease-ms", "soon", NULL};
+    ck_assert_int_eq(run(bad_flag, dev, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "lease-ms"));
     const char *bad_keys[] = {"serve", "--check-config", "--api-keys-file", file, NULL};
     ck_assert_int_eq(run(bad_keys, dev, out, sizeof out), 1);
     ck_assert_ptr_nonnull(strstr(out, "holds no API key"));
