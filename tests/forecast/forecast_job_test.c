@@ -50,6 +50,8 @@ START_TEST(test_bad_inputs)
     expect_code("{\"series\":{" Q4 ",\"values\":[1,2,\"NaN\",4]}}", "non_finite_values");
     expect_code("{\"series\":{" Q4 ",\"values\":[1,2,1e999,4]}}", "non_finite_values");
     expect_code("{\"series\":{" Q4 ",\"values\":[1,2,true,4]}}", "bad_series");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,\"-Infinity\",4]}}", "non_finite_values");
+    expect_code("{\"series\":{" Q4 ",\"values\":[1,2,\"information\",4]}}", "bad_series");
     expect_code("{\"series\":{" Q4 ",\"values\":[1,2,3]}}", "bad_series");
     expect_code("{\"series\":{\"dates\":[\"2000-01-01\",\"1999-01-01\",\"2001-01-01\"],"
                 "\"values\":[1,2,3]}}", "unsorted_dates");

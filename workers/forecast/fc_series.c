@@ -190,6 +190,18 @@ static eq_err fc__check_calendar(const fc_series *s, fc_job_error *err)
     return EQ_OK;
 }
 
+/* "NaN", "Infinity", "-inf", ...: the spellings of non-finite numbers JSON cannot carry. */
+static int fc__non_finite_name(const char *s)
+{
+    static const char *names[] = {"nan", "inf", "infinity"};
+    if (*s == '-' || *s == '+')
+        s++;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 eq_err fc_series_parse(const cJSON *series, const char *frequency, fc_missing missing,
                        fc_series *out, fc_job_error *err)
 {
@@ -242,8 +254,7 @@ eq_err fc_series_parse(const cJSON *series, const char *frequency, fc_missing mi
                 goto fail;
             }
             out->y[i] = v->valuedouble;
-        } else if (cJSON_IsString(v) && (strcasecmp(v->valuestring, "nan") == 0 ||
-                                         strcasestr(v->valuestring, "inf"))) {
+        } else if (cJSON_IsString(v) && fc__non_finite_name(v->valuestring)) {
             rc = fc_fail(err, "non_finite_values", "series.values[%zu] is not finite", i);
             goto fail;
         } else {
