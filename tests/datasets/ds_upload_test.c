@@ -389,12 +389,13 @@ END_TEST
  * block, but raw_name = file->filename is read after the block by upload_clean_name(): ASan
  * stops econqd with stack-use-after-scope whenever a multipart upload has a file name and no
  * "name" part (what browsers and curl -F send). Fix: declare parts[] and n at function scope
- * (or copy the file name into a function-scope buffer as name_part is). */
+ * (or copy the file name into a function-scope buffer as name_part is). The backslashes are
+ * sent escaped (RFC 7578 quoted-pair), as upload_multipart.c reads them. */
 START_TEST(multipart_file_name_is_the_name) {
     size_t len;
     char *data = ds_fixture("us_macro_monthly.xlsx", &len);
     http_resp r;
-    ck_assert_int_eq(ds_upload_multipart("file", "C:\\fakepath\\us_macro_monthly.xlsx", NULL,
+    ck_assert_int_eq(ds_upload_multipart("file", "C:\\\\fakepath\\\\us_macro_monthly.xlsx", NULL,
                                          data, len, NULL, &r),
                      0);
     ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
