@@ -39,9 +39,9 @@ typedef struct worker {
     int port;
     const char *req; /* the whole request, head and body */
     size_t req_len;
-    long batches;     /* how many this connection sends */
-    long long *lat;   /* microseconds per batch */
-    char (*ids)[32];  /* batch ids, one per batch */
+    long batches;    /* how many this connection sends */
+    long long *lat;  /* microseconds per batch */
+    char (*ids)[32]; /* batch ids, one per batch */
     int failed;
 } worker;
 
@@ -58,7 +58,8 @@ static int cmp_ll(const void *a, const void *b) {
 
 static int open_conn(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         perror("connect");
@@ -74,20 +75,16 @@ static long read_answer(int fd, char *buf, size_t cap) {
     size_t got = 0;
     for (;;) {
         ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
-        if (r <= 0)
-            return -1;
+        if (r <= 0) return -1;
         got += (size_t)r;
         buf[got] = '\0';
         char *sep = strstr(buf, "\r\n\r\n");
-        if (!sep)
-            continue;
+        if (!sep) continue;
         char *cl = strcasestr(buf, "Content-Length:");
         size_t blen = cl && cl < sep ? strtoul(cl + 15, NULL, 10) : 0;
         size_t total = (size_t)(sep + 4 - buf) + blen;
-        if (total >= cap)
-            return -1;
-        if (got >= total)
-            return (long)total;
+        if (total >= cap) return -1;
+        if (got >= total) return (long)total;
     }
 }
 
@@ -127,8 +124,7 @@ out:
 
 static cJSON *health_store(int port) {
     http_resp r;
-    if (http_do(port, "GET", "/health", NULL, NULL, 0, &r) != 0)
-        return NULL;
+    if (http_do(port, "GET", "/health", NULL, NULL, 0, &r) != 0) return NULL;
     cJSON *j = http_json(&r);
     http_resp_free(&r);
     return j;
@@ -141,8 +137,7 @@ static long long wait_drained(int port) {
         const cJSON *st = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "checks"), "store");
         int idle = st && eqt_num(st, "queued") == 0 && eqt_num(st, "running") == 0;
         cJSON_Delete(j);
-        if (idle)
-            return now_us();
+        if (idle) return now_us();
         eqt_sleep_ms(5);
     }
 }
@@ -152,15 +147,12 @@ static int batch_state(int port, const char *id, int *done, double *total) {
     char path[128];
     http_resp r;
     snprintf(path, sizeof path, "/v1/batches/%s", id);
-    if (http_do(port, "GET", path, NULL, NULL, 0, &r) != 0)
-        return -1;
+    if (http_do(port, "GET", path, NULL, NULL, 0, &r) != 0) return -1;
     cJSON *j = r.status == 200 ? http_json(&r) : NULL;
     http_resp_free(&r);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     *done = cJSON_IsTrue(cJSON_GetObjectItem(j, "done"));
-    if (total)
-        *total = eqt_num(j, "total");
+    if (total) *total = eqt_num(j, "total");
     int ok = (int)eqt_num(cJSON_GetObjectItem(j, "counts"), "succeeded");
     cJSON_Delete(j);
     return ok;
@@ -168,8 +160,7 @@ static int batch_state(int port, const char *id, int *done, double *total) {
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -194,7 +185,8 @@ static int forecast_batches(int port, const char *csv_path, const char *methods)
     }
     http_resp r;
     if (http_do(port, "POST", "/v1/datasets?name=us_macro_quarterly.csv",
-                "Content-Type: text/csv\r\n", csv, len, &r) != 0 || r.status != 201) {
+                "Content-Type: text/csv\r\n", csv, len, &r) != 0 ||
+        r.status != 201) {
         fprintf(stderr, "upload failed: %d %s\n", r.status, r.body ? r.body : "");
         return 1;
     }
@@ -219,7 +211,8 @@ static int forecast_batches(int port, const char *csv_path, const char *methods)
                  ds, m);
         long long t0 = now_us();
         if (http_do(port, "POST", "/v1/batches", "Content-Type: application/json\r\n", body,
-                    strlen(body), &r) != 0 || r.status != 202) {
+                    strlen(body), &r) != 0 ||
+            r.status != 202) {
             fprintf(stderr, "forecast batch refused: %d %s\n", r.status, r.body ? r.body : "");
             return 1;
         }
@@ -233,10 +226,8 @@ static int forecast_batches(int port, const char *csv_path, const char *methods)
         double total = 0;
         while (!done) {
             ok = batch_state(port, id, &done, &total);
-            if (ok < 0)
-                return 1;
-            if (!done)
-                eqt_sleep_ms(2);
+            if (ok < 0) return 1;
+            if (!done) eqt_sleep_ms(2);
         }
         double secs = (double)(now_us() - t0) / 1e6;
         printf("| %s | %.0f | %d | %.1f | %.3f | %.1f |\n", m, total, ok, (t1 - t0) / 1000.0, secs,
@@ -259,11 +250,9 @@ static void *pinger_run(void *arg) {
     while (!p->stop) {
         long long t0 = now_us();
         http_resp r;
-        if (http_do(p->port, "GET", "/health", NULL, NULL, 0, &r) == 0)
-            http_resp_free(&r);
+        if (http_do(p->port, "GET", "/health", NULL, NULL, 0, &r) == 0) http_resp_free(&r);
         long long dt = now_us() - t0;
-        if (dt > p->max_us)
-            p->max_us = dt;
+        if (dt > p->max_us) p->max_us = dt;
         p->n++;
         eqt_sleep_ms(10);
     }
@@ -286,7 +275,8 @@ static int wide_template(int port, int cols, int rows) {
     n += (size_t)snprintf(csv + n, cap - n, "\n");
     http_resp r;
     if (http_do(port, "POST", "/v1/datasets?name=wide.csv", "Content-Type: text/csv\r\n", csv, n,
-                &r) != 0 || r.status != 201) {
+                &r) != 0 ||
+        r.status != 201) {
         fprintf(stderr, "wide upload failed: %d %s\n", r.status, r.body ? r.body : "");
         free(csv);
         return 1;
@@ -321,14 +311,12 @@ static int wide_template(int port, int cols, int rows) {
     int done = 0, ok = 0;
     double total = 0;
     while (!done) {
-        if ((ok = batch_state(port, id, &done, &total)) < 0)
-            return 1;
-        if (!done)
-            eqt_sleep_ms(5);
+        if ((ok = batch_state(port, id, &done, &total)) < 0) return 1;
+        if (!done) eqt_sleep_ms(5);
     }
     double secs = (double)(now_us() - t0) / 1e6;
-    printf("\n## Template over a wide dataset (%d columns x %d rows, %.1f MB CSV, naive)\n\n",
-           cols, rows, (double)n / 1e6);
+    printf("\n## Template over a wide dataset (%d columns x %d rows, %.1f MB CSV, naive)\n\n", cols,
+           rows, (double)n / 1e6);
     printf("| series | succeeded | submit s | longest GET /health during the submit ms | "
            "time to done s |\n|---:|---:|---:|---:|---:|\n");
     printf("| %.0f | %d | %.3f | %.1f | %.3f |\n", total, ok, (t1 - t0) / 1e6, p.max_us / 1000.0,
@@ -344,26 +332,33 @@ int main(int argc, char **argv) {
     int per = 1000, nconns = 4, nsets = 0, wide_cols = 999, wide_rows = 400;
     char sets[MAX_SETS][2][128];
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--econqd")) econqd = argv[i + 1];
-        else if (!strcmp(argv[i], "--jobs")) jobs = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) per = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--conns")) nconns = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
-        else if (!strcmp(argv[i], "--methods")) methods = argv[i + 1];
+        if (!strcmp(argv[i], "--econqd"))
+            econqd = argv[i + 1];
+        else if (!strcmp(argv[i], "--jobs"))
+            jobs = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch"))
+            per = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--conns"))
+            nconns = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--data"))
+            data = argv[i + 1];
+        else if (!strcmp(argv[i], "--methods"))
+            methods = argv[i + 1];
         else if (!strcmp(argv[i], "--wide")) {
             if (sscanf(argv[i + 1], "%dx%d", &wide_cols, &wide_rows) != 2) {
                 fprintf(stderr, "--wide COLSxROWS\n");
                 return 2;
             }
-        }
-        else if (!strcmp(argv[i], "--set") && nsets < MAX_SETS && strchr(argv[i + 1], '=')) {
+        } else if (!strcmp(argv[i], "--set") && nsets < MAX_SETS && strchr(argv[i + 1], '=')) {
             const char *eq = strchr(argv[i + 1], '=');
             snprintf(sets[nsets][0], sizeof sets[nsets][0], "--%.*s", (int)(eq - argv[i + 1]),
                      argv[i + 1]);
             snprintf(sets[nsets][1], sizeof sets[nsets][1], "%s", eq + 1);
             nsets++;
+        } else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
         }
-        else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (nconns < 1 || nconns > MAX_CONNS || per < 1 || per > MAX_BATCH || jobs < per ||
         jobs % per != 0) {
@@ -419,8 +414,12 @@ int main(int argc, char **argv) {
     long long t0 = now_us();
     for (int i = 0; i < nconns; i++) {
         long share = nbatches / nconns + (i < nbatches % nconns);
-        w[i] = (worker){.port = d.port, .req = req, .req_len = req_len, .batches = share,
-                        .lat = lat + given, .ids = ids + given};
+        w[i] = (worker){.port = d.port,
+                        .req = req,
+                        .req_len = req_len,
+                        .batches = share,
+                        .lat = lat + given,
+                        .ids = ids + given};
         given += share;
         pthread_create(&w[i].th, NULL, worker_run, &w[i]);
     }
@@ -461,8 +460,7 @@ int main(int argc, char **argv) {
            lat[nbatches - 1] / 1000.0, succeeded, not_done);
     fflush(stdout);
     int rc = forecast_batches(d.port, data, methods);
-    if (!rc && wide_cols > 0 && wide_rows > 0)
-        rc = wide_template(d.port, wide_cols, wide_rows);
+    if (!rc && wide_cols > 0 && wide_rows > 0) rc = wide_template(d.port, wide_cols, wide_rows);
     eqd_signal(&d, SIGTERM);
     eqd_wait(&d);
     eqt_rmdir(dir);

@@ -42,8 +42,7 @@ static cJSON *wait_done(const char *id) {
     for (;;) {
         cJSON *j = ds_get_json(path, 200);
         const cJSON *done = cJSON_GetObjectItem(j, "done");
-        if (cJSON_IsTrue(done))
-            return j;
+        if (cJSON_IsTrue(done)) return j;
         ck_assert_msg(eqt_now_ms() < deadline, "batch not done: %s", cJSON_PrintUnformatted(j));
         /* Progress only moves forward and stays within [0, 1]. */
         ck_assert(eqt_num(j, "progress") >= 0 && eqt_num(j, "progress") < 1);
@@ -204,8 +203,8 @@ START_TEST(template_named_columns) {
     ck_assert_str_eq(eqt_str(cJSON_GetArrayItem(items, 0), "name"), "unemp");
     ck_assert_str_eq(eqt_str(cJSON_GetArrayItem(items, 1), "name"), "cpi");
     /* Naive: every point is the last value of the CSV (unemp 2009Q3 = 9.6). */
-    const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0),
-                                                             "result"), "point");
+    const cJSON *p =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "result"), "point");
     ck_assert_double_eq_tol(cJSON_GetArrayItem(p, 1)->valuedouble, 9.6, 1e-12);
     cJSON_Delete(res);
 }
@@ -262,15 +261,15 @@ START_TEST(refusals_create_nothing) {
     char *big = malloc(cap);
     n += (size_t)snprintf(big, cap, "{\"jobs\":[");
     for (int i = 0; i < 10001; i++)
-        n += (size_t)snprintf(big + n, cap - n, "%s{\"type\":\"noop\",\"params\":{}}", i ? "," : "");
+        n +=
+            (size_t)snprintf(big + n, cap - n, "%s{\"type\":\"noop\",\"params\":{}}", i ? "," : "");
     snprintf(big + n, cap - n, "]}");
     refuse(big, 422, "invalid-batch", "/jobs");
     free(big);
     /* An unknown batch. */
     http_resp r;
-    ck_assert_int_eq(http_do(ds_d.port, "GET", "/v1/batches/01M8JTRD61M45QSP12F79N9XHW", NULL,
-                             NULL, 0, &r),
-                     0);
+    ck_assert_int_eq(
+        http_do(ds_d.port, "GET", "/v1/batches/01M8JTRD61M45QSP12F79N9XHW", NULL, NULL, 0, &r), 0);
     ds_expect_problem(&r, 404, "batch-not-found");
     http_resp_free(&r);
     ds_expect_alive();
@@ -296,8 +295,8 @@ START_TEST(list_with_a_failure_completes) {
     ck_assert_int_eq(cJSON_GetArraySize(items), 3);
     const cJSON *bad = cJSON_GetArrayItem(items, 1);
     ck_assert_str_eq(eqt_str(bad, "state"), "failed");
-    ck_assert_str_eq(eqt_str(bad, "id"), cJSON_GetArrayItem(cJSON_GetObjectItem(ans, "jobs"), 1)
-                                             ->valuestring);
+    ck_assert_str_eq(eqt_str(bad, "id"),
+                     cJSON_GetArrayItem(cJSON_GetObjectItem(ans, "jobs"), 1)->valuestring);
     ck_assert_ptr_nonnull(eqt_str(bad, "error"));
     ck_assert_ptr_nonnull(strstr(eqt_str(bad, "error"), "permanent"));
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(bad, "result")));
@@ -322,8 +321,7 @@ START_TEST(cancelled_job_finishes_the_batch) {
     cJSON *st = NULL;
     for (;;) {
         st = ds_get_json(path, 200);
-        if (count(st, "succeeded") == 1 || eqt_now_ms() > deadline)
-            break;
+        if (count(st, "succeeded") == 1 || eqt_now_ms() > deadline) break;
         cJSON_Delete(st);
         eqt_sleep_ms(50);
     }

@@ -26,13 +26,10 @@ static void csv_ends(const char *column, double *first, double *last, int *n) {
         char *cell = line;
         for (int c = 0; cell; c++) {
             char *comma = strchr(cell, ',');
-            if (comma)
-                *comma = '\0';
-            if (row == 0 && strcmp(cell, column) == 0)
-                k = c;
+            if (comma) *comma = '\0';
+            if (row == 0 && strcmp(cell, column) == 0) k = c;
             if (row > 0 && c == k) {
-                if (row == 1)
-                    *first = strtod(cell, NULL);
+                if (row == 1) *first = strtod(cell, NULL);
                 *last = strtod(cell, NULL);
             }
             cell = comma ? comma + 1 : NULL;

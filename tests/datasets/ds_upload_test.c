@@ -26,20 +26,19 @@ static void csv_read(const char *name, csv_file *c) {
     c->text = ds_fixture(name, &len);
     char *save = NULL;
     int row = -1;
-    for (char *line = strtok_r(c->text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+    for (char *line = strtok_r(c->text, "\r\n", &save); line;
+         line = strtok_r(NULL, "\r\n", &save)) {
         ck_assert_int_lt(row, CSV_MAX_ROWS - 1);
         int col = 0;
         for (char *p = line;; col++) {
             char *comma = strchr(p, ',');
-            if (comma)
-                *comma = '\0';
+            if (comma) *comma = '\0';
             ck_assert_int_lt(col, CSV_MAX_COLS);
             if (row < 0)
                 c->header[col] = p;
             else
                 c->cell[row][col] = p;
-            if (!comma)
-                break;
+            if (!comma) break;
             p = comma + 1;
         }
         if (row < 0)
@@ -53,8 +52,7 @@ static void csv_read(const char *name, csv_file *c) {
 
 static int csv_col(const csv_file *c, const char *name) {
     for (int i = 0; i < c->ncols; i++)
-        if (strcmp(c->header[i], name) == 0)
-            return i;
+        if (strcmp(c->header[i], name) == 0) return i;
     return -1;
 }
 
@@ -231,7 +229,8 @@ START_TEST(same_content_twice_same_id) {
     http_resp r;
     char v[64];
     /* Again as multipart with a file name: the content decides, not the way it came. */
-    ck_assert_int_eq(ds_upload_multipart("file", "lynx.csv", "text/csv", data, len, "lynx again", &r), 0);
+    ck_assert_int_eq(
+        ds_upload_multipart("file", "lynx.csv", "text/csv", data, len, "lynx again", &r), 0);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
     ck_assert_ptr_nonnull(http_header(&r, "Dataset-Existing", v, sizeof v));
     ck_assert_str_eq(v, "true");

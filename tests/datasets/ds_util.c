@@ -32,9 +32,10 @@ void ds_stop(void) {
     int st = eqd_wait(&ds_d);
     if (st != 0) {
         char cmd[400];
-        snprintf(cmd, sizeof cmd, "grep -v -e '^ *#[0-9]* .*lib[a-z]*[.]so' -e '^  0x' '%s' | head -n 80 >&2", ds_d.log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "no log\n");
+        snprintf(cmd, sizeof cmd,
+                 "grep -v -e '^ *#[0-9]* .*lib[a-z]*[.]so' -e '^  0x' '%s' | head -n 80 >&2",
+                 ds_d.log);
+        if (system(cmd) != 0) fprintf(stderr, "no log\n");
     }
     ck_assert_int_eq(st, 0);
     eqt_rmdir(ds_dir);
@@ -65,8 +66,7 @@ int ds_upload_raw(const char *ctype, const char *query, const void *data, size_t
                   http_resp *r) {
     char path[2048], h[256] = "";
     snprintf(path, sizeof path, "/v1/datasets%s", query ? query : "");
-    if (ctype)
-        snprintf(h, sizeof h, "Content-Type: %s\r\n", ctype);
+    if (ctype) snprintf(h, sizeof h, "Content-Type: %s\r\n", ctype);
     return http_do(ds_d.port, "POST", path, h, data, len, r);
 }
 
@@ -86,8 +86,7 @@ int ds_upload_multipart(const char *file_field, const char *filename, const char
         n += (size_t)snprintf(body + n, cap - n,
                               "--" DS_BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"",
                               file_field);
-        if (filename)
-            n += (size_t)snprintf(body + n, cap - n, "; filename=\"%s\"", filename);
+        if (filename) n += (size_t)snprintf(body + n, cap - n, "; filename=\"%s\"", filename);
         n += (size_t)snprintf(body + n, cap - n, "\r\n");
         if (part_ctype)
             n += (size_t)snprintf(body + n, cap - n, "Content-Type: %s\r\n", part_ctype);
@@ -112,8 +111,7 @@ cJSON *ds_upload_fixture(const char *file, const char *ctype, char *id_out) {
     cJSON *j = http_json(&r);
     ck_assert_ptr_nonnull(j);
     ck_assert_ptr_nonnull(eqt_str(j, "id"));
-    if (id_out)
-        snprintf(id_out, 27, "%s", eqt_str(j, "id"));
+    if (id_out) snprintf(id_out, 27, "%s", eqt_str(j, "id"));
     http_resp_free(&r);
     free(data);
     return j;

@@ -24,13 +24,13 @@ char *ds_fixture(const char *name, size_t *len);
 
 /* POST /v1/datasets with a raw body; `query` is appended to the path (e.g. "?name=x") or NULL;
  * ctype NULL sends no Content-Type. 0 on success (an answer was read). */
-int ds_upload_raw(const char *ctype, const char *query, const void *data, size_t len,
-                  http_resp *r);
+int ds_upload_raw(const char *ctype, const char *query, const void *data, size_t len, http_resp *r);
 /* POST /v1/datasets as multipart/form-data: a part "file" (filename and part Content-Type may be
  * NULL) and, when `name` is not NULL, a part "name". With file_field NULL no file part is sent. */
 int ds_upload_multipart(const char *file_field, const char *filename, const char *part_ctype,
                         const void *data, size_t len, const char *name, http_resp *r);
-/* Uploads a fixture and asserts 201; copies the id (27 bytes). Returns the parsed body (caller cJSON_Delete()s). */
+/* Uploads a fixture and asserts 201; copies the id (27 bytes). Returns the parsed body (caller
+ * cJSON_Delete()s). */
 cJSON *ds_upload_fixture(const char *file, const char *ctype, char *id_out);
 
 /* Asserts a problem+json answer with this status and type slug; frees nothing. */

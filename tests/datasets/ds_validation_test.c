@@ -136,9 +136,8 @@ static void add_doctype(zip_t *za) {
     ck_assert_int_ge(idx, 0);
     zip_stat_t st;
     ck_assert_int_eq(zip_stat_index(za, (zip_uint64_t)idx, 0, &st), 0);
-    static const char dtd[] =
-        "<?xml version=\"1.0\"?>\n<!DOCTYPE workbook [<!ENTITY xxe SYSTEM "
-        "\"file:///etc/passwd\">]>\n";
+    static const char dtd[] = "<?xml version=\"1.0\"?>\n<!DOCTYPE workbook [<!ENTITY xxe SYSTEM "
+                              "\"file:///etc/passwd\">]>\n";
     size_t dl = strlen(dtd);
     char *buf = malloc(dl + st.size);
     memcpy(buf, dtd, dl);
@@ -199,7 +198,8 @@ START_TEST(latin1_converted) {
     ck_assert_str_eq(cJSON_GetArrayItem(v, 2)->valuestring, "Gen\xc3\xa8ve");
     cJSON_Delete(j);
     /* A UTF-8 BOM is accepted and not part of the first header. */
-    static const char bom[] = "\xef\xbb\xbf" "date,x\n2000-01-01,1\n2001-01-01,2\n";
+    static const char bom[] = "\xef\xbb\xbf"
+                              "date,x\n2000-01-01,1\n2001-01-01,2\n";
     ck_assert_int_eq(ds_upload_raw("text/csv", NULL, bom, sizeof bom - 1, &r), 0);
     ck_assert_int_eq(r.status, 201);
     j = http_json(&r);
@@ -207,7 +207,8 @@ START_TEST(latin1_converted) {
     cJSON_Delete(j);
     http_resp_free(&r);
     /* UTF-16 is refused; C1 bytes in non-UTF-8 text are neither UTF-8 nor Latin-1 text. */
-    static const char utf16[] = "\xff\xfe" "d\0a\0t\0e\0\n\0";
+    static const char utf16[] = "\xff\xfe"
+                                "d\0a\0t\0e\0\n\0";
     refuse_raw("text/csv", NULL, utf16, sizeof utf16 - 1, 422, "invalid-encoding");
     static const char c1[] = "date,x\x85y\n2000-01-01,1\n2001-01-01,2\n";
     refuse_raw("text/csv", NULL, c1, sizeof c1 - 1, 422, "invalid-encoding");
@@ -245,8 +246,8 @@ START_TEST(names_cleaned_or_refused) {
     /* The multipart name part the same way (a file name without it: ds_upload_test's pending
      * multipart_file_name_is_the_name). */
     http_resp r;
-    ck_assert_int_eq(ds_upload_multipart("file", "x.csv", "text/csv", small_csv,
-                                         strlen(small_csv), "../../../tmp/evil..csv", &r),
+    ck_assert_int_eq(ds_upload_multipart("file", "x.csv", "text/csv", small_csv, strlen(small_csv),
+                                         "../../../tmp/evil..csv", &r),
                      0);
     ck_assert_int_eq(r.status, 201);
     cJSON *j = http_json(&r);
@@ -273,9 +274,9 @@ START_TEST(multipart_and_media_types) {
     ds_expect_problem(&r, 400, "missing-file");
     http_resp_free(&r);
     /* A file under another field name. */
-    ck_assert_int_eq(ds_upload_multipart("upload", "a.csv", "text/csv", small_csv,
-                                         strlen(small_csv), "a", &r),
-                     0);
+    ck_assert_int_eq(
+        ds_upload_multipart("upload", "a.csv", "text/csv", small_csv, strlen(small_csv), "a", &r),
+        0);
     ds_expect_problem(&r, 400, "missing-file");
     http_resp_free(&r);
     /* No boundary, or a body that does not use it. */
@@ -288,8 +289,8 @@ START_TEST(multipart_and_media_types) {
     refuse_raw("application/json", NULL, "{}", 2, 415, "unsupported-media-type");
     refuse_raw(NULL, NULL, small_csv, strlen(small_csv), 415, "unsupported-media-type");
     /* A multipart file whose type and name say nothing usable (.txt would be read as CSV). */
-    ck_assert_int_eq(ds_upload_multipart("file", "notes.pdf", "application/octet-stream",
-                                         small_csv, strlen(small_csv), "notes", &r),
+    ck_assert_int_eq(ds_upload_multipart("file", "notes.pdf", "application/octet-stream", small_csv,
+                                         strlen(small_csv), "notes", &r),
                      0);
     ds_expect_problem(&r, 415, "unsupported-media-type");
     http_resp_free(&r);
