@@ -151,6 +151,8 @@ static int series_match(const metric_family *f, const metric_series *s, const ch
 
 /* The series for lv, created when `create` and there is room; NULL otherwise. */
 static metric_series *series(metric_family *f, const char *const *lv, int create) {
+    if (f->nlabels && !lv)
+        return NULL; /* a labelled family needs its values */
     size_t n = atomic_load_explicit(&f->nseries, memory_order_acquire);
     for (size_t i = 0; i < n; i++)
         if (series_match(f, &f->series[i], lv))

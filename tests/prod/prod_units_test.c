@@ -34,6 +34,8 @@ START_TEST(counter_labels_and_exposition) {
     metrics_counter_add(f, (const char *const[]){"a\"b\\c\nd", "500"}, 1);
     ck_assert_double_eq(metrics_value(f, (const char *const[]){"jobs", "202"}), 5);
     ck_assert_double_eq(metrics_value(f, (const char *const[]){"jobs", "404"}), 0);
+    metrics_counter_add(f, NULL, 1); /* no label values: ignored, not a crash */
+    metrics_counter_add(NULL, NULL, 1);
     char *text = render();
     ck_assert_ptr_nonnull(strstr(text, "# HELP t_requests_total Help with \\\\ and\\nnewline.\n"));
     ck_assert_ptr_nonnull(strstr(text, "# TYPE t_requests_total counter\n"));
