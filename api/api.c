@@ -118,6 +118,7 @@ void api_call_broker(api *a, http_request *req, const eq_buf *msg, api_call_cb c
     c->cb = cb;
     c->arg = arg;
     c->sending = 1;
+    a->busy++;
     c->reply = NULL;
     nng_aio_set_timeout(c->aio, API_BROKER_TIMEOUT_MS);
     nng_aio_set_msg(c->aio, m);
@@ -144,6 +145,7 @@ static void finish_call(api *a, api_call *c) {
     c->req = NULL;
     c->next = a->free_calls;
     a->free_calls = c;
+    api_busy_end(a);
 }
 
 static void sub_aio_cb(void *arg) {
@@ -494,8 +496,29 @@ static void async_closed(uv_handle_t *h) {
         done(arg);
 }
 
+static void api_close(api *a);
+
+void api_busy_begin(api *a) {
+    a->busy++;
+}
+
+void api_busy_end(api *a) {
+    if (a->busy > 0)
+        a->busy--;
+    if (a->busy == 0 && a->http_stopped)
+        api_close(a);
+}
+
 static void http_stopped(void *arg) {
     api *a = arg;
+    a->http_stopped = 1;
+    if (a->busy == 0)
+        api_close(a);
+}
+
+/* Everything has been answered: close the broker sockets and free. */
+static void api_close(api *a) {
+    a->http_stopped = 0; /* once */
     /* No request is in flight any more: every broker call has been answered. */
     nng_aio_stop(a->sub_aio);
     nng_close(a->sub_sock);

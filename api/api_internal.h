@@ -53,7 +53,14 @@ struct api {
     void (*stop_done)(void *);
     void *stop_arg;
     int stopping;
+    int http_stopped;            /* the HTTP server is gone; close when nothing is busy */
+    size_t busy;                 /* broker calls and threadpool work not yet finished */
 };
+
+/* Work that outlives its request's connection (threadpool jobs): the api is not freed until
+ * every begin has its end. Loop thread only. */
+void api_busy_begin(api *a);
+void api_busy_end(api *a);
 
 /* Sends msg to the broker for req; cb runs on the loop thread with the reply. */
 void api_call_broker(api *a, http_request *req, const eq_buf *msg, api_call_cb cb, void *arg);

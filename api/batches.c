@@ -251,6 +251,9 @@ static const char *series_name(const cJSON *params, char *buf, size_t len, uint3
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "name");
     if (cJSON_IsString(n))
         return n->valuestring;
+    n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, "series"), "name");
+    if (cJSON_IsString(n))
+        return n->valuestring;
     snprintf(buf, len, "series %u", index + 1);
     return buf;
 }
@@ -397,6 +400,7 @@ void api_batches_jobs(api *a, http_request *r, const char *id) {
 
 typedef struct xlsx_work {
     uv_work_t work;
+    api *a;
     http_request *r;
     cJSON *items;
     unsigned char *out;
@@ -413,6 +417,7 @@ static void xlsx_run(uv_work_t *w) {
 
 static void xlsx_after(uv_work_t *w, int status) {
     xlsx_work *x = w->data;
+    api *a = x->a;
     if (status != 0 || x->rc != EQ_OK) {
         api_problem(x->r, 500, "report-failed", x->err[0] ? x->err : "the workbook was not written");
     } else {
@@ -424,6 +429,7 @@ static void xlsx_after(uv_work_t *w, int status) {
     free(x->out);
     cJSON_Delete(x->items);
     free(x);
+    api_busy_end(a);
 }
 
 void api_batches_results(api *a, http_request *r, const char *id, int want_xlsx) {
@@ -445,11 +451,14 @@ void api_batches_results(api *a, http_request *r, const char *id, int want_xlsx)
             return;
         }
         x->r = r;
+        x->a = a;
         x->items = s.items;
         memcpy(x->id, id, EQ_ID_LEN + 1);
         x->work.data = x;
         store_batch_fini(&b);
+        api_busy_begin(a);
         if (uv_queue_work(a->loop, &x->work, xlsx_run, xlsx_after) != 0) {
+            api_busy_end(a);
             cJSON_Delete(x->items);
             free(x);
             api_problem(r, 503, "overloaded", "cannot write the workbook now; retry");

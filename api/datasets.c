@@ -112,7 +112,20 @@ static void put_done(api *a, http_request *r, eq_err status, const char *msg, eq
         upload_free(u);
         return;
     }
-    char *json = dataset_json(id, u->name, u->kind, u->len, u->hash, created, u->description, NULL);
+    char *json = NULL;
+    store_txn *t;
+    store_dataset d;
+    /* The same content again: answer with the stored dataset (its name, time, description). */
+    if (status == EQ_EEXIST && store_txn_begin(a->cfg.st, 0, &t) == EQ_OK) {
+        if (store_dataset_get(t, id, 0, &d) == EQ_OK) {
+            json = dataset_json(id, d.name, d.kind, d.bytes, d.hash, d.created_ms, d.description,
+                                NULL);
+            store_dataset_fini(&d);
+        }
+        store_txn_abort(t);
+    }
+    if (!json)
+        json = dataset_json(id, u->name, u->kind, u->len, u->hash, created, u->description, NULL);
     char hdr[128];
     snprintf(hdr, sizeof hdr, "Location: /v1/datasets/%s\r\n%s", id,
              status == EQ_EEXIST ? "Dataset-Existing: true\r\n" : "");
@@ -134,14 +147,16 @@ static void upload_after(uv_work_t *w, int status) {
         }
         upload_problem(u->r, &u->err);
         upload_free(u);
-        return;
+    } else {
+        eq_buf msg;
+        eq_buf_init(&msg);
+        proto_enc_dataset_put(&msg, u->name, u->kind, u->hash, u->len, u->description, u->table,
+                              u->table_len, u->data, u->len);
+        api_call_broker(a, u->r, &msg, put_done, u);
+        eq_buf_fini(&msg);
     }
-    eq_buf msg;
-    eq_buf_init(&msg);
-    proto_enc_dataset_put(&msg, u->name, u->kind, u->hash, u->len, u->description, u->table,
-                          u->table_len, u->data, u->len);
-    api_call_broker(a, u->r, &msg, put_done, u);
-    eq_buf_fini(&msg);
+    /* Last: the broker call above keeps the api busy on its own. */
+    api_busy_end(a);
 }
 
 void api_datasets_upload(api *a, http_request *r) {
@@ -150,6 +165,8 @@ void api_datasets_upload(api *a, http_request *r) {
     const char *ct = http_request_header(r, "content-type");
     upload_error e;
     char qname[UPLOAD_NAME_MAX_INPUT + 1] = "", name_part[UPLOAD_NAME_MAX_INPUT + 1];
+    /* At function scope: the chosen file name points into it until the name is cleaned. */
+    multipart_part parts[DATASET_MAX_PARTS];
     upload_work *u = calloc(1, sizeof *u);
     if (!u) {
         api_problem(r, 503, "overloaded", "out of memory; retry");
@@ -164,7 +181,6 @@ void api_datasets_upload(api *a, http_request *r) {
     }
     const char *raw_name = qname[0] ? qname : NULL, *kind = NULL;
     if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
-        multipart_part parts[DATASET_MAX_PARTS];
         size_t n = 0;
         if (multipart_parse(ct, body, len, parts, DATASET_MAX_PARTS, &n, &e) != EQ_OK) {
             free(u);
@@ -218,8 +234,10 @@ void api_datasets_upload(api *a, http_request *r) {
         return;
     }
     u->work.data = u;
+    api_busy_begin(a);
     if (uv_queue_work(a->loop, &u->work, upload_run, upload_after) != 0) {
         free(u);
+        api_busy_end(a);
         api_problem(r, 503, "overloaded", "cannot process the upload now; retry");
     }
 }

@@ -268,8 +268,11 @@ static int resolve_dataset_series(api *a, cJSON *params, const char *prefix, api
     cJSON *source = cJSON_CreateObject();
     cJSON_AddStringToObject(source, "dataset", ds->valuestring);
     cJSON_AddStringToObject(source, "column", col->valuestring);
+    /* The series' own label first, then the column. */
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(series, "name");
     if (!cJSON_GetObjectItemCaseSensitive(params, "name"))
-        cJSON_AddStringToObject(params, "name", col->valuestring);
+        cJSON_AddStringToObject(params, "name",
+                                cJSON_IsString(label) ? label->valuestring : col->valuestring);
     cJSON_ReplaceItemInObjectCaseSensitive(params, "series", inline_series);
     cJSON_DeleteItemFromObjectCaseSensitive(params, "source");
     cJSON_AddItemToObject(params, "source", source);

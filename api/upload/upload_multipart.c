@@ -11,7 +11,9 @@ static int copy_param(const char *v, const char *end, char *out, size_t outlen)
     size_t o = 0;
     if (v < end && *v == '"') {
         for (v++; v < end && *v != '"'; v++) {
-            if (*v == '\\' && v + 1 < end)
+            /* A backslash escapes only a quote or a backslash: browsers send Windows paths
+             * (C:\\fakepath\\x.csv) unescaped. */
+            if (*v == '\\' && v + 1 < end && (v[1] == '"' || v[1] == '\\'))
                 v++;
             if (o + 1 >= outlen)
                 return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+#include <gsl/gsl_errno.h>
 
 #include "api/api.h"
 #include "broker/broker.h"
@@ -318,6 +319,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     eq_log_set_level((eq_log_level)eq_log_level_parse(cfg_str(&n.cfg, "log-level")));
+    /* GSL's default handler aborts; the forecast engine checks every status itself. */
+    gsl_set_error_handler_off();
     signal(SIGPIPE, SIG_IGN);
     if (n.command & CMD_ALL) {
         /* Production refusals and --check-config (cmd/econqd/check.c). */
