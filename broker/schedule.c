@@ -45,6 +45,7 @@ struct broker_sched {
     char backup_result[512];
     chart_gc_policy charts;
     chart_unlinks unlinks;   /* chart files to remove once the group commits */
+    int charts_at_start;     /* the start-up clean-up pass is still to run */
 };
 
 typedef struct builtin {
@@ -134,14 +135,9 @@ eq_err sched_startup(broker_sched *s, lc_ctx *c) {
     eq_err err = EQ_OK;
     for (size_t i = 0; s->cfg.builtins && !err && i < sizeof builtins / sizeof builtins[0]; i++)
         err = put_builtin(s, c, &builtins[i]);
-    if (!err && s->cfg.builtins) {
-        /* Chart clean-up also runs at every start. */
-        proto_submit_job j = {.type = "maintenance.charts", .params = "{}",
-                              .priority = JOB_PRIORITY_DEFAULT, .max_attempts = 3,
-                              .schedule = "maintenance.charts"};
-        const char *why = NULL;
-        err = lc_submit(c, &j, NULL, NULL, &why);
-    }
+    /* Chart clean-up also runs at every start, in the first group (not as a job: a job per
+     * start would crowd job listings). */
+    s->charts_at_start = s->cfg.builtins;
     s->next_due_ms = 0;
     return err;
 }
@@ -316,7 +312,14 @@ static eq_err run_maintenance(broker_sched *s, lc_ctx *c) {
 eq_err sched_run(broker_sched *s, lc_ctx *c) {
     int64_t now = sched_now(s, c);
     eq_err err = EQ_OK;
-    if (now >= s->next_due_ms)
+    if (s->charts_at_start) {
+        char result[256];
+        s->charts_at_start = 0;
+        err = chart_store_gc(s->data_dir, c, now, &s->charts, &s->unlinks, result, sizeof result);
+        if (!err)
+            eq_log(EQ_LOG_INFO, "chart clean-up at start", "result", result, NULL);
+    }
+    if (!err && now >= s->next_due_ms)
         err = fire_due(s, c, now);
     if (!err && (c->fx->queue_changed || s->maint_poll || s->backup == BACKUP_DONE ||
                  (s->maint_next_ms && c->now >= s->maint_next_ms))) {
@@ -348,7 +351,8 @@ static void prune_backups(const char *dir, unsigned keep) {
     for (size_t i = 0; i < n; i++) {
         if (i + keep < n) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
+                continue;
             if (unlink(path) != 0)
                 eq_log(EQ_LOG_WARN, "cannot remove an old backup", "path", path, NULL);
         }
