@@ -29,6 +29,7 @@
 #define SCHED_RETAIN_ROUNDS 16       /* lc_retain passes (of up to 1024 jobs) per job */
 #define SCHED_BACKUPS_DEFAULT 7
 #define SCHED_BACKUPS_MAX 1000       /* backups listed when pruning */
+#define SCHED_HOLD_MS 1000           /* pause after a failed transaction (a full store) */
 
 typedef enum { BACKUP_NONE, BACKUP_LEASED, BACKUP_DONE } backup_state;
 
@@ -46,6 +47,7 @@ struct broker_sched {
     chart_gc_policy charts;
     chart_unlinks unlinks;   /* chart files to remove once the group commits */
     int charts_at_start;     /* the start-up clean-up pass is still to run */
+    int64_t hold_until;      /* wall clock: after a failed group, the scheduler waits */
 };
 
 typedef struct builtin {
@@ -312,6 +314,10 @@ static eq_err run_maintenance(broker_sched *s, lc_ctx *c) {
 eq_err sched_run(broker_sched *s, lc_ctx *c) {
     int64_t now = sched_now(s, c);
     eq_err err = EQ_OK;
+    /* After a failed group the scheduler sits out a while, so that a store that keeps failing
+     * (full) neither spins the writer nor poisons every client's group. */
+    if (c->now < s->hold_until)
+        return EQ_OK;
     if (s->charts_at_start) {
         char result[256];
         s->charts_at_start = 0;
@@ -394,6 +400,7 @@ void sched_after_commit(broker_sched *s, store *st, int committed) {
     if (!committed) {
         s->next_due_ms = 0;
         s->maint_poll = 1;
+        s->hold_until = eq_now_ms() + SCHED_HOLD_MS;
         if (s->backup == BACKUP_LEASED)
             s->backup = BACKUP_NONE;
         return;
@@ -407,6 +414,8 @@ eq_err sched_chart_outcome(broker_sched *s, lc_ctx *c, proto_outcome *o) {
 }
 
 int64_t sched_wake_ms(const broker_sched *s) {
+    if (s->hold_until && eq_now_ms() < s->hold_until)
+        return s->hold_until;
     if (s->backup == BACKUP_DONE || s->maint_poll)
         return 0;
     int64_t w = INT64_MAX;
