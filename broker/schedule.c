@@ -4,12 +4,14 @@
  * LMDB, whose only writer is this thread, so a worker would have to send every deletion back
  * as requests; running them here, leased and completed inside one write transaction, keeps each
  * pass atomic with the job's own state. The backup must run outside any write transaction (it
- * holds a read transaction for the whole copy), so it is leased in one group, copied after that
- * group commits, and completed in the next; a restart in between re-queues it (its worker name
- * starts with the in-process prefix). */
+ * holds a read transaction for the whole copy), so it is leased in one group, copied by a thread
+ * of its own after that group commits (the writer goes on meanwhile and looks for the end every
+ * SCHED_COPY_POLL_MS), and completed in a later group; a restart in between re-queues it (its
+ * worker name starts with the in-process prefix). */
 #include "broker/schedule.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +32,9 @@
 #define SCHED_BACKUPS_DEFAULT 7
 #define SCHED_BACKUPS_MAX 1000       /* backups listed when pruning */
 #define SCHED_HOLD_MS 1000           /* pause after a failed transaction (a full store) */
+#define SCHED_COPY_POLL_MS 100       /* how often the writer looks for the backup's end */
 
-typedef enum { BACKUP_NONE, BACKUP_LEASED, BACKUP_DONE } backup_state;
+typedef enum { BACKUP_NONE, BACKUP_LEASED, BACKUP_COPYING, BACKUP_DONE } backup_state;
 
 struct broker_sched {
     sched_config cfg;
@@ -42,8 +45,11 @@ struct broker_sched {
     backup_state backup;
     char backup_id[EQ_ID_LEN + 1];
     uint16_t backup_attempt;
-    int backup_ok;
+    int backup_ok;             /* written by the copy thread while COPYING */
     char backup_result[512];
+    pthread_t copier;
+    store *copy_store;
+    int copy_done;             /* set by the copy thread (atomic) */
     chart_gc_policy charts;
     chart_unlinks unlinks;   /* chart files to remove once the group commits */
     int charts_at_start;     /* the start-up clean-up pass is still to run */
@@ -90,6 +96,8 @@ eq_err sched_new(const sched_config *cfg, broker_sched **out) {
 void sched_free(broker_sched *s) {
     if (!s)
         return;
+    if (s->backup == BACKUP_COPYING)
+        pthread_join(s->copier, NULL);
     chart_unlinks_run(&s->unlinks, 0);
     free(s->data_dir);
     free(s);
@@ -318,6 +326,10 @@ eq_err sched_run(broker_sched *s, lc_ctx *c) {
      * (full) neither spins the writer nor poisons every client's group. */
     if (c->now < s->hold_until)
         return EQ_OK;
+    if (s->backup == BACKUP_COPYING && __atomic_load_n(&s->copy_done, __ATOMIC_ACQUIRE)) {
+        pthread_join(s->copier, NULL);
+        s->backup = BACKUP_DONE;
+    }
     if (s->charts_at_start) {
         char result[256];
         s->charts_at_start = 0;
@@ -392,7 +404,13 @@ static void do_backup(broker_sched *s, store *st) {
                  eq_strerror(err ? err : EQ_EIO));
         eq_log(EQ_LOG_ERROR, "backup failed", "path", path, "error", eq_strerror(err), NULL);
     }
-    s->backup = BACKUP_DONE;
+}
+
+static void *copy_main(void *arg) {
+    broker_sched *s = arg;
+    do_backup(s, s->copy_store);
+    __atomic_store_n(&s->copy_done, 1, __ATOMIC_RELEASE);
+    return NULL;
 }
 
 void sched_after_commit(broker_sched *s, store *st, int committed) {
@@ -405,8 +423,15 @@ void sched_after_commit(broker_sched *s, store *st, int committed) {
             s->backup = BACKUP_NONE;
         return;
     }
-    if (s->backup == BACKUP_LEASED)
-        do_backup(s, st);
+    if (s->backup == BACKUP_LEASED) {
+        s->copy_store = st;
+        s->copy_done = 0;
+        s->backup = BACKUP_COPYING;
+        if (pthread_create(&s->copier, NULL, copy_main, s) != 0) {
+            do_backup(s, st);
+            s->backup = BACKUP_DONE;
+        }
+    }
 }
 
 eq_err sched_chart_outcome(broker_sched *s, lc_ctx *c, proto_outcome *o) {
@@ -418,6 +443,8 @@ int64_t sched_wake_ms(const broker_sched *s) {
         return s->hold_until;
     if (s->backup == BACKUP_DONE || s->maint_poll)
         return 0;
+    if (s->backup == BACKUP_COPYING)
+        return eq_now_ms() + SCHED_COPY_POLL_MS;
     int64_t w = INT64_MAX;
     if (s->next_due_ms <= 0)
         w = 0;
