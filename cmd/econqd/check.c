@@ -128,8 +128,17 @@ int econqd_check(const eq_config *c, unsigned command, FILE *err) {
         fprintf(err, "econqd: refusing to start in production: no API keys "
                      "(--api-keys-file / ECONQ_API_KEYS_FILE; make one with 'econqd keygen NAME')\n");
         bad = 1;
-    } else if (cfg_bool(c, "metrics-auth")) {
-        fprintf(err, "econqd: warning: --metrics-auth has no effect without API keys\n");
+    } else {
+        char host[256];
+        int port;
+        if (cfg_bool(c, "metrics-auth"))
+            fprintf(err, "econqd: warning: --metrics-auth has no effect without API keys\n");
+        if (cfg_hostport(cfg_str(c, "listen"), host, sizeof host, &port) == EQ_OK &&
+            strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0 &&
+            strcmp(host, "localhost") != 0)
+            fprintf(err, "econqd: warning: no API keys and listening on %s: anyone who can reach "
+                         "it may submit jobs\n",
+                    host);
     }
     rl_limit limits[RL_NGROUPS];
     bad |= check_rates(c, limits, err);

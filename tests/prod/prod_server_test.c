@@ -150,6 +150,11 @@ START_TEST(production_refusals) {
                           "3", NULL};
     ck_assert_int_eq(run(warn, dev, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "warning: rate limits are kept per process"));
+    const char *exposed[] = {"serve", "--check-config", "--listen", "0.0.0.0:8080", NULL};
+    ck_assert_int_eq(run(exposed, dev, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "warning: no API keys and listening on 0.0.0.0"));
+    ck_assert_int_eq(run(check, dev, out, sizeof out), 0);
+    ck_assert_ptr_null(strstr(out, "warning"));
     const char *bad_rate[] = {"serve", "--check-config", "--rate-submit", "fast", NULL};
     ck_assert_int_eq(run(bad_rate, dev, out, sizeof out), 1);
     ck_assert_ptr_nonnull(strstr(out, "--rate-submit"));
