@@ -16,7 +16,7 @@ const cfg_setting econqd_settings[] = {
     {"connect", "ECONQ_CONNECT", "tcp://127.0.0.1:7070", CFG_STRING, 0, 0, NULL, CMD_WORKER,
      "the broker's nng address"},
     {"kind", "ECONQ_WORKER_KIND", "forecast", CFG_STRING, 0, 0, NULL, CMD_WORKER,
-     "worker kind to run (forecast; every kind also serves noop)"},
+     "worker kind to run (forecast, chart; every kind also serves noop)"},
     {"worker-threads", "ECONQ_WORKER_THREADS", "0", CFG_INT, 0, 64, NULL, CMD_SERVE | CMD_WORKER,
      "threads per worker kind; 0 = the kind's default"},
     {"lease-ms", "ECONQ_LEASE_MS", "30000", CFG_INT, 200, 3600000, NULL, CMD_ALL,

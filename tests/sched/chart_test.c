@@ -204,6 +204,61 @@ START_TEST(forecast_png_svg_lines_and_report) {
 }
 END_TEST
 
+START_TEST(report_of_a_batch) {
+    start(NULL);
+    char body[8192], path[128];
+    int n = snprintf(body, sizeof body, "{\"jobs\":[");
+    for (int k = 0; k < 2; k++) {
+        n += snprintf(body + n, sizeof body - n, "%s{\"type\":\"forecast\",\"params\":{\"horizon\":6,"
+                      "\"series\":{\"name\":\"s%d\",\"dates\":[", k ? "," : "", k);
+        for (int i = 0; i < 36; i++)
+            n += snprintf(body + n, sizeof body - n, "%s\"%d-%02d-01\"", i ? "," : "", 2010 + i / 12,
+                          i % 12 + 1);
+        n += snprintf(body + n, sizeof body - n, "],\"values\":[");
+        for (int i = 0; i < 36; i++)
+            n += snprintf(body + n, sizeof body - n, "%s%.2f", i ? "," : "", 50 + k * 10 + i * 0.5 + (i % 4));
+        n += snprintf(body + n, sizeof body - n, "]}}}");
+    }
+    snprintf(body + n, sizeof body - n, "]}");
+    http_resp r;
+    ck_assert_int_eq(http_do(d.port, "POST", "/v1/batches", "Content-Type: application/json\r\n", body,
+                             strlen(body), &r), 0);
+    ck_assert_int_eq(r.status / 100, 2);
+    cJSON *b = http_json(&r);
+    http_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/batches/%s", eqt_str(b, "id"));
+    int done = 0;
+    for (int w = 0; w < 300 && !done; w++) {
+        ck_assert_int_eq(http_do(d.port, "GET", path, NULL, NULL, 0, &r), 0);
+        cJSON *st = http_json(&r);
+        done = cJSON_IsTrue(cJSON_GetObjectItem(st, "done"));
+        cJSON_Delete(st);
+        http_resp_free(&r);
+        if (!done)
+            eqt_sleep_ms(100);
+    }
+    ck_assert(done);
+    snprintf(body, sizeof body, "{\"type\":\"report\",\"params\":{\"batch\":\"%s\"}}", eqt_str(b, "id"));
+    cJSON_Delete(b);
+    cJSON *j = run(body, "succeeded");
+    cJSON *res = cJSON_GetObjectItem(j, "result");
+    ck_assert_str_eq(eqt_str(res, "format"), "xlsx");
+    snprintf(path, sizeof path, "%s", eqt_str(res, "url"));
+    cJSON_Delete(j);
+    ck_assert_int_eq(http_do(d.port, "GET", path, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_mem_eq(r.body, "PK", 2);
+    /* Summary and one sheet per series: the zip's directory names sheet3 but not sheet4. */
+    ck_assert_ptr_nonnull(memmem(r.body, r.len, "xl/worksheets/sheet3.xml", 24));
+    ck_assert_ptr_null(memmem(r.body, r.len, "xl/worksheets/sheet4.xml", 24));
+    http_resp_free(&r);
+    /* A batch id that does not exist is refused at submit. */
+    ck_assert_int_eq(eqt_submit(d.port, "{\"type\":\"report\",\"params\":{\"batch\":"
+                                        "\"01M8JVD4534W6G74AACRZMDZD2\"}}", NULL), 422);
+    stop();
+}
+END_TEST
+
 static int exists(const char *id, const char *ext) {
     char path[512];
     snprintf(path, sizeof path, "%s/charts/%s.%s", dir, id, ext);
@@ -274,6 +329,7 @@ int main(void) {
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, forecast_png_svg_lines_and_report);
     tcase_add_test(tc, clean_up_removes_exactly_the_right_files);
+    tcase_add_test(tc, report_of_a_batch);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
