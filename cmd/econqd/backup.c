@@ -2,8 +2,9 @@
  *
  * backup opens the store (also while a server runs: LMDB allows other processes) and writes a
  * compacting copy with store_backup(). restore refuses a data directory that a process has open
- * (store_in_use), keeps the current data.mdb as data.mdb.pre-restore, copies the backup in under
- * a temporary name, fsyncs and renames it to data.mdb, and opens the result once to check it. */
+ * (store_in_use), copies the backup into a staging directory and opens it there (a file that is
+ * not a store is refused before anything is replaced), keeps the current data.mdb as
+ * data.mdb.pre-restore and renames the staged copy to data.mdb. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,7 +87,7 @@ done:
 
 int econqd_restore(const eq_config *cfg) {
     const char *dir = cfg_str(cfg, "data-dir"), *from = cfg_str(cfg, "from");
-    char data[4096], tmp[4200], keep[4200], lock[4096];
+    char data[4096], stage[4096], staged[4200], keep[4200], lock[4200];
     struct stat sb;
     if (!from[0]) {
         fprintf(stderr, "econqd restore: --from FILE is required\n");
@@ -104,34 +105,46 @@ int econqd_restore(const eq_config *cfg) {
         fprintf(stderr, "econqd restore: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
+    /* The copy is staged in a directory of its own and opened there once, so that a file that
+     * is not a store never replaces one. */
     snprintf(data, sizeof data, "%s/data.mdb", dir);
-    snprintf(tmp, sizeof tmp, "%s.restore-tmp", data);
+    snprintf(stage, sizeof stage, "%s/restore-stage", dir);
+    snprintf(staged, sizeof staged, "%s/data.mdb", stage);
     snprintf(keep, sizeof keep, "%s.pre-restore", data);
-    snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
-    if (copy_file(from, tmp) != 0) {
-        fprintf(stderr, "econqd restore: cannot copy %s: %s\n", from, strerror(errno));
-        unlink(tmp);
+    if (mkdir(stage, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "econqd restore: cannot create %s: %s\n", stage, strerror(errno));
         return 1;
     }
-    if (access(data, F_OK) == 0 && rename(data, keep) != 0) {
-        fprintf(stderr, "econqd restore: cannot keep the current store: %s\n", strerror(errno));
-        unlink(tmp);
-        return 1;
-    }
-    if (rename(tmp, data) != 0) {
-        fprintf(stderr, "econqd restore: cannot install the copy: %s\n", strerror(errno));
-        return 1;
-    }
-    unlink(lock); /* reader slots of the old store mean nothing to the new one */
+    int rc = 1;
     store *st;
     store_opts so;
     store_opts_defaults(&so);
-    eq_err err = store_open(dir, &so, &st);
+    if (copy_file(from, staged) != 0) {
+        fprintf(stderr, "econqd restore: cannot copy %s: %s\n", from, strerror(errno));
+        goto done;
+    }
+    eq_err err = store_open(stage, &so, &st);
     if (err) {
-        fprintf(stderr, "econqd restore: the restored store does not open: %s\n", eq_strerror(err));
-        return 1;
+        fprintf(stderr, "econqd restore: %s is not an econq store: %s\n", from, eq_strerror(err));
+        goto done;
     }
     store_close(st);
+    if (access(data, F_OK) == 0 && rename(data, keep) != 0) {
+        fprintf(stderr, "econqd restore: cannot keep the current store: %s\n", strerror(errno));
+        goto done;
+    }
+    if (rename(staged, data) != 0) {
+        fprintf(stderr, "econqd restore: cannot install the copy: %s\n", strerror(errno));
+        goto done;
+    }
+    snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    unlink(lock); /* reader slots of the old store mean nothing to the new one */
     printf("econqd restore: %s restored into %s\n", from, dir);
-    return 0;
+    rc = 0;
+done:
+    unlink(staged);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", stage);
+    unlink(lock);
+    rmdir(stage);
+    return rc;
 }

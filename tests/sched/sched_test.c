@@ -289,6 +289,17 @@ START_TEST(maintenance_jobs_backup_and_restore) {
     stop();
     char dir3[300];
     snprintf(dir3, sizeof dir3, "%s/restored", dir2);
+    /* A file that is not a store is refused before anything is replaced. */
+    char junk[512], data3[400];
+    snprintf(junk, sizeof junk, "%s/junk.mdb", dir2);
+    FILE *f = fopen(junk, "w");
+    for (int i = 0; i < 3000; i++)
+        fputs("not a store ", f);
+    fclose(f);
+    const char *bad[] = {"restore", "--data-dir", dir3, "--from", junk, NULL};
+    ck_assert_int_ne(run_econqd(bad), 0);
+    snprintf(data3, sizeof data3, "%s/data.mdb", dir3);
+    ck_assert_int_ne(access(data3, F_OK), 0);
     const char *rs[] = {"restore", "--data-dir", dir3, "--from", file, NULL};
     ck_assert_int_eq(run_econqd(rs), 0);
     start_with(dir3, 0, NULL);
