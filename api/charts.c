@@ -15,7 +15,7 @@
 #include "common/job.h"
 #include "store/store_sched.h"
 
-#define CHART_RESOLVE_MAX_JOBS 500        /* forecast jobs in one report (its detail sheets) */
+#define CHART_RESOLVE_MAX_JOBS 500         /* forecast jobs in one report (its detail sheets) */
 #define CHART_SERVE_MAX_BYTES (256u << 20) /* the largest stored file served (a workbook) */
 
 static int fail(api_problem_t *p, int status, const char *slug, const char *prefix,
@@ -49,8 +49,7 @@ static int forecast_item(store_txn *t, const char *id, const char *prefix, const
     cJSON *item = cJSON_CreateObject();
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(params, "series"), "name");
-    if (!cJSON_IsString(name))
-        name = cJSON_GetObjectItemCaseSensitive(params, "name");
+    if (!cJSON_IsString(name)) name = cJSON_GetObjectItemCaseSensitive(params, "name");
     cJSON_AddStringToObject(item, "name", cJSON_IsString(name) ? name->valuestring : id);
     cJSON *hist = cJSON_DetachItemFromObjectCaseSensitive(params, "series");
     cJSON_AddItemToObject(item, "history", hist ? hist : cJSON_CreateNull());
@@ -65,13 +64,15 @@ static int resolve_chart(api *a, store_txn *t, cJSON *params, const char *prefix
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(params, "job");
     if (cJSON_IsString(job)) {
         cJSON *item;
-        if (forecast_item(t, job->valuestring, prefix, "/job", &item, p))
-            return -1;
+        if (forecast_item(t, job->valuestring, prefix, "/job", &item, p)) return -1;
         cJSON_AddStringToObject(res, "kind", "forecast");
-        cJSON_AddItemToObject(res, "history", cJSON_DetachItemFromObjectCaseSensitive(item, "history"));
-        cJSON_AddItemToObject(res, "forecast", cJSON_DetachItemFromObjectCaseSensitive(item, "result"));
+        cJSON_AddItemToObject(res, "history",
+                              cJSON_DetachItemFromObjectCaseSensitive(item, "history"));
+        cJSON_AddItemToObject(res, "forecast",
+                              cJSON_DetachItemFromObjectCaseSensitive(item, "result"));
         if (!cJSON_GetObjectItemCaseSensitive(params, "title"))
-            cJSON_AddItemToObject(params, "title", cJSON_DetachItemFromObjectCaseSensitive(item, "name"));
+            cJSON_AddItemToObject(params, "title",
+                                  cJSON_DetachItemFromObjectCaseSensitive(item, "name"));
         cJSON_Delete(item);
         return 0;
     }
@@ -90,7 +91,8 @@ static int resolve_chart(api *a, store_txn *t, cJSON *params, const char *prefix
             return -1;
         }
         if (!cJSON_GetObjectItemCaseSensitive(data, "dates"))
-            cJSON_AddItemToObject(data, "dates", cJSON_DetachItemFromObjectCaseSensitive(col, "dates"));
+            cJSON_AddItemToObject(data, "dates",
+                                  cJSON_DetachItemFromObjectCaseSensitive(col, "dates"));
         cJSON *s = cJSON_CreateObject();
         cJSON_AddStringToObject(s, "name", c->valuestring);
         cJSON_AddItemToObject(s, "values", cJSON_DetachItemFromObjectCaseSensitive(col, "values"));
@@ -108,8 +110,7 @@ typedef struct batch_ids {
 static int batch_one(void *arg, uint32_t index, const char *job_id) {
     (void)index;
     batch_ids *b = arg;
-    if (b->n == CHART_RESOLVE_MAX_JOBS)
-        return 1;
+    if (b->n == CHART_RESOLVE_MAX_JOBS) return 1;
     snprintf(b->ids[b->n++], EQ_ID_LEN + 1, "%s", job_id);
     return 0;
 }
@@ -126,8 +127,7 @@ static int resolve_report(store_txn *t, cJSON *params, const char *prefix, cJSON
             char field[32];
             cJSON *item;
             snprintf(field, sizeof field, "/jobs/%d", i++);
-            if (forecast_item(t, j->valuestring, prefix, field, &item, p))
-                return -1;
+            if (forecast_item(t, j->valuestring, prefix, field, &item, p)) return -1;
             cJSON_AddItemToArray(items, item);
         }
         return 0;
@@ -143,8 +143,7 @@ static int resolve_report(store_txn *t, cJSON *params, const char *prefix, cJSON
         return fail(p, 500, "internal-error", prefix, "/batch", "the batch is unreadable");
     for (size_t i = 0; i < b.n; i++) {
         eq_job job;
-        if (store_job_get(t, ids[i], &job) != EQ_OK)
-            continue;
+        if (store_job_get(t, ids[i], &job) != EQ_OK) continue;
         int fc = strcmp(job.type, "forecast") == 0, ok = job.state == JOB_SUCCEEDED;
         char *err = job.error_message ? strdup(job.error_message) : NULL;
         eq_job_fini(&job);
@@ -205,8 +204,8 @@ static void serve(api *a, http_request *r, const char *id) {
     /* The access time tells the clean-up the chart was just requested (chart_gc grace). */
     struct timespec ts[2] = {{.tv_nsec = UTIME_NOW}, {.tv_nsec = UTIME_OMIT}};
     utimensat(AT_FDCWD, path, ts, 0);
-    snprintf(hdr, sizeof hdr,
-             "Cache-Control: public, max-age=31536000, immutable\r\nETag: %s\r\n", etag);
+    snprintf(hdr, sizeof hdr, "Cache-Control: public, max-age=31536000, immutable\r\nETag: %s\r\n",
+             etag);
     const char *inm = http_request_header(r, "if-none-match");
     if (inm && strstr(inm, etag)) {
         http_respond(r, 304, NULL, hdr, NULL, 0);
@@ -217,14 +216,11 @@ static void serve(api *a, http_request *r, const char *id) {
     size_t got = 0;
     while (buf && got < c.size) {
         ssize_t n = read(fd, buf + got, c.size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
         got += (size_t)n;
     }
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     if (!buf || got != c.size) {
         free(buf);
         api_problem(r, 404, "chart-not-found", "the chart's file is gone");
@@ -235,8 +231,7 @@ static void serve(api *a, http_request *r, const char *id) {
 }
 
 int api_route_charts(api *a, http_request *r, const char *path, int m) {
-    if (strncmp(path, "/v1/charts/", 11) != 0)
-        return 0;
+    if (strncmp(path, "/v1/charts/", 11) != 0) return 0;
     if (m != HTTP_GET && m != HTTP_HEAD) {
         http_respond_problem_headers(r, 405, "method-not-allowed", "Method Not Allowed",
                                      "this resource accepts GET", NULL, "Allow: GET\r\n");

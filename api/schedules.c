@@ -24,7 +24,7 @@ static void not_allowed(http_request *r, const char *allow) {
 static void invalid(http_request *r, const char *field, const char *detail) {
     api_problem_t p = {.status = 422};
     snprintf(p.slug, sizeof p.slug, "invalid-schedule");
-    snprintf(p.field, sizeof p.field, "%s", field);
+    snprintf(p.field, sizeof p.field, "%.127s", field);
     snprintf(p.detail, sizeof p.detail, "%s: %s", field, detail);
     api_problem_send(r, &p);
 }
@@ -35,8 +35,7 @@ static cJSON *schedule_json(const char *name, const store_schedule *sc) {
     char ts[40];
     proto_req r;
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!o) return NULL;
     cJSON_AddStringToObject(o, "name", name);
     cJSON_AddStringToObject(o, "cron", sc->cron);
     if (proto_decode_req(sc->job, sc->job_len, &r) == EQ_OK && r.njobs == 1) {
@@ -105,8 +104,7 @@ static void get_one(api *a, http_request *r, const char *name) {
 
 static int list_one(void *arg, const char *name, const store_schedule *sc) {
     cJSON *o = schedule_json(name, sc);
-    if (o)
-        cJSON_AddItemToArray(arg, o);
+    if (o) cJSON_AddItemToArray(arg, o);
     return 0;
 }
 
@@ -148,7 +146,8 @@ static void put_done(api *a, http_request *r, eq_err status, const char *msg, eq
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(pc->body, "name");
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", name->valuestring);
-        cJSON_AddItemReferenceToObject(o, "cron", cJSON_GetObjectItemCaseSensitive(pc->body, "cron"));
+        cJSON_AddItemReferenceToObject(o, "cron",
+                                       cJSON_GetObjectItemCaseSensitive(pc->body, "cron"));
         cJSON_AddItemReferenceToObject(o, "job", cJSON_GetObjectItemCaseSensitive(pc->body, "job"));
         cJSON_AddStringToObject(o, "next_run_at", ts);
         snprintf(hdr, sizeof hdr, "Location: " SCHED_PATH "/%s\r\n", name->valuestring);
@@ -163,8 +162,7 @@ static void put(api *a, http_request *r) {
     js_error je;
     cron_expr ce;
     char why[160];
-    if (!body)
-        return;
+    if (!body) return;
     const js_schema *schema = schemas_get("schedule");
     if (!schema || !js_validate(schema, body, &je)) {
         invalid(r, schema && je.path[0] ? je.path : "/", schema ? je.message : "no schema");
@@ -181,7 +179,8 @@ static void put(api *a, http_request *r) {
     /* A fixed time would be the same for every run. */
     if (cJSON_GetObjectItemCaseSensitive(env, "run_at") ||
         cJSON_GetObjectItemCaseSensitive(env, "delay_ms")) {
-        invalid(r, cJSON_GetObjectItemCaseSensitive(env, "run_at") ? "/job/run_at" : "/job/delay_ms",
+        invalid(r,
+                cJSON_GetObjectItemCaseSensitive(env, "run_at") ? "/job/run_at" : "/job/delay_ms",
                 "a scheduled job runs at its ticks; run_at and delay_ms are not allowed");
         cJSON_Delete(body);
         return;
@@ -226,8 +225,7 @@ static void del_done(api *a, http_request *r, eq_err status, const char *msg, eq
 
 int api_route_schedules(api *a, http_request *r, const char *path, int m) {
     size_t pl = strlen(SCHED_PATH);
-    if (strncmp(path, SCHED_PATH, pl) != 0 || (path[pl] && path[pl] != '/'))
-        return 0;
+    if (strncmp(path, SCHED_PATH, pl) != 0 || (path[pl] && path[pl] != '/')) return 0;
     if (!path[pl] || !path[pl + 1]) {
         if (m == HTTP_POST)
             put(a, r);

@@ -9,12 +9,12 @@
  * than the grace period, so they do not pile up. */
 #ifndef ECONQ_BROKER_CHART_STORE_H
 #define ECONQ_BROKER_CHART_STORE_H
-#include <stddef.h>
 #include "broker/lifecycle.h"
 #include "workers/chart/chart_gc.h"
+#include <stddef.h>
 
-#define CHART_STORE_MAX_BYTES (256u << 20)  /* decoded size of one stored file */
-#define CHART_STORE_GC_MAX 100000           /* index entries one clean-up pass considers */
+#define CHART_STORE_MAX_BYTES (256u << 20) /* decoded size of one stored file */
+#define CHART_STORE_GC_MAX 100000          /* index entries one clean-up pass considers */
 
 /* Paths to unlink once the transaction commits. */
 typedef struct chart_unlinks {

@@ -11,8 +11,8 @@
 #include "broker/schedule.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,34 +26,34 @@
 #include "common/log.h"
 #include "store/store_sched.h"
 
-#define SCHED_MAINT_PER_GROUP 8      /* in-broker maintenance jobs run in one group */
-#define SCHED_SWEEP_MAX 65536        /* cache entries one maintenance.cache job examines */
-#define SCHED_RETAIN_ROUNDS 16       /* lc_retain passes (of up to 1024 jobs) per job */
+#define SCHED_MAINT_PER_GROUP 8 /* in-broker maintenance jobs run in one group */
+#define SCHED_SWEEP_MAX 65536   /* cache entries one maintenance.cache job examines */
+#define SCHED_RETAIN_ROUNDS 16  /* lc_retain passes (of up to 1024 jobs) per job */
 #define SCHED_BACKUPS_DEFAULT 7
-#define SCHED_BACKUPS_MAX 1000       /* backups listed when pruning */
-#define SCHED_HOLD_MS 1000           /* pause after a failed transaction (a full store) */
-#define SCHED_COPY_POLL_MS 100       /* how often the writer looks for the backup's end */
+#define SCHED_BACKUPS_MAX 1000 /* backups listed when pruning */
+#define SCHED_HOLD_MS 1000     /* pause after a failed transaction (a full store) */
+#define SCHED_COPY_POLL_MS 100 /* how often the writer looks for the backup's end */
 
 typedef enum { BACKUP_NONE, BACKUP_LEASED, BACKUP_COPYING, BACKUP_DONE } backup_state;
 
 struct broker_sched {
     sched_config cfg;
     char *data_dir;
-    int64_t next_due_ms;     /* scheduler clock; 0 = unknown, scan at the next group */
-    int64_t maint_next_ms;   /* wall clock: a delayed maintenance job becomes ready */
-    int maint_poll;          /* look for maintenance jobs at the next group */
+    int64_t next_due_ms;   /* scheduler clock; 0 = unknown, scan at the next group */
+    int64_t maint_next_ms; /* wall clock: a delayed maintenance job becomes ready */
+    int maint_poll;        /* look for maintenance jobs at the next group */
     backup_state backup;
     char backup_id[EQ_ID_LEN + 1];
     uint16_t backup_attempt;
-    int backup_ok;             /* written by the copy thread while COPYING */
+    int backup_ok; /* written by the copy thread while COPYING */
     char backup_result[512];
     pthread_t copier;
     store *copy_store;
-    int copy_done;             /* set by the copy thread (atomic) */
+    int copy_done; /* set by the copy thread (atomic) */
     chart_gc_policy charts;
-    chart_unlinks unlinks;   /* chart files to remove once the group commits */
-    int charts_at_start;     /* the start-up clean-up pass is still to run */
-    int64_t hold_until;      /* wall clock: after a failed group, the scheduler waits */
+    chart_unlinks unlinks; /* chart files to remove once the group commits */
+    int charts_at_start;   /* the start-up clean-up pass is still to run */
+    int64_t hold_until;    /* wall clock: after a failed group, the scheduler waits */
 };
 
 typedef struct builtin {
@@ -72,11 +72,9 @@ static const char *const broker_types[] = {"maintenance.cache", "maintenance.ret
 
 eq_err sched_new(const sched_config *cfg, broker_sched **out) {
     broker_sched *s = calloc(1, sizeof *s);
-    if (!s)
-        return EQ_ENOMEM;
+    if (!s) return EQ_ENOMEM;
     s->cfg = *cfg;
-    if (!s->cfg.backups_keep)
-        s->cfg.backups_keep = SCHED_BACKUPS_DEFAULT;
+    if (!s->cfg.backups_keep) s->cfg.backups_keep = SCHED_BACKUPS_DEFAULT;
     s->data_dir = strdup(cfg->data_dir ? cfg->data_dir : ".");
     if (!s->data_dir) {
         free(s);
@@ -84,20 +82,16 @@ eq_err sched_new(const sched_config *cfg, broker_sched **out) {
     }
     s->cfg.data_dir = s->data_dir;
     s->charts = chart_gc_policy_default();
-    if (cfg->chart_max_age_ms > 0)
-        s->charts.max_age_ms = cfg->chart_max_age_ms;
-    if (cfg->chart_keep > 0)
-        s->charts.keep_newest = cfg->chart_keep;
+    if (cfg->chart_max_age_ms > 0) s->charts.max_age_ms = cfg->chart_max_age_ms;
+    if (cfg->chart_keep > 0) s->charts.keep_newest = cfg->chart_keep;
     s->maint_poll = 1;
     *out = s;
     return EQ_OK;
 }
 
 void sched_free(broker_sched *s) {
-    if (!s)
-        return;
-    if (s->backup == BACKUP_COPYING)
-        pthread_join(s->copier, NULL);
+    if (!s) return;
+    if (s->backup == BACKUP_COPYING) pthread_join(s->copier, NULL);
     chart_unlinks_run(&s->unlinks, 0);
     free(s->data_dir);
     free(s);
@@ -111,8 +105,7 @@ static int64_t sched_now(const broker_sched *s, const lc_ctx *c) {
 static int64_t next_tick(const char *cron, int64_t now_ms) {
     cron_expr ce;
     char why[128];
-    if (cron_parse(cron, &ce, why, sizeof why) != EQ_OK)
-        return -1;
+    if (cron_parse(cron, &ce, why, sizeof why) != EQ_OK) return -1;
     int64_t t = cron_next(&ce, now_ms / 1000);
     return t < 0 ? -1 : t * 1000;
 }
@@ -121,19 +114,23 @@ static eq_err put_builtin(broker_sched *s, lc_ctx *c, const builtin *b) {
     store_schedule sc;
     eq_err err = store_schedule_get(c->txn, b->name, &sc);
     if (err != EQ_ENOTFOUND) {
-        if (!err)
-            store_schedule_fini(&sc);
+        if (!err) store_schedule_fini(&sc);
         return err;
     }
-    proto_submit_job j = {.type = (char *)b->type, .params = "{}",
-                          .priority = JOB_PRIORITY_DEFAULT, .max_attempts = 3};
+    proto_submit_job j = {.type = (char *)b->type,
+                          .params = "{}",
+                          .priority = JOB_PRIORITY_DEFAULT,
+                          .max_attempts = 3};
     eq_buf enc;
     eq_buf_init(&enc);
     proto_enc_submit_head(&enc, 1);
     proto_enc_submit_job(&enc, &j);
     int64_t now = sched_now(s, c);
-    store_schedule ns = {.created_ms = now, .next_tick_ms = next_tick(b->cron, now),
-                         .cron = (char *)b->cron, .job = enc.data, .job_len = enc.len};
+    store_schedule ns = {.created_ms = now,
+                         .next_tick_ms = next_tick(b->cron, now),
+                         .cron = (char *)b->cron,
+                         .job = enc.data,
+                         .job_len = enc.len};
     err = enc.oom ? EQ_ENOMEM : store_schedule_put(c->txn, b->name, &ns);
     eq_buf_fini(&enc);
     if (!err)
@@ -160,15 +157,12 @@ typedef struct due_scan {
 
 static int scan_one(void *arg, const char *name, const store_schedule *sc) {
     due_scan *d = arg;
-    if (sc->next_tick_ms <= 0)
-        return 0;
+    if (sc->next_tick_ms <= 0) return 0;
     if (sc->next_tick_ms > d->now) {
-        if (sc->next_tick_ms < d->next)
-            d->next = sc->next_tick_ms;
+        if (sc->next_tick_ms < d->next) d->next = sc->next_tick_ms;
         return 0;
     }
-    if (d->n == d->cap)
-        return 1; /* the rest is found by the next scan, which comes at once */
+    if (d->n == d->cap) return 1; /* the rest is found by the next scan, which comes at once */
     snprintf(d->names[d->n++], STORE_SCHEDULE_NAME_MAX + 1, "%s", name);
     return 0;
 }
@@ -178,8 +172,7 @@ static eq_err fire(broker_sched *s, lc_ctx *c, const char *name, int64_t now, in
     store_schedule sc;
     proto_req r;
     eq_err err = store_schedule_get(c->txn, name, &sc);
-    if (err)
-        return err == EQ_ENOTFOUND ? EQ_OK : err;
+    if (err) return err == EQ_ENOTFOUND ? EQ_OK : err;
     char id[EQ_ID_LEN + 1] = "";
     const char *why = NULL;
     if (proto_decode_req(sc.job, sc.job_len, &r) == EQ_OK && r.op == PROTO_SUBMIT && r.njobs == 1) {
@@ -206,11 +199,9 @@ static eq_err fire(broker_sched *s, lc_ctx *c, const char *name, int64_t now, in
             last = cron_prev(&ce, now / 1000 + 1);
         sc.last_tick_ms = last > 0 ? last * 1000 : now;
         sc.next_tick_ms = next_tick(sc.cron, now);
-        if (sc.next_tick_ms > 0 && sc.next_tick_ms < *next_min)
-            *next_min = sc.next_tick_ms;
+        if (sc.next_tick_ms > 0 && sc.next_tick_ms < *next_min) *next_min = sc.next_tick_ms;
         err = store_schedule_put(c->txn, name, &sc);
-        if (!err && id[0])
-            eq_log(EQ_LOG_INFO, "schedule fired", "schedule", name, "job", id, NULL);
+        if (!err && id[0]) eq_log(EQ_LOG_INFO, "schedule fired", "schedule", name, "job", id, NULL);
     }
     store_schedule_fini(&sc);
     return err;
@@ -227,14 +218,12 @@ static eq_err fire_due(broker_sched *s, lc_ctx *c, int64_t now) {
     return err;
 }
 
-static void complete(lc_ctx *c, const char *id, uint16_t attempt, const char *result,
-                     eq_err *err) {
+static void complete(lc_ctx *c, const char *id, uint16_t attempt, const char *result, eq_err *err) {
     const char *why = NULL;
-    proto_outcome o = {.worker = SCHED_WORKER, .id = (char *)id, .attempt = attempt,
-                       .result = (char *)result};
+    proto_outcome o = {
+        .worker = SCHED_WORKER, .id = (char *)id, .attempt = attempt, .result = (char *)result};
     eq_err e = lc_complete(c, &o, &why);
-    if (e && e != EQ_ESTALE && e != EQ_ENOTFOUND)
-        *err = e;
+    if (e && e != EQ_ESTALE && e != EQ_ENOTFOUND) *err = e;
 }
 
 static eq_err run_one(broker_sched *s, lc_ctx *c, const proto_leased_job *lj) {
@@ -242,22 +231,23 @@ static eq_err run_one(broker_sched *s, lc_ctx *c, const proto_leased_job *lj) {
     eq_err err = EQ_OK;
     if (strcmp(lj->type, "maintenance.cache") == 0) {
         size_t n = 0;
-        if ((err = lc_cache_sweep(c, SCHED_SWEEP_MAX, &n)))
-            return err;
-        snprintf(result, sizeof result, "{\"examined_max\":%d,\"removed\":%zu}", SCHED_SWEEP_MAX, n);
+        if ((err = lc_cache_sweep(c, SCHED_SWEEP_MAX, &n))) return err;
+        snprintf(result, sizeof result, "{\"examined_max\":%d,\"removed\":%zu}", SCHED_SWEEP_MAX,
+                 n);
     } else if (strcmp(lj->type, "maintenance.retention") == 0) {
         size_t total = 0, n = 1024;
         int64_t before = c->now - s->cfg.retention_ms;
         for (int i = 0; i < SCHED_RETAIN_ROUNDS && n == 1024; i++) {
-            if ((err = lc_retain(c, before, 1024, &n)))
-                return err;
+            if ((err = lc_retain(c, before, 1024, &n))) return err;
             total += n;
         }
         char when[40];
         eq_time_format(before, when, sizeof when);
-        snprintf(result, sizeof result, "{\"deleted\":%zu,\"finished_before\":\"%s\"}", total, when);
+        snprintf(result, sizeof result, "{\"deleted\":%zu,\"finished_before\":\"%s\"}", total,
+                 when);
     } else if (strcmp(lj->type, "maintenance.charts") == 0) {
-        if ((err = chart_store_gc(s->data_dir, c, sched_now(s, c), &s->charts, &s->unlinks, result, sizeof result)))
+        if ((err = chart_store_gc(s->data_dir, c, sched_now(s, c), &s->charts, &s->unlinks, result,
+                                  sizeof result)))
             return err;
     } else {
         /* maintenance.backup: copied after the commit, completed in a later group. */
@@ -277,15 +267,17 @@ static eq_err run_maintenance(broker_sched *s, lc_ctx *c) {
             complete(c, s->backup_id, s->backup_attempt, s->backup_result, &err);
         } else {
             const char *why = NULL;
-            proto_outcome o = {.worker = SCHED_WORKER, .id = s->backup_id,
-                               .attempt = s->backup_attempt, .failed = 1, .code = "backup_failed",
-                               .message = s->backup_result, .retryable = 1};
+            proto_outcome o = {.worker = SCHED_WORKER,
+                               .id = s->backup_id,
+                               .attempt = s->backup_attempt,
+                               .failed = 1,
+                               .code = "backup_failed",
+                               .message = s->backup_result,
+                               .retryable = 1};
             eq_err e = lc_fail(c, &o, &why);
-            if (e && e != EQ_ESTALE && e != EQ_ENOTFOUND)
-                err = e;
+            if (e && e != EQ_ESTALE && e != EQ_ENOTFOUND) err = e;
         }
-        if (err)
-            return err;
+        if (err) return err;
         s->backup = BACKUP_NONE;
     }
     s->maint_next_ms = 0;
@@ -313,8 +305,7 @@ static eq_err run_maintenance(broker_sched *s, lc_ctx *c) {
             }
         }
         eq_buf_fini(&out);
-        if (n == 0)
-            break;
+        if (n == 0) break;
     }
     return err;
 }
@@ -324,8 +315,7 @@ eq_err sched_run(broker_sched *s, lc_ctx *c) {
     eq_err err = EQ_OK;
     /* After a failed group the scheduler sits out a while, so that a store that keeps failing
      * (full) neither spins the writer nor poisons every client's group. */
-    if (c->now < s->hold_until)
-        return EQ_OK;
+    if (c->now < s->hold_until) return EQ_OK;
     if (s->backup == BACKUP_COPYING && __atomic_load_n(&s->copy_done, __ATOMIC_ACQUIRE)) {
         pthread_join(s->copier, NULL);
         s->backup = BACKUP_DONE;
@@ -334,11 +324,9 @@ eq_err sched_run(broker_sched *s, lc_ctx *c) {
         char result[256];
         s->charts_at_start = 0;
         err = chart_store_gc(s->data_dir, c, now, &s->charts, &s->unlinks, result, sizeof result);
-        if (!err)
-            eq_log(EQ_LOG_INFO, "chart clean-up at start", "result", result, NULL);
+        if (!err) eq_log(EQ_LOG_INFO, "chart clean-up at start", "result", result, NULL);
     }
-    if (!err && now >= s->next_due_ms)
-        err = fire_due(s, c, now);
+    if (!err && now >= s->next_due_ms) err = fire_due(s, c, now);
     if (!err && (c->fx->queue_changed || s->maint_poll || s->backup == BACKUP_DONE ||
                  (s->maint_next_ms && c->now >= s->maint_next_ms))) {
         s->maint_poll = 0;
@@ -356,21 +344,19 @@ static void prune_backups(const char *dir, unsigned keep) {
     DIR *d = opendir(dir);
     char *names[SCHED_BACKUPS_MAX];
     size_t n = 0;
-    if (!d)
-        return;
+    if (!d) return;
     for (struct dirent *e; (e = readdir(d)) && n < SCHED_BACKUPS_MAX;) {
         size_t l = strlen(e->d_name);
-        if (strncmp(e->d_name, "econq-", 6) == 0 && l > 10 && strcmp(e->d_name + l - 4, ".mdb") == 0)
-            if ((names[n] = strdup(e->d_name)))
-                n++;
+        if (strncmp(e->d_name, "econq-", 6) == 0 && l > 10 &&
+            strcmp(e->d_name + l - 4, ".mdb") == 0)
+            if ((names[n] = strdup(e->d_name))) n++;
     }
     closedir(d);
     qsort(names, n, sizeof names[0], name_cmp);
     for (size_t i = 0; i < n; i++) {
         if (i + keep < n) {
             char path[4096];
-            if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
-                continue;
+            if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path) continue;
             if (unlink(path) != 0)
                 eq_log(EQ_LOG_WARN, "cannot remove an old backup", "path", path, NULL);
         }
@@ -388,8 +374,7 @@ static void do_backup(broker_sched *s, store *st) {
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
     snprintf(path, sizeof path, "%s/econq-%s.%03ldZ.mdb", dir, stamp, ts.tv_nsec / 1000000);
     eq_err err = mkdir(dir, 0750) == 0 || errno == EEXIST ? EQ_OK : EQ_EIO;
-    if (!err)
-        err = store_backup(st, path);
+    if (!err) err = store_backup(st, path);
     struct stat sb;
     if (!err && stat(path, &sb) == 0) {
         s->backup_ok = 1;
@@ -419,8 +404,7 @@ void sched_after_commit(broker_sched *s, store *st, int committed) {
         s->next_due_ms = 0;
         s->maint_poll = 1;
         s->hold_until = eq_now_ms() + SCHED_HOLD_MS;
-        if (s->backup == BACKUP_LEASED)
-            s->backup = BACKUP_NONE;
+        if (s->backup == BACKUP_LEASED) s->backup = BACKUP_NONE;
         return;
     }
     if (s->backup == BACKUP_LEASED) {
@@ -439,19 +423,15 @@ eq_err sched_chart_outcome(broker_sched *s, lc_ctx *c, proto_outcome *o) {
 }
 
 int64_t sched_wake_ms(const broker_sched *s) {
-    if (s->hold_until && eq_now_ms() < s->hold_until)
-        return s->hold_until;
-    if (s->backup == BACKUP_DONE || s->maint_poll)
-        return 0;
-    if (s->backup == BACKUP_COPYING)
-        return eq_now_ms() + SCHED_COPY_POLL_MS;
+    if (s->hold_until && eq_now_ms() < s->hold_until) return s->hold_until;
+    if (s->backup == BACKUP_DONE || s->maint_poll) return 0;
+    if (s->backup == BACKUP_COPYING) return eq_now_ms() + SCHED_COPY_POLL_MS;
     int64_t w = INT64_MAX;
     if (s->next_due_ms <= 0)
         w = 0;
     else if (s->next_due_ms != INT64_MAX)
         w = s->next_due_ms - s->cfg.clock_offset_ms;
-    if (s->maint_next_ms && s->maint_next_ms < w)
-        w = s->maint_next_ms;
+    if (s->maint_next_ms && s->maint_next_ms < w) w = s->maint_next_ms;
     return w;
 }
 
@@ -470,8 +450,7 @@ eq_err sched_handle(broker_sched *s, lc_ctx *c, const proto_req *r, eq_buf *out)
     eq_err err;
     if (r->op == PROTO_SCHEDULE_DEL) {
         err = store_schedule_del(c->txn, r->id);
-        if (err && err != EQ_ENOTFOUND)
-            return err;
+        if (err && err != EQ_ENOTFOUND) return err;
         proto_enc_reply(out, err, NULL);
         return EQ_OK;
     }
@@ -494,8 +473,7 @@ eq_err sched_handle(broker_sched *s, lc_ctx *c, const proto_req *r, eq_buf *out)
         return err;
     } else {
         count_arg ca = {0};
-        if ((err = store_schedules_each(c->txn, count_one, &ca)))
-            return err;
+        if ((err = store_schedules_each(c->txn, count_one, &ca))) return err;
         if (ca.n >= SCHED_MAX_SCHEDULES) {
             proto_enc_reply(out, EQ_EFULL, "too many schedules; delete one first");
             return EQ_OK;
@@ -520,10 +498,8 @@ eq_err sched_handle(broker_sched *s, lc_ctx *c, const proto_req *r, eq_buf *out)
         proto_enc_reply(out, EQ_EINVAL, "the schedule's name or job is too long");
         return EQ_OK;
     }
-    if (err)
-        return err;
-    if (s->next_due_ms != 0 && ns.next_tick_ms < s->next_due_ms)
-        s->next_due_ms = ns.next_tick_ms;
+    if (err) return err;
+    if (s->next_due_ms != 0 && ns.next_tick_ms < s->next_due_ms) s->next_due_ms = ns.next_tick_ms;
     proto_enc_reply(out, replaced ? EQ_EEXIST : EQ_OK, NULL);
     eq_buf_i64(out, ns.next_tick_ms);
     return EQ_OK;

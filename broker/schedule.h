@@ -15,23 +15,23 @@
  * charts (broker/chart_store.h; also once at every start). */
 #ifndef ECONQ_BROKER_SCHEDULE_H
 #define ECONQ_BROKER_SCHEDULE_H
-#include <stdint.h>
 #include "broker/lifecycle.h"
 #include "common/buf.h"
 #include "common/proto.h"
 #include "store/store.h"
+#include <stdint.h>
 
-#define SCHED_MAX_SCHEDULES 1000   /* schedules one store holds; more are refused */
+#define SCHED_MAX_SCHEDULES 1000                /* schedules one store holds; more are refused */
 #define SCHED_WORKER "local:broker-maintenance" /* the lease holder of in-broker jobs */
 
 typedef struct sched_config {
-    int64_t clock_offset_ms;   /* added to the clock for cron decisions (tests) */
-    int64_t retention_ms;      /* maintenance.retention deletes jobs finished before now - this */
-    unsigned backups_keep;     /* maintenance.backup keeps this many copies (0 = 7) */
-    const char *data_dir;      /* backups go to <data_dir>/backups */
-    int builtins;              /* 1: create the maintenance.* schedules at start */
-    int64_t chart_max_age_ms;  /* maintenance.charts: older charts go (0 = 7 days) */
-    size_t chart_keep;         /* maintenance.charts: at most this many newest stay (0 = 100) */
+    int64_t clock_offset_ms;  /* added to the clock for cron decisions (tests) */
+    int64_t retention_ms;     /* maintenance.retention deletes jobs finished before now - this */
+    unsigned backups_keep;    /* maintenance.backup keeps this many copies (0 = 7) */
+    const char *data_dir;     /* backups go to <data_dir>/backups */
+    int builtins;             /* 1: create the maintenance.* schedules at start */
+    int64_t chart_max_age_ms; /* maintenance.charts: older charts go (0 = 7 days) */
+    size_t chart_keep;        /* maintenance.charts: at most this many newest stay (0 = 100) */
 } sched_config;
 
 typedef struct broker_sched broker_sched;

@@ -16,8 +16,7 @@ static eq_err sched_decode(const MDB_val *v, store_schedule *s) {
     size_t jl = 0;
     memset(s, 0, sizeof *s);
     eq_rd_init(&rd, v->mv_data, v->mv_size);
-    if (eq_rd_u8(&rd) != STORE_REC_VERSION)
-        return EQ_ESTORE;
+    if (eq_rd_u8(&rd) != STORE_REC_VERSION) return EQ_ESTORE;
     s->created_ms = eq_rd_i64(&rd);
     s->last_tick_ms = eq_rd_i64(&rd);
     s->next_tick_ms = eq_rd_i64(&rd);
@@ -40,8 +39,7 @@ static eq_err sched_decode(const MDB_val *v, store_schedule *s) {
 eq_err store_schedule_get(store_txn *t, const char *name, store_schedule *s) {
     MDB_val k = {strlen(name), (void *)name}, v;
     int rc = mdb_get(t->txn, t->s->dbi[DBI_SCHEDULES], &k, &v);
-    if (rc)
-        return store__err(rc);
+    if (rc) return store__err(rc);
     return sched_decode(&v, s);
 }
 
@@ -79,24 +77,20 @@ eq_err store_schedules_each(store_txn *t,
     MDB_val k, v;
     char name[STORE_SCHEDULE_NAME_MAX + 1];
     int rc = mdb_cursor_open(t->txn, t->s->dbi[DBI_SCHEDULES], &c);
-    if (rc)
-        return store__err(rc);
+    if (rc) return store__err(rc);
     eq_err err = EQ_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         store_schedule s;
-        if (k.mv_size == 0 || k.mv_size > STORE_SCHEDULE_NAME_MAX)
-            continue;
+        if (k.mv_size == 0 || k.mv_size > STORE_SCHEDULE_NAME_MAX) continue;
         memcpy(name, k.mv_data, k.mv_size);
         name[k.mv_size] = '\0';
-        if ((err = sched_decode(&v, &s)))
-            break;
+        if ((err = sched_decode(&v, &s))) break;
         int stop = fn(arg, name, &s);
         store_schedule_fini(&s);
-        if (stop)
-            break;
+        if (stop) break;
     }
-    if (!err && rc != 0 && rc != MDB_NOTFOUND)
-        err = store__err(rc);
+    if (!err && rc != 0 && rc != MDB_NOTFOUND) err = store__err(rc);
     mdb_cursor_close(c);
     return err;
 }

@@ -7,17 +7,17 @@
  *                   extension str, job id str */
 #ifndef ECONQ_STORE_STORE_SCHED_H
 #define ECONQ_STORE_STORE_SCHED_H
+#include "store/store.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "store/store.h"
 
-#define STORE_SCHEDULE_NAME_MAX 64      /* bytes of a schedule name (schemas/schedule.json) */
+#define STORE_SCHEDULE_NAME_MAX 64        /* bytes of a schedule name (schemas/schedule.json) */
 #define STORE_SCHEDULE_JOB_MAX (1u << 20) /* an encoded job: params of a submit body at most */
 
 typedef struct store_schedule {
     int64_t created_ms, last_tick_ms, next_tick_ms; /* last 0 before the first run */
     char *cron;
-    unsigned char *job;     /* encoded submit request */
+    unsigned char *job; /* encoded submit request */
     size_t job_len;
 } store_schedule;
 
@@ -37,7 +37,7 @@ typedef struct store_chart {
     int64_t created_ms, accessed_ms;
     uint64_t size;
     char content_type[96];
-    char ext[8];              /* "png", "svg", "xlsx" */
+    char ext[8]; /* "png", "svg", "xlsx" */
     char job_id[EQ_ID_LEN + 1];
 } store_chart;
 

@@ -28,8 +28,10 @@ static char *encode_result(const char *format, const char *ctype, const unsigned
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     eq_buf b;
     eq_buf_init(&b);
-    eq_buf_printf(&b, "{\"format\":\"%s\",\"content_type\":\"%s\",\"ext\":\"%s\",\"bytes\":%zu,"
-                      "\"data_b64\":\"", format, ctype, format, n);
+    eq_buf_printf(&b,
+                  "{\"format\":\"%s\",\"content_type\":\"%s\",\"ext\":\"%s\",\"bytes\":%zu,"
+                  "\"data_b64\":\"",
+                  format, ctype, format, n);
     eq_buf_reserve(&b, (n + 2) / 3 * 4 + 4);
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |

@@ -52,8 +52,7 @@ int econqd_backup(const eq_config *cfg) {
 static int copy_file(const char *from, const char *to) {
     static char buf[RESTORE_CHUNK];
     int in = open(from, O_RDONLY | O_CLOEXEC), rc = -1;
-    if (in < 0)
-        return -1;
+    if (in < 0) return -1;
     int outfd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (outfd < 0) {
         close(in);
@@ -61,27 +60,22 @@ static int copy_file(const char *from, const char *to) {
     }
     for (;;) {
         ssize_t n = read(in, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
         if (n == 0) {
             rc = fsync(outfd);
             break;
         }
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(outfd, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                goto done;
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) goto done;
             off += w;
         }
     }
 done:
     close(in);
-    if (close(outfd) != 0)
-        rc = -1;
+    if (close(outfd) != 0) rc = -1;
     return rc;
 }
 

@@ -59,7 +59,8 @@ static void forecast(char *out) {
                       i % 12 + 1);
     n += snprintf(body + n, sizeof body - n, "],\"values\":[");
     for (int i = 0; i < 60; i++)
-        n += snprintf(body + n, sizeof body - n, "%s%.3f", i ? "," : "", 100 + i + 10 * sin(i / 3.0));
+        n += snprintf(body + n, sizeof body - n, "%s%.3f", i ? "," : "",
+                      100 + i + 10 * sin(i / 3.0));
     snprintf(body + n, sizeof body - n, "]}}}");
     cJSON *j = run(body, "succeeded");
     snprintf(out, 27, "%s", eqt_str(j, "id"));
@@ -75,8 +76,7 @@ static void chart(const char *params, http_resp *r, char *chart_id) {
     const char *url = eqt_str(res, "url");
     ck_assert_ptr_nonnull(url);
     snprintf(path, sizeof path, "%s", url);
-    if (chart_id)
-        snprintf(chart_id, 27, "%s", eqt_str(res, "chart_id"));
+    if (chart_id) snprintf(chart_id, 27, "%s", eqt_str(res, "chart_id"));
     ck_assert_int_eq((int)eqt_num(res, "bytes") > 0, 1);
     cJSON_Delete(j);
     ck_assert_int_eq(http_do(d.port, "GET", path, NULL, NULL, 0, r), 0);
@@ -90,8 +90,7 @@ typedef struct png_src {
 
 static cairo_status_t png_read(void *arg, unsigned char *data, unsigned int len) {
     png_src *s = arg;
-    if (s->n - s->off < len)
-        return CAIRO_STATUS_READ_ERROR;
+    if (s->n - s->off < len) return CAIRO_STATUS_READ_ERROR;
     memcpy(data, s->p + s->off, len);
     s->off += len;
     return CAIRO_STATUS_SUCCESS;
@@ -110,8 +109,7 @@ static int colours(cairo_surface_t *img) {
             int k = 0;
             while (k < n && seen[k] != px)
                 k++;
-            if (k == n)
-                seen[n++] = px;
+            if (k == n) seen[n++] = px;
         }
     return n;
 }
@@ -148,13 +146,16 @@ START_TEST(forecast_png_svg_lines_and_report) {
     ck_assert_int_eq(http_do(d.port, "GET", path, hdr, NULL, 0, &r), 0);
     ck_assert_int_eq(r.status, 304);
     http_resp_free(&r);
-    ck_assert_int_eq(http_do(d.port, "GET", "/v1/charts/01M8JVD4534W6G74AACRZMDZD2", NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(
+        http_do(d.port, "GET", "/v1/charts/01M8JVD4534W6G74AACRZMDZD2", NULL, NULL, 0, &r), 0);
     ck_assert_int_eq(r.status, 404);
     http_resp_free(&r);
 
     /* SVG, dark, smaller: well-formed XML with an svg root. */
-    snprintf(body, sizeof body, "{\"job\":\"%s\",\"format\":\"svg\",\"theme\":\"dark\",\"width\":640,"
-                                "\"height\":360}", fid);
+    snprintf(body, sizeof body,
+             "{\"job\":\"%s\",\"format\":\"svg\",\"theme\":\"dark\",\"width\":640,"
+             "\"height\":360}",
+             fid);
     chart(body, &r, NULL);
     ck_assert_str_eq(http_header(&r, "Content-Type", h, sizeof h), "image/svg+xml");
     XML_Parser xp = XML_ParserCreate(NULL);
@@ -167,11 +168,13 @@ START_TEST(forecast_png_svg_lines_and_report) {
     const char *csv = "date,a,b\n2020-01-01,1,5\n2020-02-01,2,4\n2020-03-01,3,6\n2020-04-01,5,3\n"
                       "2020-05-01,4,7\n";
     ck_assert_int_eq(http_do(d.port, "POST", "/v1/datasets?name=t", "Content-Type: text/csv\r\n",
-                             csv, strlen(csv), &r), 0);
+                             csv, strlen(csv), &r),
+                     0);
     ck_assert_int_eq(r.status / 100, 2);
     cJSON *ds = http_json(&r);
     http_resp_free(&r);
-    snprintf(body, sizeof body, "{\"dataset\":\"%s\",\"columns\":[\"a\",\"b\"]}", eqt_str(ds, "id"));
+    snprintf(body, sizeof body, "{\"dataset\":\"%s\",\"columns\":[\"a\",\"b\"]}",
+             eqt_str(ds, "id"));
     chart(body, &r, NULL);
     src = (png_src){(const unsigned char *)r.body, r.len, 0};
     img = cairo_image_surface_create_from_png_stream(png_read, &src);
@@ -180,8 +183,10 @@ START_TEST(forecast_png_svg_lines_and_report) {
     cairo_surface_destroy(img);
     http_resp_free(&r);
     /* An unknown column is refused at submit, naming the field. */
-    snprintf(body, sizeof body, "{\"type\":\"chart\",\"params\":{\"dataset\":\"%s\",\"columns\":"
-                                "[\"zzz\"]}}", eqt_str(ds, "id"));
+    snprintf(body, sizeof body,
+             "{\"type\":\"chart\",\"params\":{\"dataset\":\"%s\",\"columns\":"
+             "[\"zzz\"]}}",
+             eqt_str(ds, "id"));
     ck_assert_int_eq(eqt_submit(d.port, body, NULL), 422);
     cJSON_Delete(ds);
     /* A chart of a job that is not a succeeded forecast. */
@@ -209,20 +214,24 @@ START_TEST(report_of_a_batch) {
     char body[8192], path[128];
     int n = snprintf(body, sizeof body, "{\"jobs\":[");
     for (int k = 0; k < 2; k++) {
-        n += snprintf(body + n, sizeof body - n, "%s{\"type\":\"forecast\",\"params\":{\"horizon\":6,"
-                      "\"series\":{\"name\":\"s%d\",\"dates\":[", k ? "," : "", k);
+        n += snprintf(body + n, sizeof body - n,
+                      "%s{\"type\":\"forecast\",\"params\":{\"horizon\":6,"
+                      "\"series\":{\"name\":\"s%d\",\"dates\":[",
+                      k ? "," : "", k);
         for (int i = 0; i < 36; i++)
-            n += snprintf(body + n, sizeof body - n, "%s\"%d-%02d-01\"", i ? "," : "", 2010 + i / 12,
-                          i % 12 + 1);
+            n += snprintf(body + n, sizeof body - n, "%s\"%d-%02d-01\"", i ? "," : "",
+                          2010 + i / 12, i % 12 + 1);
         n += snprintf(body + n, sizeof body - n, "],\"values\":[");
         for (int i = 0; i < 36; i++)
-            n += snprintf(body + n, sizeof body - n, "%s%.2f", i ? "," : "", 50 + k * 10 + i * 0.5 + (i % 4));
+            n += snprintf(body + n, sizeof body - n, "%s%.2f", i ? "," : "",
+                          50 + k * 10 + i * 0.5 + (i % 4));
         n += snprintf(body + n, sizeof body - n, "]}}}");
     }
     snprintf(body + n, sizeof body - n, "]}");
     http_resp r;
-    ck_assert_int_eq(http_do(d.port, "POST", "/v1/batches", "Content-Type: application/json\r\n", body,
-                             strlen(body), &r), 0);
+    ck_assert_int_eq(http_do(d.port, "POST", "/v1/batches", "Content-Type: application/json\r\n",
+                             body, strlen(body), &r),
+                     0);
     ck_assert_int_eq(r.status / 100, 2);
     cJSON *b = http_json(&r);
     http_resp_free(&r);
@@ -234,11 +243,11 @@ START_TEST(report_of_a_batch) {
         done = cJSON_IsTrue(cJSON_GetObjectItem(st, "done"));
         cJSON_Delete(st);
         http_resp_free(&r);
-        if (!done)
-            eqt_sleep_ms(100);
+        if (!done) eqt_sleep_ms(100);
     }
     ck_assert(done);
-    snprintf(body, sizeof body, "{\"type\":\"report\",\"params\":{\"batch\":\"%s\"}}", eqt_str(b, "id"));
+    snprintf(body, sizeof body, "{\"type\":\"report\",\"params\":{\"batch\":\"%s\"}}",
+             eqt_str(b, "id"));
     cJSON_Delete(b);
     cJSON *j = run(body, "succeeded");
     cJSON *res = cJSON_GetObjectItem(j, "result");
@@ -253,8 +262,11 @@ START_TEST(report_of_a_batch) {
     ck_assert_ptr_null(memmem(r.body, r.len, "xl/worksheets/sheet4.xml", 24));
     http_resp_free(&r);
     /* A batch id that does not exist is refused at submit. */
-    ck_assert_int_eq(eqt_submit(d.port, "{\"type\":\"report\",\"params\":{\"batch\":"
-                                        "\"01M8JVD4534W6G74AACRZMDZD2\"}}", NULL), 422);
+    ck_assert_int_eq(eqt_submit(d.port,
+                                "{\"type\":\"report\",\"params\":{\"batch\":"
+                                "\"01M8JVD4534W6G74AACRZMDZD2\"}}",
+                                NULL),
+                     422);
     stop();
 }
 END_TEST

@@ -2,13 +2,13 @@
  * exactly one job per tick across restarts, missed ticks run once, validation, the built-in
  * maintenance schedules and jobs, backup then restore. */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,8 +26,9 @@ static long long wall_ms(void) {
 static void start_with(const char *dir, long long offset_ms, const char *extra) {
     char off[32];
     snprintf(off, sizeof off, "%lld", offset_ms);
-    const char *args[] = {"--durability", "nosync", "--clock-offset-ms", off,
-                          extra ? "--backups-keep" : NULL, extra, NULL};
+    const char *args[] = {
+        "--durability", "nosync", "--clock-offset-ms", off, extra ? "--backups-keep" : NULL,
+        extra,          NULL};
     ck_assert_int_eq(eqd_start(&d, "serve", dir, args), 0);
 }
 
@@ -37,7 +38,8 @@ static void stop(void) {
 }
 
 static int post(const char *path, const char *body, http_resp *r) {
-    return http_do(d.port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body), r);
+    return http_do(d.port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body),
+                   r);
 }
 
 /* Jobs made by schedule `name`, counted over the whole job list. */
@@ -49,8 +51,7 @@ static int count_scheduled(const char *name) {
     int n = 0;
     cJSON_ArrayForEach(j, jobs) {
         const char *s = eqt_str(j, "schedule");
-        if (s && strcmp(s, name) == 0)
-            n++;
+        if (s && strcmp(s, name) == 0) n++;
     }
     cJSON_Delete(o);
     http_resp_free(&r);
@@ -69,8 +70,7 @@ static void settle(void) {
 static int wait_count(const char *name, int want, int timeout_ms) {
     int n = 0;
     for (int waited = 0; waited <= timeout_ms; waited += 100) {
-        if ((n = count_scheduled(name)) >= want)
-            break;
+        if ((n = count_scheduled(name)) >= want) break;
         eqt_sleep_ms(100);
     }
     return n;
@@ -95,7 +95,9 @@ START_TEST(fires_once_per_tick_across_restarts) {
     http_resp r;
     ck_assert_int_eq(post("/v1/schedules",
                           "{\"name\":\"every\",\"cron\":\"* * * * *\","
-                          "\"job\":{\"type\":\"noop\",\"params\":{}}}", &r), 0);
+                          "\"job\":{\"type\":\"noop\",\"params\":{}}}",
+                          &r),
+                     0);
     ck_assert_int_eq(r.status, 201);
     cJSON *o = http_json(&r);
     ck_assert_ptr_nonnull(eqt_str(o, "next_run_at"));
@@ -157,12 +159,15 @@ START_TEST(validation_and_builtins) {
                "/cron");
     expect_422("{\"name\":\"x\",\"cron\":\"@reboot\",\"job\":{\"type\":\"noop\",\"params\":{}}}",
                "/cron");
-    expect_422("{\"name\":\"Bad Name\",\"cron\":\"* * * * *\",\"job\":{\"type\":\"noop\",\"params\":{}}}",
-               "/name");
-    expect_422("{\"name\":\"x\",\"cron\":\"* * * * *\",\"job\":{\"type\":\"forecast\",\"params\":{}}}",
-               "/job/params/series");
+    expect_422(
+        "{\"name\":\"Bad Name\",\"cron\":\"* * * * *\",\"job\":{\"type\":\"noop\",\"params\":{}}}",
+        "/name");
+    expect_422(
+        "{\"name\":\"x\",\"cron\":\"* * * * *\",\"job\":{\"type\":\"forecast\",\"params\":{}}}",
+        "/job/params/series");
     expect_422("{\"name\":\"x\",\"cron\":\"* * * * *\",\"job\":{\"type\":\"noop\",\"params\":{},"
-               "\"delay_ms\":5}}", "/job/delay_ms");
+               "\"delay_ms\":5}}",
+               "/job/delay_ms");
     expect_422("{\"name\":\"x\",\"job\":{\"type\":\"noop\",\"params\":{}}}", "/cron");
 
     /* A second POST with the same name replaces the schedule (200). */
@@ -217,8 +222,7 @@ static int count_backups(const char *dir) {
     snprintf(path, sizeof path, "%s/backups", dir);
     DIR *dd = opendir(path);
     int n = 0;
-    if (!dd)
-        return 0;
+    if (!dd) return 0;
     for (struct dirent *e; (e = readdir(dd));)
         n += strncmp(e->d_name, "econq-", 6) == 0 && strstr(e->d_name, ".mdb") != NULL &&
              strstr(e->d_name, ".tmp") == NULL;
@@ -252,8 +256,8 @@ START_TEST(maintenance_jobs_backup_and_restore) {
     eqt_tmpdir(dir2, sizeof dir2);
     start_with(dir, 0, "2");
     for (int i = 0; i < 3; i++)
-        snprintf(ids[i], sizeof ids[i], "%s", submit_wait("{\"type\":\"noop\",\"params\":{\"payload\":1}}",
-                                                          "succeeded"));
+        snprintf(ids[i], sizeof ids[i], "%s",
+                 submit_wait("{\"type\":\"noop\",\"params\":{\"payload\":1}}", "succeeded"));
     /* maintenance.cache and maintenance.retention run in the broker and report what they did. */
     char *id = submit_wait("{\"type\":\"maintenance.cache\",\"params\":{}}", "succeeded");
     cJSON *j = eqt_job(d.port, id, 0);
@@ -308,7 +312,9 @@ START_TEST(maintenance_jobs_backup_and_restore) {
         ck_assert_ptr_nonnull(j);
         ck_assert_str_eq(eqt_str(j, "id"), ids[i]);
         ck_assert_str_eq(eqt_str(j, "state"), "succeeded");
-        ck_assert_int_eq((int)eqt_num(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "result"), "echo"), "payload"), 1);
+        ck_assert_int_eq(
+            (int)eqt_num(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "result"), "echo"), "payload"),
+            1);
         cJSON_Delete(j);
     }
     stop();

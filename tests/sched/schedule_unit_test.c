@@ -17,8 +17,8 @@
 #define M24 (T0 - 10000 + MIN_MS)
 
 static broker_sched *new_sched(int builtins) {
-    sched_config cfg = {.retention_ms = 1000, .data_dir = dir, .builtins = builtins,
-                        .backups_keep = 2};
+    sched_config cfg = {
+        .retention_ms = 1000, .data_dir = dir, .builtins = builtins, .backups_keep = 2};
     broker_sched *s;
     ck_assert_int_eq(sched_new(&cfg, &s), EQ_OK);
     lc_ctx c = begin();
@@ -70,8 +70,7 @@ typedef struct counter {
 
 static int count_one(void *arg, const eq_job *j) {
     counter *k = arg;
-    if (j->schedule && strcmp(j->schedule, k->schedule) == 0)
-        k->n++;
+    if (j->schedule && strcmp(j->schedule, k->schedule) == 0) k->n++;
     return 0;
 }
 
@@ -160,8 +159,7 @@ static int count_backups(void) {
     snprintf(path, sizeof path, "%s/backups", dir);
     DIR *d = opendir(path);
     int n = 0;
-    if (!d)
-        return 0;
+    if (!d) return 0;
     for (struct dirent *e; (e = readdir(d));)
         n += strncmp(e->d_name, "econq-", 6) == 0;
     closedir(d);

@@ -44,14 +44,19 @@ static store_txn *begin(int write) {
 static int collect(void *arg, const char *name, const store_schedule *s) {
     char *out = arg;
     size_t l = strlen(out);
-    snprintf(out + l, 256 - l, "%s%s=%s@%lld", l ? "," : "", name, s->cron, (long long)s->next_tick_ms);
+    snprintf(out + l, 256 - l, "%s%s=%s@%lld", l ? "," : "", name, s->cron,
+             (long long)s->next_tick_ms);
     return 0;
 }
 
 START_TEST(schedule_round_trip) {
     unsigned char job[] = {1, 2, 0, 3, 255};
-    store_schedule s = {.created_ms = 10, .last_tick_ms = 0, .next_tick_ms = 60000,
-                        .cron = "* * * * *", .job = job, .job_len = sizeof job};
+    store_schedule s = {.created_ms = 10,
+                        .last_tick_ms = 0,
+                        .next_tick_ms = 60000,
+                        .cron = "* * * * *",
+                        .job = job,
+                        .job_len = sizeof job};
     store_txn *t = begin(1);
     ck_assert_int_eq(store_schedule_put(t, "b-every", &s), EQ_OK);
     s.cron = "0 3 * * *";
@@ -131,8 +136,11 @@ START_TEST(chart_index) {
 END_TEST
 
 START_TEST(backup_copy_opens_with_the_same_records) {
-    store_schedule s = {.created_ms = 1, .next_tick_ms = 2, .cron = "@daily",
-                        .job = (unsigned char *)"j", .job_len = 1};
+    store_schedule s = {.created_ms = 1,
+                        .next_tick_ms = 2,
+                        .cron = "@daily",
+                        .job = (unsigned char *)"j",
+                        .job_len = 1};
     store_txn *t = begin(1);
     ck_assert_int_eq(store_schedule_put(t, "kept", &s), EQ_OK);
     ck_assert_int_eq(store_txn_commit(t), EQ_OK);
