@@ -360,6 +360,24 @@ START_TEST(malformed_content) {
     refuse_raw("text/csv", NULL, text_only, strlen(text_only), 422, "no-numeric-column");
     static const char quote[] = "date,value\n2000-01-01,\"1\n2001-01-01,2\n";
     refuse_raw("text/csv", NULL, quote, strlen(quote), 422, "malformed-csv");
+    /* 1,001 columns; a cell of 4,097 bytes. */
+    size_t cap = 1002 * 8 + 64, n = 0;
+    char *wide = malloc(cap);
+    n += (size_t)snprintf(wide, cap, "date");
+    for (int c = 0; c < 1001; c++)
+        n += (size_t)snprintf(wide + n, cap - n, ",c%d", c);
+    n += (size_t)snprintf(wide + n, cap - n, "\n2000-01-01");
+    for (int c = 0; c < 1001; c++)
+        n += (size_t)snprintf(wide + n, cap - n, ",1");
+    refuse_raw("text/csv", NULL, wide, n, 413, "too-many-columns");
+    free(wide);
+    char *longcell = malloc(8192);
+    n = (size_t)snprintf(longcell, 8192, "date,v,note\n2000-01-01,1,");
+    memset(longcell + n, 'x', 4097);
+    n += 4097;
+    n += (size_t)snprintf(longcell + n, 8192 - n, "\n2001-01-01,2,y\n");
+    refuse_raw("text/csv", NULL, longcell, n, 413, "cell-too-long");
+    free(longcell);
     /* An OLE header and then rubbish: freexl cannot read it. */
     unsigned char ole[4096] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
     for (size_t i = 8; i < sizeof ole; i++)
