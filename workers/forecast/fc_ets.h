@@ -20,9 +20,11 @@ eq_err fc_ets_spec_parse(const char *model, fc_ets_spec *out, fc_job_error *err)
 /* Fits the ETS model rq->model (automatic when NULL or "ZZZ") and forecasts rq->h steps.
  * Intervals: analytic for models without a multiplicative season (Hyndman et al. 2008
  * classes 1 and 2, as R), otherwise from 5000 simulated paths with a fixed seed
- * (deterministic). Automatic selection fits every admissible candidate with a loose
- * tolerance (seasonal states held), then refines the best two by AICc and the best three
- * seasonal ones in all parameters; a forced model is optimised in full throughout. */
+ * (deterministic). Models with up to 10 optimised values (non-seasonal and quarterly) are
+ * fitted in one Nelder-Mead run started and stopped as R's ets() does; among larger ones
+ * (monthly seasonal) automatic selection fits every candidate with a loose tolerance
+ * (seasonal states held), then refines the best three in all parameters; a forced large
+ * model is optimised in full throughout. */
 eq_err fc_ets_fit(const fc_request *rq, fc_result *out, fc_job_error *err);
 
 /* As fc_ets_fit with an explicit specification (used by Theta for its SES). */

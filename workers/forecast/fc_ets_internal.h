@@ -21,6 +21,8 @@ typedef struct fc__ets_ctx {
     size_t nopt;        /* how many of them the current run varies (the rest stay in xfull) */
     double *xfull;      /* the full point while optimising */
     double scale[4 + 2 + FC_ETS_MAX_M];
+    long evals;         /* objective evaluations in the current run */
+    int r_style;        /* in an R-style run: inadmissible points cost more the later found */
 } fc__ets_ctx;
 
 /* States: level, trend and the seasonal ring where s[t % m] is the index for time t. */
@@ -43,6 +45,7 @@ typedef struct fc__ets_fit {
     fc__ets_state final;
     double lik, aicc, sigma2;
     size_t np;
+    int done; /* fitted to the end (no refinement stage) */
 } fc__ets_fit;
 
 /* The recursions of R's etscalc. Returns the criterion n log(SSE) (+ 2 sum log|f| for
