@@ -131,12 +131,14 @@ START_TEST(test_theta_close_to_r)
 END_TEST
 
 /* R's chosen model, forced on our side: point forecasts within 2% on average over the
- * horizon (the optimizers differ), and on every series within 8% at each step. */
+ * horizon (the optimizers differ), and on every series within 8% at each step. Models
+ * without a monthly season are optimised as R's optim runs Nelder-Mead, so they stop
+ * where R stops: their AICc within 1 of R's on at least 18 of the 23 such series. */
 START_TEST(test_ets_forced_model_close_to_r)
 {
     const cJSON *e;
     double total = 0.0;
-    int count = 0, checked_pi = 0;
+    int count = 0, checked_pi = 0, r_style = 0, same_aicc = 0;
     cJSON_ArrayForEach(e, ref)
     {
         const cJSON *rets = cJSON_GetObjectItem(e, "ets");
@@ -149,6 +151,10 @@ START_TEST(test_ets_forced_model_close_to_r)
         cJSON *r = fit(e, "ets", model);
         ck_assert_str_eq(cJSON_GetObjectItem(r, "model")->valuestring,
                          cJSON_GetObjectItem(rets, "model")->valuestring);
+        if (model[strlen(model) - 1] == 'N' || num(e, "period") < 12) {
+            r_style++;
+            same_aicc += fabs(num(r, "aicc") - num(rets, "aicc")) <= 1.0;
+        }
         const cJSON *ours = cJSON_GetObjectItem(r, "point");
         const cJSON *theirs = cJSON_GetObjectItem(rets, "point");
         double dev = 0.0;
@@ -187,14 +193,17 @@ START_TEST(test_ets_forced_model_close_to_r)
     }
     ck_assert_msg(total / count < 0.02, "mean relative deviation %.4f", total / count);
     ck_assert_msg(checked_pi >= 10, "only %d interval comparisons", checked_pi);
+    ck_assert_int_eq(r_style, 23);
+    ck_assert_msg(same_aicc >= 18, "AICc as R's on only %d of %d", same_aicc, r_style);
 }
 END_TEST
 
 #endif
 #if FC_REF_PART == 2
 /* Automatic selection: on the public series our AICc choice agrees with R's on at least
- * 70% of series (the optimizers reach slightly different likelihoods), and always on the
- * series where R's choice is clear-cut. */
+ * 80% of series (issue 3's target; the optimizers still reach slightly different
+ * likelihoods on monthly seasonal models), and always on the series where R's choice is
+ * clear-cut. */
 START_TEST(test_ets_auto_selection)
 {
     static const char *must[] = {"level_ft", "infl", "realcons", "cpi", "temp_f",
@@ -215,7 +224,7 @@ START_TEST(test_ets_auto_selection)
         count++;
         cJSON_Delete(r);
     }
-    ck_assert_msg(same * 10 >= count * 7, "only %d of %d models agree with R", same, count);
+    ck_assert_msg(same * 10 >= count * 8, "only %d of %d models agree with R", same, count);
 }
 END_TEST
 
