@@ -55,6 +55,10 @@ struct api {
     int stopping;
     int http_stopped;            /* the HTTP server is gone; close when nothing is busy */
     size_t busy;                 /* broker calls and threadpool work not yet finished */
+    /* A decoded dataset lent by a batch template while it builds its jobs (one decode for
+     * every column); NULL otherwise. */
+    const char *lent_ds_id;
+    const struct ds_table *lent_ds;
 };
 
 /* Work that outlives its request's connection (threadpool jobs): the api is not freed until

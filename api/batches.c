@@ -131,6 +131,9 @@ static int build_template(api *a, cJSON *body, cJSON *keep, built *b, api_proble
         return -1;
     }
     store_dataset_fini(&d);
+    /* Every column's job reads this one decoded table. */
+    a->lent_ds_id = ds->valuestring;
+    a->lent_ds = tab;
     int all = cJSON_GetArraySize(cols) == 1 &&
               strcmp(cJSON_GetArrayItem(cols, 0)->valuestring, "*") == 0;
     size_t ncols = all ? tab->ncols : (size_t)cJSON_GetArraySize(cols);
@@ -173,6 +176,8 @@ static int build_template(api *a, cJSON *body, cJSON *keep, built *b, api_proble
     }
     rc = 0;
 done:
+    a->lent_ds = NULL;
+    a->lent_ds_id = NULL;
     ds_table_free(tab);
     return rc;
 }

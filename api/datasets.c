@@ -354,6 +354,16 @@ int api_dataset_series(api *a, const char *dataset, const char *column, cJSON **
     ds_table *tab = NULL;
     upload_error e;
     p->status = 0;
+    if (a->lent_ds && strcmp(a->lent_ds_id, dataset) == 0) {
+        if (ds_table_series_json(a->lent_ds, column, out, &e) != EQ_OK) {
+            p->status = 422;
+            snprintf(p->slug, sizeof p->slug, "%s", e.type);
+            snprintf(p->field, sizeof p->field, "%s/series/column", prefix);
+            snprintf(p->detail, sizeof p->detail, "%s", e.detail);
+            return -1;
+        }
+        return 0;
+    }
     if (!eq_id_valid(dataset)) {
         p->status = 422;
         snprintf(p->slug, sizeof p->slug, "dataset-not-found");

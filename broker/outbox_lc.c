@@ -9,6 +9,7 @@
 #include "broker/webhook/wh_sign.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 static eq_err add_delivery(lc_ctx *c, wh_event_type type, const char *subject, const char *url,
                            const char *secret, const char *data, size_t data_len) {
@@ -114,6 +115,10 @@ eq_err lc_delivery_outcome(lc_ctx *c, const outbox_outcome *o) {
             d.next_ms = next;
         }
         err = store_delivery_put(c->txn, &d, old_next);
+        if (!err)
+            metrics_webhook_delivery(d.state == STORE_DELIVERY_DELIVERED ? "delivered"
+                                     : d.state == STORE_DELIVERY_FAILED  ? "failed"
+                                                                         : "retrying");
     }
     store_delivery_fini(&d);
     return err;

@@ -79,7 +79,10 @@ eq_err store_open(const char *dir, const store_opts *o, store **out) {
     mdb_env_set_mapsize(s->env, o->map_size);
     mdb_env_set_maxreaders(s->env, o->max_readers);
     /* MDB_NOTLS: read transactions are reused across threads (the api's loop and helpers). */
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (o->nosync ? MDB_NOSYNC : 0);
+    /* nosync: commits write into the map and the kernel flushes when it likes (the file's
+     * apparent size becomes the map size; it is sparse). sync: every commit is fsynced. */
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD |
+                     (o->nosync ? MDB_NOSYNC | MDB_WRITEMAP | MDB_MAPASYNC : 0);
     if ((rc = mdb_env_open(s->env, dir, flags, 0640)) != 0) {
         eq_log(EQ_LOG_ERROR, "cannot open store", "path", dir, "error", mdb_strerror(rc), NULL);
         goto fail_rc;

@@ -8,7 +8,7 @@ const cfg_setting econqd_settings[] = {
      CMD_SERVE | CMD_SERVER | CMD_BACKUP | CMD_RESTORE,
      "directory of the LMDB store"},
     {"durability", "ECONQ_DURABILITY", "sync", CFG_ENUM, 0, 0, "sync|nosync", CMD_SERVE | CMD_SERVER,
-     "sync: every acknowledged job is fsynced; nosync: faster, a crash may lose the last commits"},
+     "sync: every acknowledged job is fsynced; nosync: faster (writes through the map), a crash may lose the last commits and a full disk stops the process"},
     {"map-size-mb", "ECONQ_MAP_SIZE_MB", "8192", CFG_INT, 16, 1 << 24, NULL, CMD_SERVE | CMD_SERVER,
      "the most the store may grow to, in MiB"},
     {"broker-listen", "ECONQ_BROKER_LISTEN", "tcp://127.0.0.1:7070", CFG_STRING, 0, 0, NULL,
