@@ -556,5 +556,9 @@ eq_err lc_retain(lc_ctx *c, int64_t before, size_t max, size_t *n) {
             err = store_job_del(c->txn, id);
         (*n)++;
     }
+    /* Webhook deliveries and their logs go with the same retention. */
+    size_t nd = 0;
+    if (!err)
+        err = store_delivery_retain(c->txn, before, max, &nd);
     return err;
 }

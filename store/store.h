@@ -201,6 +201,9 @@ eq_err store_delivery_log_each(store_txn *t, const char *id,
 eq_err store_deliveries_for(store_txn *t, const char *subject,
                             int (*fn)(void *arg, const store_delivery *d), void *arg);
 eq_err store_delivery_backlog(store_txn *t, uint64_t *pending);
+/* Deletes up to max finished deliveries (delivered or failed) last active before `before`, with
+ * their logs and index entries. */
+eq_err store_delivery_retain(store_txn *t, int64_t before, size_t max, size_t *n);
 
 /* Lists jobs newest first: from the by_state index when state != 0, else the whole jobs table;
  * `type` (when not NULL) filters; `after` (an id, or NULL) continues a previous page. Calls fn

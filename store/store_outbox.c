@@ -248,3 +248,64 @@ eq_err store_delivery_backlog(store_txn *t, uint64_t *pending) {
     *pending = rc ? 0 : st.ms_entries;
     return store__err(rc);
 }
+
+eq_err store_delivery_retain(store_txn *t, int64_t before, size_t max, size_t *n) {
+    MDB_cursor *c;
+    MDB_val k, v;
+    store_delivery_id *victims = calloc(max ? max : 1, sizeof *victims);
+    size_t nv = 0;
+    *n = 0;
+    if (!victims)
+        return EQ_ENOMEM;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DBI_OUTBOX], &c);
+    if (rc) {
+        free(victims);
+        return store__err(rc);
+    }
+    /* Finished deliveries (not pending) whose last activity is older than `before`. */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && nv < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        store_delivery d;
+        if (decode(&k, &v, &d) != EQ_OK)
+            continue;
+        int64_t last = d.last_ms > d.created_ms ? d.last_ms : d.created_ms;
+        if (d.state != STORE_DELIVERY_PENDING && last < before)
+            memcpy(victims[nv++].id, d.id, sizeof victims[0].id);
+        store_delivery_fini(&d);
+    }
+    mdb_cursor_close(c);
+    eq_err err = (rc == 0 || rc == MDB_NOTFOUND) ? EQ_OK : store__err(rc);
+    for (size_t i = 0; !err && i < nv; i++) {
+        store_delivery d;
+        if ((err = store_delivery_get(t, victims[i].id, &d))) {
+            err = err == EQ_ENOTFOUND ? EQ_OK : err;
+            continue;
+        }
+        size_t il = strlen(d.id), sl = strlen(d.subject);
+        unsigned char sk[64 + sizeof d.id];
+        MDB_val key = {il, d.id};
+        rc = mdb_del(t->txn, t->s->dbi[DBI_OUTBOX], &key, NULL);
+        if ((rc == 0 || rc == MDB_NOTFOUND) && sl <= 64) {
+            memcpy(sk, d.subject, sl);
+            memcpy(sk + sl, d.id, il);
+            MDB_val skv = {sl + il, sk};
+            rc = mdb_del(t->txn, t->s->dbi[DBI_DELIVERIES], &skv, NULL);
+        }
+        /* The attempts' log: every key that starts with the id. */
+        for (uint32_t tr = 1; (rc == 0 || rc == MDB_NOTFOUND) && tr <= d.tries; tr++) {
+            unsigned char lk[sizeof d.id + 4];
+            memcpy(lk, d.id, il);
+            for (int b = 0; b < 4; b++)
+                lk[il + b] = (unsigned char)(tr >> (24 - 8 * b));
+            MDB_val lkv = {il + 4, lk};
+            rc = mdb_del(t->txn, t->s->dbi[DBI_DELIVERY_LOG], &lkv, NULL);
+        }
+        store_delivery_fini(&d);
+        if (rc && rc != MDB_NOTFOUND)
+            err = store__err(rc);
+        else
+            (*n)++;
+    }
+    free(victims);
+    return err;
+}
