@@ -28,8 +28,15 @@ typedef struct pconn {
     char in[PEER_IN_MAX];
 } pconn;
 
+/* What the producer and consumer threads of one run share. */
+typedef struct shared {
+    atomic_long done; /* completions acknowledged */
+    atomic_int stop;  /* set by a thread that failed */
+} shared;
+
 typedef struct side {
     const peer_proto *p;
+    shared *sh;
     pconn *c;
     int n;
     long jobs;
@@ -39,13 +46,6 @@ typedef struct side {
     long long last_us;
     int failed;
 } side;
-
-typedef struct shared {
-    atomic_long done;
-    atomic_int stop;
-} shared;
-
-static shared g_run; /* the two threads of one run; reset by peer_run */
 
 static long long now_us(void) {
     struct timespec ts;
@@ -103,7 +103,7 @@ static void *producer_run(void *arg) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, s->c[i].fd, &ev);
     }
-    while (s->acked < s->jobs && !atomic_load(&g_run.stop)) {
+    while (s->acked < s->jobs && !atomic_load(&s->sh->stop)) {
         for (int i = 0; i < s->n && sent < s->jobs; i++) {
             if (s->c[i].busy) continue;
             size_t len = s->p->put(req, sizeof req, sent);
@@ -136,7 +136,7 @@ static void *producer_run(void *arg) {
     return NULL;
 fail:
     s->failed = 1;
-    atomic_store(&g_run.stop, 1);
+    atomic_store(&s->sh->stop, 1);
     close(ep);
     return NULL;
 }
@@ -151,7 +151,7 @@ static void *consumer_run(void *arg) {
         size_t len = s->p->take(req, sizeof req);
         if (send_all(s->c[i].fd, req, len) != 0) goto fail;
     }
-    while (atomic_load(&g_run.done) < s->jobs && !atomic_load(&g_run.stop)) {
+    while (atomic_load(&s->sh->done) < s->jobs && !atomic_load(&s->sh->stop)) {
         if (now_us() > s->deadline_us) break;
         struct epoll_event evs[256];
         int n = epoll_wait(ep, evs, 256, 100);
@@ -171,7 +171,7 @@ static void *consumer_run(void *arg) {
                     if (send_all(c->fd, req, len) != 0) goto fail;
                     break;
                 case PEER_R_DONE:
-                    if (atomic_fetch_add(&g_run.done, 1) + 1 == s->jobs) s->last_us = now_us();
+                    if (atomic_fetch_add(&s->sh->done, 1) + 1 == s->jobs) s->last_us = now_us();
                     break;
                 default:
                     fprintf(stderr, "peer %s: unexpected answer to a take: %.60s\n", s->p->name,
@@ -186,7 +186,7 @@ static void *consumer_run(void *arg) {
     return NULL;
 fail:
     s->failed = 1;
-    atomic_store(&g_run.stop, 1);
+    atomic_store(&s->sh->stop, 1);
     close(ep);
     return NULL;
 }
@@ -205,19 +205,20 @@ int peer_run(const peer_proto *p, int port, int conns, long jobs, double max_sec
     for (int i = 0; i < conns; i++) pc[i].fd = cc[i].fd = -1;
     for (int i = 0; i < conns; i++)
         if ((pc[i].fd = open_conn(port)) < 0 || (cc[i].fd = open_conn(port)) < 0) goto done;
-    atomic_store(&g_run.done, 0);
-    atomic_store(&g_run.stop, 0);
+    shared sh;
+    atomic_init(&sh.done, 0);
+    atomic_init(&sh.stop, 0);
     long long t0 = now_us(), deadline = t0 + (long long)(max_seconds * 1e6);
-    side prod = {.p = p, .c = pc, .n = conns, .jobs = jobs, .t0_us = t0, .deadline_us = deadline,
+    side prod = {.p = p, .sh = &sh, .c = pc, .n = conns, .jobs = jobs, .t0_us = t0, .deadline_us = deadline,
                  .lat = lat, .last_us = t0};
-    side cons = {.p = p, .c = cc, .n = conns, .jobs = jobs, .t0_us = t0, .deadline_us = deadline,
+    side cons = {.p = p, .sh = &sh, .c = cc, .n = conns, .jobs = jobs, .t0_us = t0, .deadline_us = deadline,
                  .last_us = t0};
     pthread_t tp, tc;
     pthread_create(&tc, NULL, consumer_run, &cons);
     pthread_create(&tp, NULL, producer_run, &prod);
     pthread_join(tp, NULL);
     pthread_join(tc, NULL);
-    long done = atomic_load(&g_run.done);
+    long done = atomic_load(&sh.done);
     if (done < jobs) cons.last_us = now_us();
     *out = (peer_result){.jobs = jobs,
                          .done = done,
