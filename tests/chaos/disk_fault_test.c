@@ -48,7 +48,8 @@ static void fill_disk(const char *path) {
         if (w <= 0) break;
     }
     /* The last partial pages too. */
-    while (write(fd, chunk, 4096) > 0) {}
+    while (write(fd, chunk, 4096) > 0) {
+    }
     free(chunk);
     close(fd);
 }
@@ -59,7 +60,8 @@ static int submit_until_refused(eqd *d, int *accepted) {
     int status = 0;
     *accepted = 0;
     for (int k = 0; k < MAX_TRIES; k++) {
-        int n = snprintf(body, PAYLOAD_BYTES + 128, "{\"type\":\"noop\",\"params\":{\"payload\":\"");
+        int n =
+            snprintf(body, PAYLOAD_BYTES + 128, "{\"type\":\"noop\",\"params\":{\"payload\":\"");
         memset(body + n, 'a' + k % 26, PAYLOAD_BYTES);
         snprintf(body + n + PAYLOAD_BYTES, 128, "\"}}");
         http_resp r;
@@ -104,8 +106,8 @@ START_TEST(data_disk_failure_gives_5xx_and_unhealthy_then_recovers) {
     int rounds = chaos_rounds(1);
     eqd d;
     /* The log stays outside the tmpfs (eqd_start puts it in its dir); the store goes on it. */
-    const char *args[] = {"--data-dir", data, "--map-size-mb", "1024", "--log-level", "error",
-                          NULL};
+    const char *args[] = {"--data-dir", data, "--map-size-mb", "1024", "--log-level",
+                          "error",      NULL};
     ck_assert_int_eq(eqd_start(&d, "serve", base, args), 0);
     FILE *pf = fopen(pidfile, "w");
     ck_assert_ptr_nonnull(pf);

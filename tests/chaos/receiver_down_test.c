@@ -51,9 +51,15 @@ START_TEST(receiver_down_then_back_gets_every_delivery_with_its_id) {
     wh_rx ctl = {.pid = rx.pid, .port = port, .host = "127.0.0.1"};
     eqd d;
     /* Enough attempts (about 1 s apart) to outlast the outage. */
-    const char *args[] = {"--webhook-allow", "127.0.0.0/8", "--webhook-secret", CHAOS_SECRET,
-                          "--webhook-schedule", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1",
-                          "--log-level", "warn", NULL};
+    const char *args[] = {"--webhook-allow",
+                          "127.0.0.0/8",
+                          "--webhook-secret",
+                          CHAOS_SECRET,
+                          "--webhook-schedule",
+                          "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1",
+                          "--log-level",
+                          "warn",
+                          NULL};
     ck_assert_int_eq(eqd_start(&d, "serve", dir, args), 0);
     int failed_attempts = 0;
     for (int r = 0; r < rounds; r++) {

@@ -12,12 +12,12 @@
 #include "tests/chaos/chaos_util.h"
 #include "tests/support/eqtest.h"
 
-#define MAP_MB "16"          /* the smallest map econqd accepts (settings: map-size-mb >= 16) */
-#define FIRST_ROWS 40000     /* rows of the first, largest CSV uploads (about 600 KB) */
-#define MIN_ROWS 50          /* below this the fill stops shrinking the uploads */
-#define MAX_UPLOADS 400      /* uploads per round at most */
-#define MAX_SUBMITS 20000    /* small submits tried before the store must be full */
-#define BIGGER_MAP_MB "32"   /* the way out of a full map while DELETE cannot free space */
+#define MAP_MB "16"        /* the smallest map econqd accepts (settings: map-size-mb >= 16) */
+#define FIRST_ROWS 40000   /* rows of the first, largest CSV uploads (about 600 KB) */
+#define MIN_ROWS 50        /* below this the fill stops shrinking the uploads */
+#define MAX_UPLOADS 400    /* uploads per round at most */
+#define MAX_SUBMITS 20000  /* small submits tried before the store must be full */
+#define BIGGER_MAP_MB "32" /* the way out of a full map while DELETE cannot free space */
 
 static char ds[MAX_UPLOADS][32];
 
@@ -65,8 +65,8 @@ START_TEST(store_full_answers_507_and_recovers_when_space_is_freed) {
     int pending_fix = fix != NULL && !strcmp(fix, "1"), wedges = 0;
     eqd d;
     ck_assert_int_eq(eqd_start(&d, "serve", dir, args), 0);
-    ck_assert_int_eq(eqt_submit(d.port, "{\"type\":\"noop\",\"params\":{\"payload\":\"kept\"}}",
-                                keep), 202);
+    ck_assert_int_eq(
+        eqt_submit(d.port, "{\"type\":\"noop\",\"params\":{\"payload\":\"kept\"}}", keep), 202);
     cJSON_Delete(eqt_wait_terminal(d.port, keep, 60));
     assert_job_intact(d.port, keep);
     int total_uploads = 0, total_refused = 0;
@@ -78,7 +78,8 @@ START_TEST(store_full_answers_507_and_recovers_when_space_is_freed) {
             char *body = csv(&rng, rows, &len);
             http_resp resp;
             ck_assert_int_eq(http_do(d.port, "POST", "/v1/datasets?name=fill",
-                                     "Content-Type: text/csv\r\n", body, len, &resp), 0);
+                                     "Content-Type: text/csv\r\n", body, len, &resp),
+                             0);
             free(body);
             if (resp.status == 201) {
                 cJSON *j = http_json(&resp);
@@ -97,15 +98,16 @@ START_TEST(store_full_answers_507_and_recovers_when_space_is_freed) {
         http_resp resp = {0};
         for (int k = 0; k < MAX_SUBMITS; k++) {
             const char *job = "{\"type\":\"noop\",\"params\":{}}";
-            ck_assert_int_eq(http_do(d.port, "POST", "/v1/jobs", "Content-Type: application/json\r\n",
-                                     job, strlen(job), &resp), 0);
+            ck_assert_int_eq(http_do(d.port, "POST", "/v1/jobs",
+                                     "Content-Type: application/json\r\n", job, strlen(job), &resp),
+                             0);
             status = resp.status;
             if (status != 202) break;
             accepted++;
             http_resp_free(&resp);
         }
-        ck_assert_msg(status == 507, "after %d accepted submits the answer was %d", accepted,
-                      status);
+        ck_assert_msg(status == 507, "round %d: after %d accepted submits the answer was %d %s",
+                      r + 1, accepted, status, resp.body ? resp.body : "");
         assert_store_full(&resp);
         http_resp_free(&resp);
         total_refused++;
@@ -122,11 +124,11 @@ START_TEST(store_full_answers_507_and_recovers_when_space_is_freed) {
         ck_assert_int_eq(http_do(d.port, "GET", "/health", NULL, NULL, 0, &resp), 0);
         cJSON *h = http_json(&resp);
         ck_assert_ptr_nonnull(h);
-        printf("chaos_store_full: round %d: %d datasets, %d small jobs, then 507; /health %d "
-               "map_usage %.3f\n",
-               r + 1, n, accepted, resp.status,
-               eqt_num(cJSON_GetObjectItem(cJSON_GetObjectItem(h, "checks"), "store"),
-                       "map_usage"));
+        printf(
+            "chaos_store_full: round %d: %d datasets, %d small jobs, then 507; /health %d "
+            "map_usage %.3f\n",
+            r + 1, n, accepted, resp.status,
+            eqt_num(cJSON_GetObjectItem(cJSON_GetObjectItem(h, "checks"), "store"), "map_usage"));
         fflush(stdout);
         cJSON_Delete(h);
         http_resp_free(&resp);
