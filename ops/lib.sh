@@ -40,6 +40,8 @@ eq_build() {
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     cmake -S "$ECONQ_ROOT" -B "$dir" "$@" >/dev/null
   fi
-  cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^-- |Consolidate compiler' || true
-  [ "${PIPESTATUS[0]}" -eq 0 ]
+  local rc=0
+  cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || rc=$?
+  grep -vE '^\[ *[0-9]+%\]|^-- |Consolidate compiler' "$dir/build.log" || true
+  return $rc
 }

@@ -189,8 +189,13 @@ static void run_one(worker_thread *t, worker_ctx *wc, proto_leased_job *lj) {
     atomic_fetch_add(&p->running, 1);
     if (worker_ctx_cancelled(wc)) {
         /* Cancelled, lost or stopping before it started. */
-        snprintf(werr.code, sizeof werr.code, "%s", worker_ctx_stopping(wc) ? "shutdown" : "cancelled");
+        /* Stopping: handed back. Lost lease: the broker refuses this outcome anyway. */
+        snprintf(werr.code, sizeof werr.code, "%s",
+                 worker_ctx_stopping(wc)        ? "shutdown"
+                 : atomic_load(&wc->cancelled) ? "cancelled"
+                                                : "lease_lost");
         snprintf(werr.message, sizeof werr.message, "stopped before it started");
+        werr.retryable = 1;
         err = EQ_ECLOSED;
     } else if (strcmp(lj->type, "noop") == 0) {
         err = worker_noop_run(&job, wc, &result, &werr);
@@ -292,9 +297,11 @@ static void *heartbeat_main(void *arg) {
     size_t cap = (size_t)p->nthreads * p->cfg.lease_batch;
     proto_hb_item *items = calloc(cap, sizeof *items);
     worker_ctx **ctxs = calloc(cap, sizeof *ctxs);
+    /* The ids are copied: a context may hold another job by the time the reply comes. */
+    char (*ids)[EQ_ID_LEN + 1] = calloc(cap, sizeof *ids);
     eq_buf req;
     eq_buf_init(&req);
-    while (items && ctxs) {
+    while (items && ctxs && ids) {
         pthread_mutex_lock(&p->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -308,7 +315,8 @@ static void *heartbeat_main(void *arg) {
             for (unsigned k = 0; k < p->cfg.lease_batch; k++) {
                 worker_ctx *c = &p->threads[i].held[k];
                 if (c->active) {
-                    items[n].id = c->id;
+                    memcpy(ids[n], c->id, sizeof ids[n]);
+                    items[n].id = ids[n];
                     items[n].attempt = c->attempt;
                     ctxs[n++] = c;
                 }
@@ -336,7 +344,8 @@ static void *heartbeat_main(void *arg) {
             for (uint32_t i = 0; i < n; i++) {
                 uint8_t v = eq_rd_u8(&rd);
                 /* The job may have ended meanwhile; only touch the same job. */
-                if (!ctxs[i]->active || strcmp(ctxs[i]->id, items[i].id) != 0)
+                if (!ctxs[i]->active || strcmp(ctxs[i]->id, items[i].id) != 0 ||
+                    ctxs[i]->attempt != items[i].attempt)
                     continue;
                 if (v == PROTO_HB_CANCEL)
                     atomic_store(&ctxs[i]->cancelled, 1);
@@ -350,6 +359,7 @@ static void *heartbeat_main(void *arg) {
     }
     eq_buf_fini(&req);
     free(items);
+    free(ids);
     free(ctxs);
     return NULL;
 }

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <uv.h>
 #include <gsl/gsl_errno.h>
 
@@ -97,6 +100,19 @@ static int run_node(node *n) {
     store_opts_defaults(&so);
     so.nosync = strcmp(cfg_str(&n->cfg, "durability"), "nosync") == 0;
     so.map_size = (uint64_t)cfg_int(&n->cfg, "map-size-mb") << 20;
+    /* One econqd per data directory: a second one would re-run the first one's jobs. The lock
+     * is released by the kernel when the process ends, however it ends. */
+    const char *dd = cfg_str(&n->cfg, "data-dir");
+    char lock_path[4200];
+    mkdir(dd, 0750);
+    snprintf(lock_path, sizeof lock_path, "%s/econqd.lock", dd);
+    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "econqd: the data directory %s is in use by another econqd\n", dd);
+        if (lock_fd >= 0)
+            close(lock_fd);
+        return 1;
+    }
     if ((err = store_open(cfg_str(&n->cfg, "data-dir"), &so, &n->st))) {
         fprintf(stderr, "econqd: cannot open the store in %s: %s\n", cfg_str(&n->cfg, "data-dir"),
                 eq_strerror(err));
