@@ -86,23 +86,6 @@ cJSON *chaos_settled_delivery(int port, const char *job_id, int timeout_s) {
     }
 }
 
-int chaos_known_hb_bug(const cJSON *job) {
-    const char *fix = getenv("ECONQ_PENDING_HB_FIX");
-    if (fix != NULL && !strcmp(fix, "1")) return 0;
-    const char *st = eqt_str(job, "state");
-    const cJSON *err = cJSON_GetObjectItem(job, "error");
-    const char *code = eqt_str(err, "code"), *msg = eqt_str(err, "message");
-    if (st == NULL || strcmp(st, "failed") != 0 || code == NULL || strcmp(code, "cancelled") != 0 ||
-        msg == NULL || strcmp(msg, "stopped before it started") != 0)
-        return 0;
-    printf("chaos: BUG (heartbeat verdict applied to the wrong job): job %s failed \"cancelled: "
-           "stopped before it started\" at attempt %d without any cancel "
-           "(ECONQ_PENDING_HB_FIX=1 fails the test on it)\n",
-           eqt_str(job, "id"), (int)eqt_num(job, "attempt"));
-    fflush(stdout);
-    return 1;
-}
-
 void chaos_record_job_id(const cJSON *rec, char *out, size_t len) {
     out[0] = '\0';
     const char *body = eqt_str(rec, "body");

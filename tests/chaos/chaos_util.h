@@ -35,14 +35,6 @@ cJSON *chaos_settled_delivery(int port, const char *job_id, int timeout_s);
  * into out (len bytes); "" when absent. */
 void chaos_record_job_id(const cJSON *rec, char *out, size_t len);
 
-/* Known bug (reported to the lead, workers/runtime.c heartbeat_main): a heartbeat reply that
- * says "lost" for a job that just finished is applied to the next job leased into the same slot,
- * which then fails with {"code":"cancelled","message":"stopped before it started"} although
- * nobody cancelled it. True when `job` is such a failure and ECONQ_PENDING_HB_FIX is not "1"
- * (prints it as a BUG line); with ECONQ_PENDING_HB_FIX=1 the tests treat it as the failure it is.
- */
-int chaos_known_hb_bug(const cJSON *job);
-
 /* The fake receiver on a fixed port with --log FILE: can be stopped and started again on the same
  * address while econqd keeps the URL. */
 typedef struct chaos_rx {

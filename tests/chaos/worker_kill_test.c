@@ -75,15 +75,10 @@ START_TEST(worker_killed_mid_job_repeatedly_all_jobs_succeed) {
         ck_assert_int_eq(eqd_start(&w, "worker", dir, wargs), 0);
     }
     ck_assert_int_gt(kills_mid_job, 0);
-    int reran = 0, hb_bugs = 0;
+    int reran = 0;
     for (int i = 0; i < nids; i++) {
         cJSON *j = eqt_wait_terminal(srv.port, ids[i], 120);
         ck_assert_msg(j != NULL, "job %s lost", ids[i]);
-        if (chaos_known_hb_bug(j)) {
-            hb_bugs++;
-            cJSON_Delete(j);
-            continue;
-        }
         ck_assert_msg(!strcmp(eqt_str(j, "state"), "succeeded"), "job %s ended %s", ids[i],
                       eqt_str(j, "state"));
         reran += eqt_num(j, "attempt") > 1;
@@ -94,15 +89,14 @@ START_TEST(worker_killed_mid_job_repeatedly_all_jobs_succeed) {
     for (int i = 0; i < nhit; i++) {
         cJSON *j = eqt_job(srv.port, hit[i], 0);
         ck_assert_ptr_nonnull(j);
-        ck_assert(!strcmp(eqt_str(j, "state"), "succeeded") || chaos_known_hb_bug(j));
+        ck_assert_str_eq(eqt_str(j, "state"), "succeeded");
         hit_again += eqt_num(j, "attempt") > 1;
         cJSON_Delete(j);
     }
     ck_assert_int_gt(hit_again, 0);
-    printf(
-        "chaos_worker_kill: rounds %d, worker kills %d (%d mid-job), jobs %d, succeeded %d, "
-        "run again %d (of %d seen running at a kill: %d); failed by the known heartbeat bug %d\n",
-        rounds, kills, kills_mid_job, nids, nids - hb_bugs, reran, nhit, hit_again, hb_bugs);
+    printf("chaos_worker_kill: rounds %d, worker kills %d (%d mid-job), jobs %d, succeeded %d, "
+           "run again %d (of %d seen running at a kill: %d)\n",
+           rounds, kills, kills_mid_job, nids, nids, reran, nhit, hit_again);
     eqd_signal(&w, SIGTERM);
     ck_assert_int_eq(eqd_wait(&w), 0);
     eqd_signal(&srv, SIGTERM);
