@@ -115,6 +115,14 @@ eq_err lc_delivery_outcome(lc_ctx *c, const outbox_outcome *o) {
             d.next_ms = next;
         }
         err = store_delivery_put(c->txn, &d, old_next);
+        if (!err) {
+            static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15};
+            metrics_histogram_observe(
+                metrics_histogram("econq_webhook_delivery_seconds",
+                                  "Duration of webhook delivery attempts.", "", bounds,
+                                  sizeof bounds / sizeof bounds[0]),
+                NULL, o->latency_ms / 1000.0);
+        }
         if (!err)
             metrics_webhook_delivery(d.state == STORE_DELIVERY_DELIVERED ? "delivered"
                                      : d.state == STORE_DELIVERY_FAILED  ? "failed"

@@ -579,7 +579,9 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     eq_err err = wh_url_parse(in->url, &url);
     if (err != EQ_OK) return err;
     size_t url_len = strlen(in->url);
-    size_t sig_len = sizeof WH_SIGNATURE_HEADER_PREFIX - 1 + WH_SIGNATURE_SIZE;
+    /* While a secret is being rotated, `secret` holds several, space-separated: each signs,
+     * and the header lists every signature. */
+    size_t sig_len = sizeof WH_SIGNATURE_HEADER_PREFIX - 1 + WH_MAX_ROTATING_SECRETS * WH_SIGNATURE_SIZE;
     wh_job *job = calloc(1, sizeof *job + id_len + 1 + url_len + 1 + in->body_len + 1 + sig_len);
     if (job == NULL) return EQ_ENOMEM;
     job->d = d;
@@ -597,14 +599,36 @@ eq_err wh_dispatch(wh_dispatcher *d, const wh_delivery *in) {
     p[in->body_len] = '\0';
     job->dl.body = p;
     p += in->body_len + 1;
-    char sig[WH_SIGNATURE_SIZE];
-    err = wh_sign_secret(in->secret, job->dl.msg_id, job->dl.timestamp, job->dl.body,
-                         job->dl.body_len, sig, sizeof sig);
-    if (err != EQ_OK) {
-        free(job);
-        return err == EQ_ETOOBIG ? EQ_EINVAL : err;
+    size_t used = (size_t)snprintf(p, sig_len, "%s", WH_SIGNATURE_HEADER_PREFIX);
+    const char *sec = in->secret;
+    int nsig = 0;
+    while (*sec) {
+        while (*sec == ' ')
+            sec++;
+        size_t tl = strcspn(sec, " ");
+        if (tl == 0)
+            break;
+        char tok[WH_SECRET_MAX_CHARS + 1], sig[WH_SIGNATURE_SIZE];
+        if (tl > WH_SECRET_MAX_CHARS || nsig == WH_MAX_ROTATING_SECRETS) {
+            free(job);
+            return EQ_EINVAL;
+        }
+        memcpy(tok, sec, tl);
+        tok[tl] = '\0';
+        sec += tl;
+        err = wh_sign_secret(tok, job->dl.msg_id, job->dl.timestamp, job->dl.body,
+                             job->dl.body_len, sig, sizeof sig);
+        if (err != EQ_OK) {
+            free(job);
+            return err == EQ_ETOOBIG ? EQ_EINVAL : err;
+        }
+        used += (size_t)snprintf(p + used, sig_len - used, "%s%s", nsig ? " " : "", sig);
+        nsig++;
     }
-    snprintf(p, sig_len, "%s%s", WH_SIGNATURE_HEADER_PREFIX, sig);
+    if (nsig == 0) {
+        free(job);
+        return EQ_EINVAL;
+    }
     job->sig_header = p;
     if (d->queue_tail != NULL)
         d->queue_tail->next = job;

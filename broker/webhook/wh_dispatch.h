@@ -22,6 +22,7 @@
 
 /* Largest body accepted by wh_dispatch(). */
 #define WH_BODY_MAX_BYTES (1024 * 1024)
+#define WH_MAX_ROTATING_SECRETS 4  /* secrets in one delivery's secret (space-separated) */
 /* Bytes of a receiver's answer kept for the delivery log. */
 #define WH_RESPONSE_KEEP_BYTES 4096
 /* Bytes of an answer read at most; the connection is dropped after that (the status stands). */

@@ -72,7 +72,7 @@ static int check_data_dir(const char *dir, int production, FILE *err) {
     return 0;
 }
 
-static int check_webhook_secret(const char *secret, int production, FILE *err) {
+static int check_one_secret(const char *secret, int production, FILE *err) {
     wh_key key;
     if (!secret[0]) {
         if (!production)
@@ -100,6 +100,32 @@ static int check_webhook_secret(const char *secret, int production, FILE *err) {
         return 1;
     }
     return 0;
+}
+
+/* While a secret is being rotated the setting holds several, space-separated; each is checked. */
+static int check_webhook_secret(const char *secret, int production, FILE *err) {
+    if (!secret[0])
+        return check_one_secret(secret, production, err);
+    int bad = 0, n = 0;
+    for (const char *p = secret; *p;) {
+        char tok[WH_SECRET_MAX_CHARS + 1];
+        while (*p == ' ')
+            p++;
+        size_t tl = strcspn(p, " ");
+        if (tl == 0)
+            break;
+        if (tl > WH_SECRET_MAX_CHARS) {
+            fprintf(err, "econqd: --webhook-secret holds a secret longer than %d characters\n",
+                    WH_SECRET_MAX_CHARS);
+            return 1;
+        }
+        memcpy(tok, p, tl);
+        tok[tl] = '\0';
+        bad |= check_one_secret(tok, production, err);
+        p += tl;
+        n++;
+    }
+    return n ? bad : check_one_secret("", production, err);
 }
 
 int econqd_check(const eq_config *c, unsigned command, FILE *err) {

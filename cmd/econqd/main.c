@@ -151,10 +151,27 @@ static int run_node(node *n) {
         stop_all(n);
         return 2;
     }
-    if (secret[0] && wh_key_parse(secret, &key) != EQ_OK) {
-        fprintf(stderr, "econqd: --webhook-secret is not a whsec_<base64> secret\n");
-        stop_all(n);
-        return 2;
+    /* Several space-separated secrets while one is rotated: each must parse. */
+    for (const char *sp = secret; *sp;) {
+        char tok[WH_SECRET_MAX_CHARS + 1];
+        size_t tl;
+        while (*sp == ' ')
+            sp++;
+        tl = strcspn(sp, " ");
+        if (tl == 0)
+            break;
+        if (tl > WH_SECRET_MAX_CHARS) {
+            tl = 0;
+        } else {
+            memcpy(tok, sp, tl);
+            tok[tl] = '\0';
+        }
+        if (tl == 0 || wh_key_parse(tok, &key) != EQ_OK) {
+            fprintf(stderr, "econqd: --webhook-secret is not a list of whsec_<base64> secrets\n");
+            stop_all(n);
+            return 2;
+        }
+        sp += tl;
     }
     bc.policy.webhook_schedule = &schedule;
     bc.policy.webhook_secret = secret[0] ? secret : NULL;

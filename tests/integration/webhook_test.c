@@ -113,6 +113,30 @@ START_TEST(retried_with_the_same_id_until_delivered) {
 }
 END_TEST
 
+START_TEST(rotated_server_secrets_sign_twice) {
+    char id[32];
+    /* The new secret first, the old one the receiver still knows second. */
+    const char *args[] = {"--webhook-schedule", "0,1,1,1", "--webhook-secret",
+                          "whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB " SECRET, "--webhook-allow",
+                          "127.0.0.0/8", NULL};
+    ck_assert_int_eq(eqd_start(&d, "serve", dir, args), 0);
+    ck_assert_int_eq(submit_with_hook("/hook", NULL, id), 202);
+    cJSON *j = settled_delivery(id, 30);
+    cJSON *del = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "deliveries"), 0);
+    ck_assert_str_eq(eqt_str(del, "state"), "delivered");
+    int verified, ok;
+    ck_assert_int_eq(received(eqt_str(del, "id"), &verified, &ok), 1);
+    ck_assert_int_eq(verified, 1);
+    cJSON *all = wh_rx_deliveries(&rx), *it;
+    cJSON_ArrayForEach(it, all) {
+        if (!strcmp(eqt_str(it, "id"), eqt_str(del, "id")))
+            ck_assert_ptr_nonnull(strchr(eqt_str(it, "signature"), ' ')); /* two signatures */
+    }
+    cJSON_Delete(all);
+    cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(gone_stops_retries) {
     char id[32];
     start_econqd("127.0.0.0/8");
@@ -196,6 +220,7 @@ int main(void) {
     tcase_add_test(tc, delivered_once_and_signed);
     tcase_add_test(tc, retried_with_the_same_id_until_delivered);
     tcase_add_test(tc, gone_stops_retries);
+    tcase_add_test(tc, rotated_server_secrets_sign_twice);
     tcase_add_test(tc, private_address_refused_without_allowlist);
     tcase_add_test(tc, bad_webhook_refused_at_submit);
     tcase_add_test(tc, pending_deliveries_survive_kill9);
