@@ -57,6 +57,15 @@ void api_problem_from_err(http_request *r, eq_err err, const char *msg) {
     case EQ_ECLOSED:
         api_problem(r, 503, "broker-unavailable", "the broker did not answer in time; retry");
         break;
+    case EQ_EIO:
+    case EQ_ESTORE: {
+        char detail[160];
+        snprintf(detail, sizeof detail, "the store could not write (%s); nothing was written, retry",
+                 eq_strerror(err));
+        http_respond_problem_headers(r, 503, "store-unavailable", "Service Unavailable", detail,
+                                     NULL, "Retry-After: 5\r\n");
+        break;
+    }
     default: api_problem(r, 500, "internal-error", eq_strerror(err)); break;
     }
 }

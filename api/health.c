@@ -2,20 +2,49 @@
  * seen recently. 503 when the store cannot be used. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "api/api_internal.h"
 #include "common/clock.h"
+
+#define HEALTH_DISK_DEGRADED 0.05     /* free share of the data disk below which: degraded */
+#define HEALTH_DISK_UNHEALTHY_BYTES (8ull << 20) /* free bytes below which: unhealthy */
+#define HEALTH_BACKLOG_DEGRADED 10000 /* pending webhook deliveries beyond which: degraded */
+#define HEALTH_MAX_TYPES 32           /* job types counted per worker */
 
 typedef struct workers_ctx {
     eq_buf *b;
     int64_t since;
     size_t n;
+    char types[HEALTH_MAX_TYPES][64]; /* job types served by connected workers, and how many */
+    size_t ntypes, per_type[HEALTH_MAX_TYPES];
 } workers_ctx;
+
+static void count_types(workers_ctx *w, const char *kinds) {
+    for (const char *p = kinds; *p;) {
+        size_t l = strcspn(p, ",");
+        size_t i;
+        for (i = 0; i < w->ntypes; i++)
+            if (strlen(w->types[i]) == l && strncmp(w->types[i], p, l) == 0)
+                break;
+        if (i == w->ntypes && i < HEALTH_MAX_TYPES && l < sizeof w->types[0]) {
+            memcpy(w->types[i], p, l);
+            w->types[i][l] = '\0';
+            w->ntypes++;
+        }
+        if (i < w->ntypes)
+            w->per_type[i]++;
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+}
 
 static void one_worker(void *arg, const char *name, const char *kinds, int64_t seen) {
     workers_ctx *w = arg;
     if (seen < w->since)
         return;
+    count_types(w, kinds);
     if (w->n++)
         eq_buf_u8(w->b, ',');
     eq_buf_puts(w->b, "{\"name\":");
@@ -49,6 +78,7 @@ void api_health(api *a, http_request *r) {
         eq_buf_puts(&b, "\"status\":\"unhealthy\",\"error\":\"the store cannot be read\"}");
     }
     size_t nworkers = 0;
+    int backlog_high = 0;
     if (t) {
         eq_buf_puts(&b, ",\"queues\":{");
         for (size_t i = 0; a->cfg.job_types && a->cfg.job_types[i]; i++) {
@@ -64,12 +94,41 @@ void api_health(api *a, http_request *r) {
         workers_ctx w = {.b = &b, .since = now - a->cfg.health_worker_window_ms};
         store_workers_each(t, one_worker, &w);
         nworkers = w.n;
-        eq_buf_printf(&b, "],\"count\":%zu,\"status\":\"%s\"}", w.n, w.n ? "healthy" : "degraded");
+        eq_buf_printf(&b, "],\"count\":%zu,\"per_type\":{", w.n);
+        for (size_t i = 0; i < w.ntypes; i++) {
+            eq_buf_printf(&b, "%s", i ? "," : "");
+            eq_buf_json_str(&b, w.types[i]);
+            eq_buf_printf(&b, ":%zu", w.per_type[i]);
+        }
+        eq_buf_printf(&b, "},\"status\":\"%s\"}", w.n ? "healthy" : "degraded");
+        uint64_t backlog = 0;
+        store_delivery_backlog(t, &backlog);
+        backlog_high = backlog > HEALTH_BACKLOG_DEGRADED;
+        eq_buf_printf(&b, ",\"webhooks\":{\"pending\":%llu,\"status\":\"%s\"}",
+                      (unsigned long long)backlog, backlog_high ? "degraded" : "healthy");
         store_txn_abort(t);
     }
+    /* The data disk: a full disk stops writes. */
+    struct statvfs vfs;
+    int disk_low = 0, disk_out = 0;
+    if (statvfs(store_path(a->cfg.st), &vfs) == 0) {
+        uint64_t total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        double ratio = total ? (double)avail / (double)total : 0;
+        disk_out = avail < HEALTH_DISK_UNHEALTHY_BYTES;
+        disk_low = ratio < HEALTH_DISK_DEGRADED;
+        eq_buf_printf(&b, ",\"disk\":{\"free_bytes\":%llu,\"total_bytes\":%llu,"
+                          "\"free_ratio\":%.4f,\"status\":\"%s\"}",
+                      (unsigned long long)avail, (unsigned long long)total, ratio,
+                      disk_out ? "unhealthy" : disk_low ? "degraded" : "healthy");
+    }
     eq_buf_puts(&b, "}");
-    /* No worker seen recently: jobs wait, but the service still accepts them. */
-    const char *status = !store_ok || !writable ? "unhealthy" : nworkers ? "healthy" : "degraded";
+    /* No worker seen recently, a low disk or a webhook backlog: degraded, still accepting. */
+    /* A store within its reserve refuses new data: degraded (reads and deletes still work). */
+    int store_full = store_ok && store_space_low(a->cfg.st);
+    const char *status = !store_ok || !writable || disk_out ? "unhealthy"
+                         : !nworkers || disk_low || backlog_high || store_full ? "degraded"
+                                                                               : "healthy";
     eq_buf out;
     eq_buf_init(&out);
     eq_buf_printf(&out, "{\"status\":\"%s\",\"checks\":", status);

@@ -58,6 +58,8 @@ struct broker {
     seen_worker seen[64];
     broker_sched *sched;
     outbox *ob;
+    int space_low;             /* writer only: the map is within its reserve */
+    int64_t next_space_ms;
     outbox_outcome *outcomes, **outcomes_tail; /* guarded by mu: from the dispatcher */
 };
 
@@ -127,12 +129,13 @@ static void slot_finish(slot *s) {
     slot_send(s);
 }
 
-static void note_worker(broker *b, store_txn *t, const char *name, const char *kinds, int64_t now) {
+static eq_err note_worker(broker *b, store_txn *t, const char *name, const char *kinds,
+                          int64_t now) {
     size_t n = sizeof b->seen / sizeof b->seen[0], free_i = n, oldest = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(b->seen[i].name, name) == 0) {
             if (now - b->seen[i].written_ms < BROKER_WORKER_SEEN_MS)
-                return;
+                return EQ_OK;
             free_i = i;
             break;
         }
@@ -145,7 +148,9 @@ static void note_worker(broker *b, store_txn *t, const char *name, const char *k
         free_i = oldest;
     snprintf(b->seen[free_i].name, sizeof b->seen[free_i].name, "%s", name);
     b->seen[free_i].written_ms = now;
-    store_worker_seen(t, name, kinds, now);
+    /* A failed write poisons the transaction (a full map): say so, or the next write in the
+     * group fails with a less helpful error. */
+    return store_worker_seen(t, name, kinds, now);
 }
 
 /* Handles one request inside the group's transaction; the reply is left in s->reply.
@@ -157,6 +162,13 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
     eq_buf *out = &s->reply;
     eq_buf body;
     eq_buf_reset(out);
+    /* Near a full map, what only adds data is refused, so that deletes and completions keep
+     * the reserve they need (LMDB copies pages even to delete). */
+    if (b->space_low && (r->op == PROTO_SUBMIT || r->op == PROTO_BATCH ||
+                         r->op == PROTO_DATASET_PUT || r->op == PROTO_SCHEDULE_PUT)) {
+        proto_enc_reply(out, EQ_EFULL, "the store is full: delete datasets or wait for retention");
+        return EQ_OK;
+    }
     switch (r->op) {
     case PROTO_SUBMIT: {
         eq_buf_init(&body);
@@ -249,7 +261,8 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
             size_t l = strlen(kinds);
             snprintf(kinds + l, sizeof kinds - l, "%s%s", i ? "," : "", r->lease.types[i]);
         }
-        note_worker(b, c->txn, r->lease.worker, kinds, c->now);
+        if ((err = note_worker(b, c->txn, r->lease.worker, kinds, c->now)))
+            return err;
         /* Outcomes first: the jobs they free may be leased again at once. A parked request
          * was handled before and carries its outcomes no more. */
         eq_buf_init(&body);
@@ -354,6 +367,10 @@ static void run_group(broker *b, slot *group, outbox_outcome *outs, int64_t now)
     for (outbox_outcome *o = outs; o && !err; o = o->next)
         err = lc_delivery_outcome(&c, o);
     /* Housekeeping rides on the same transaction. */
+    if (now >= b->next_space_ms) {
+        b->space_low = store_space_low(b->cfg.st);
+        b->next_space_ms = b->space_low ? now : now + BROKER_TICK_MS; /* low: every group */
+    }
     if (!err && now >= b->next_tick_ms) {
         size_t n;
         err = lc_reap(&c, 1024, &n);

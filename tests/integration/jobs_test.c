@@ -215,7 +215,7 @@ START_TEST(cancel_queued_and_running) {
     http_resp_free(&r);
     /* Running: delivered through the heartbeat. */
     ck_assert_int_eq(eqt_submit(d.port, "{\"type\":\"noop\",\"params\":{\"sleep_ms\":60000}}", id), 202);
-    long long deadline = eqt_now_ms() + 20000;
+    long long deadline = eqt_now_ms() + 60000;
     for (;;) {
         j = eqt_job(d.port, id, 0);
         int running = !strcmp(eqt_str(j, "state"), "running");
