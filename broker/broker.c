@@ -58,8 +58,8 @@ struct broker {
     seen_worker seen[64];
     broker_sched *sched;
     outbox *ob;
-    int space_low;             /* writer only: the map is within its reserve */
-    int64_t next_space_ms;
+    /* writer only: the store's space at the start of the group, and what the group may add */
+    uint64_t space_used, space_map, space_reserve, space_added;
     outbox_outcome *outcomes, **outcomes_tail; /* guarded by mu: from the dispatcher */
 };
 
@@ -164,10 +164,17 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
     eq_buf_reset(out);
     /* Near a full map, what only adds data is refused, so that deletes and completions keep
      * the reserve they need (LMDB copies pages even to delete). */
-    if (b->space_low && (r->op == PROTO_SUBMIT || r->op == PROTO_BATCH ||
-                         r->op == PROTO_DATASET_PUT || r->op == PROTO_SCHEDULE_PUT)) {
-        proto_enc_reply(out, EQ_EFULL, "the store is full: delete datasets or wait for retention");
-        return EQ_OK;
+    if (r->op == PROTO_SUBMIT || r->op == PROTO_BATCH || r->op == PROTO_DATASET_PUT ||
+        r->op == PROTO_SCHEDULE_PUT) {
+        /* What this request may add: its bytes, indexes and copied pages (a generous bound). */
+        uint64_t need = (uint64_t)nng_msg_len(s->msg) * 3 + 64 * 1024;
+        if (b->space_used + b->space_added + need + b->space_reserve > b->space_map) {
+
+            proto_enc_reply(out, EQ_EFULL,
+                            "the store is full: delete datasets or wait for retention");
+            return EQ_OK;
+        }
+        b->space_added += need;
     }
     switch (r->op) {
     case PROTO_SUBMIT: {
@@ -359,6 +366,8 @@ static void run_group(broker *b, slot *group, outbox_outcome *outs, int64_t now)
     lc_ctx c = {.now = now, .seq = &b->seq, .policy = &b->cfg.policy, .fx = &b->fx};
     uint64_t seq0 = b->seq;
     slot *s;
+    store_space(b->cfg.st, &b->space_used, &b->space_map, &b->space_reserve);
+    b->space_added = 0;
     eq_err err = store_txn_begin(b->cfg.st, 1, &t);
     lc_effects_reset(&b->fx);
     c.txn = t;
@@ -367,10 +376,7 @@ static void run_group(broker *b, slot *group, outbox_outcome *outs, int64_t now)
     for (outbox_outcome *o = outs; o && !err; o = o->next)
         err = lc_delivery_outcome(&c, o);
     /* Housekeeping rides on the same transaction. */
-    if (now >= b->next_space_ms) {
-        b->space_low = store_space_low(b->cfg.st);
-        b->next_space_ms = b->space_low ? now : now + BROKER_TICK_MS; /* low: every group */
-    }
+
     if (!err && now >= b->next_tick_ms) {
         size_t n;
         err = lc_reap(&c, 1024, &n);

@@ -209,27 +209,30 @@ eq_err store_stat(store *s, store_info *out) {
     return EQ_OK;
 }
 
-#define STORE_RESERVE_MIN (1ull << 20) /* the map's reserve for deletes, at least 1 MiB... */
-#define STORE_RESERVE_SHARE 50         /* ...or a fiftieth (2%) of the map */
+#define STORE_RESERVE_MIN (2ull << 20) /* the map's reserve for deletes, at least 2 MiB... */
+#define STORE_RESERVE_SHARE 20         /* ...or a twentieth (5%) of the map */
 
-int store_space_low(store *s) {
+void store_space(store *s, uint64_t *used, uint64_t *map, uint64_t *reserve) {
     MDB_envinfo info;
     MDB_stat st;
     MDB_txn *txn;
     MDB_cursor *c;
     MDB_val k, v;
+    *used = *map = *reserve = 0;
     if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
-        return 0;
-    uint64_t reserve = info.me_mapsize / STORE_RESERVE_SHARE;
-    if (reserve < STORE_RESERVE_MIN)
-        reserve = STORE_RESERVE_MIN;
+        return;
+    *map = info.me_mapsize;
+    *reserve = info.me_mapsize / STORE_RESERVE_SHARE;
+    if (*reserve < STORE_RESERVE_MIN)
+        *reserve = STORE_RESERVE_MIN;
     uint64_t high = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-    if (high + reserve <= info.me_mapsize)
-        return 0;
-    /* Past the high-water mark: count the pages on the free list, which can be reused. */
+    *used = high;
+    if (high <= info.me_mapsize / 2)
+        return; /* the high-water mark is far from the end: no need to count free pages */
+    /* Near the end of the map: pages on the free list can be reused. */
     uint64_t free_pages = 0;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
-        return 0;
+        return;
     if (mdb_cursor_open(txn, 0, &c) == 0) {
         while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
             if (v.mv_size >= sizeof(size_t))
@@ -237,8 +240,14 @@ int store_space_low(store *s) {
         mdb_cursor_close(c);
     }
     mdb_txn_abort(txn);
-    uint64_t used = high - free_pages * st.ms_psize;
-    return used + reserve > info.me_mapsize;
+    if (free_pages * st.ms_psize < high)
+        *used = high - free_pages * st.ms_psize;
+}
+
+int store_space_low(store *s) {
+    uint64_t used, map, reserve;
+    store_space(s, &used, &map, &reserve);
+    return map && used + reserve > map;
 }
 
 int store_dir_writable(store *s) {

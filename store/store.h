@@ -54,8 +54,11 @@ typedef struct store_info {
 eq_err store_stat(store *s, store_info *out);
 /* 1 when the directory can take a write (checked by creating and removing a file). */
 int store_dir_writable(store *s);
-/* 1 when the data in use leaves less than the reserve (2% of the map, at least 1 MiB) free:
- * writes that only add data should be refused so that deletes can still run. */
+/* The bytes in use (pages written minus free pages, counted only near the end of the map), the
+ * map size, and the reserve kept for deletes (5% of the map, at least 2 MiB). */
+void store_space(store *s, uint64_t *used, uint64_t *map, uint64_t *reserve);
+/* 1 when the data in use leaves less than the reserve free: writes that only add data should be
+ * refused so that deletes can still run. */
 int store_space_low(store *s);
 const char *store_path(const store *s);
 
