@@ -17,6 +17,8 @@
 
 #define WORKER_MAX_THREADS 256
 #define WORKER_RPC_SLACK_MS 15000 /* a reply may take this long beyond the lease wait */
+#define WORKER_QUICK_JOB_MS 2      /* jobs this quick grow the lease size */
+#define WORKER_SLOW_JOB_MS 20      /* jobs this slow shrink it to one */
 
 struct worker_ctx {
     char id[EQ_ID_LEN + 1];
@@ -234,12 +236,16 @@ static void *thread_main(void *arg) {
     worker_thread *t = arg;
     worker_pool *p = t->pool;
     unsigned batch = p->cfg.lease_batch;
+    /* The lease size adapts: it doubles up to `batch` while jobs are quick (a deep queue of
+     * short jobs costs one round trip per many), and drops to one for slow jobs, so that one
+     * thread does not sit on work that idle threads could run. */
+    unsigned want = 1;
     proto_leased_job *jobs = calloc(batch, sizeof *jobs);
     while (jobs && !atomic_load(&p->stopping)) {
         nng_msg *reply;
         eq_rd rd;
         uint32_t n = 0;
-        eq_err err = lease_rpc(t, (uint16_t)batch, p->cfg.lease_wait_ms, &reply, &rd, &n);
+        eq_err err = lease_rpc(t, (uint16_t)want, p->cfg.lease_wait_ms, &reply, &rd, &n);
         if (err == EQ_ECLOSED)
             break;
         if (err) {
@@ -262,12 +268,20 @@ static void *thread_main(void *arg) {
         pthread_mutex_unlock(&p->mu);
         outcomes_done(t, &rd);
         nng_msg_free(reply);
+        int64_t started = eq_mono_ms();
         for (uint32_t i = 0; i < got; i++) {
             run_one(t, &t->held[i], &jobs[i]);
             proto_leased_job_fini(&jobs[i]);
             /* Long jobs: report what is done rather than keep it waiting for the batch. */
             if (i + 1 < got && eq_mono_ms() - t->oldest_out_ms >= p->cfg.report_delay_ms)
                 flush_outcomes(t);
+        }
+        if (got > 0) {
+            int64_t per_job = (eq_mono_ms() - started) / got;
+            if (per_job >= WORKER_SLOW_JOB_MS)
+                want = 1;
+            else if (got == want && per_job < WORKER_QUICK_JOB_MS && want < batch)
+                want = want * 2 < batch ? want * 2 : batch;
         }
     }
     /* Hand in what is done before leaving. */
