@@ -11,33 +11,12 @@
 #include "api/api_internal.h"
 #include "common/clock.h"
 #include "common/job.h"
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "schemas/schemas.h"
 #include "broker/webhook/wh_sign.h"
 #include "broker/webhook/wh_ssrf.h"
-
-/* Rejects bodies nested deeper than API_MAX_JSON_DEPTH before cJSON sees them. */
-static int json_too_deep(const char *s, size_t n) {
-    int depth = 0, in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > API_MAX_JSON_DEPTH)
-                return 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
 
 static int is_json_type(const char *ct) {
     if (!ct)
@@ -61,7 +40,7 @@ cJSON *api_parse_json_body(http_request *r) {
         api_problem(r, 400, "malformed-json", "the request body is empty");
         return NULL;
     }
-    if (json_too_deep(body, len)) {
+    if (eq_json_too_deep(body, len, API_MAX_JSON_DEPTH)) {
         char d[96];
         snprintf(d, sizeof d, "the body is nested deeper than %d levels", API_MAX_JSON_DEPTH);
         api_problem(r, 400, "malformed-json", d);

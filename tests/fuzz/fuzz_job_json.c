@@ -27,6 +27,7 @@
 #include "broker/webhook/wh_sign.h"
 #include "broker/webhook/wh_ssrf.h"
 #include "common/proto.h"
+#include "common/json_depth.h"
 #include "schemas/schemas.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,28 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_JOB_MAX_DELAY_MS 31536000000.0
 /* An Idempotency-Key header as the api passes it (the api checks it is 1-255 visible ASCII). */
 #define FUZZ_JOB_IDEM_KEY "fuzz-key-0123456789"
-
-/* 1 when the body nests deeper than the api allows (same scan as api/jobs.c). */
-static int fuzz_job_too_deep(const char *s, size_t n) {
-    int depth = 0, in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > FUZZ_JOB_MAX_DEPTH)
-                return 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
 
 static int fuzz_job_is_int_in(const cJSON *v, double lo, double hi) {
     return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
@@ -142,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ready = 1;
     }
     const char *text = (const char *)data;
-    if (size == 0 || size > FUZZ_JOB_MAX_BODY || fuzz_job_too_deep(text, size))
+    if (size == 0 || size > FUZZ_JOB_MAX_BODY || eq_json_too_deep(text, size, FUZZ_JOB_MAX_DEPTH))
         return 0;
     const char *end = NULL;
     cJSON *body = cJSON_ParseWithLengthOpts(text, size, &end, 0);
