@@ -15,6 +15,7 @@
  *   cache, cache_lru   result cache with expiry and per-type LRU (store_cache.c)
  *   datasets, dataset_files, dataset_hash, batches, batch_jobs   (store_dataset.c)
  *   outbox, outbox_due, deliveries, delivery_log   webhook deliveries (store_outbox.c)
+ *   colls, coll_docs   vector collections and their documents (store/store_coll.h)
  *
  * One writer at a time (the broker's writer thread); readers never block it. */
 #ifndef ECONQ_STORE_STORE_H

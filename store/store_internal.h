@@ -30,6 +30,8 @@ enum store_dbi {
     DBI_OUTBOX_DUE,
     DBI_DELIVERIES,
     DBI_DELIVERY_LOG,
+    DBI_COLLS,
+    DBI_COLL_DOCS,
     DBI_COUNT
 };
 
