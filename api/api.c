@@ -390,7 +390,8 @@ static void handle(void *ctx, http_request *r) {
             return;
         }
     } else if (route_datasets(a, r, path, m) || route_batches(a, r, path, m) ||
-               api_route_schedules(a, r, path, m) || api_route_charts(a, r, path, m)) {
+               api_route_schedules(a, r, path, m) || api_route_charts(a, r, path, m) ||
+               api_route_collections(a, r, path, m)) {
         return;
     } else if (strcmp(path, "/openapi.json") == 0) {
         if (m == HTTP_GET || m == HTTP_HEAD) {

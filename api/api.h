@@ -4,6 +4,7 @@
 #ifndef ECONQ_API_API_H
 #define ECONQ_API_API_H
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 #include "common/eq_err.h"
 #include "store/store.h"
@@ -33,6 +34,11 @@ typedef struct api_config {
     const struct api_auth *auth;     /* borrowed; NULL: no API keys (open, for development) */
     struct api_ratelimit *rl;        /* borrowed, used on the loop thread; NULL: no limits */
     int metrics_auth;                /* 1: GET /metrics needs a key too */
+    /* The in-process llm circuit breaker for /health; NULL when this process runs no llm
+     * worker. Fills the state (0 closed, 1 open, 2 half-open), consecutive failures, seconds
+     * until a probe may go, and how often it opened; returns 0, or -1 when unknown. */
+    int (*llm_breaker)(int *state, unsigned *failures, uint64_t *retry_after_s,
+                       uint64_t *opened_total, const char **url);
 } api_config;
 
 eq_err api_start(uv_loop_t *loop, const api_config *cfg, api **out);

@@ -103,6 +103,8 @@ void api_batches_results(api *a, http_request *r, const char *id, int xlsx);
 int api_route_schedules(api *a, http_request *r, const char *path, int m);
 /* GET /v1/charts/{id} (api/charts.c); 1 when the path was theirs. */
 int api_route_charts(api *a, http_request *r, const char *path, int m);
+/* /v1/collections[/{name}[/documents/{id}]] (api/collections.c); 1 when the path was theirs. */
+int api_route_collections(api *a, http_request *r, const char *path, int m);
 
 /* Long-polls: answer req when job id finishes or after wait_s seconds. */
 void api_wait_add(api *a, http_request *req, const char *id, unsigned wait_s);
@@ -134,6 +136,10 @@ int api_dataset_series(api *a, const char *dataset, const char *column, struct c
  * or a report's forecasts) goes into params.resolved. Returns 0, or -1 with p filled. */
 int api_chart_resolve(api *a, const char *type, struct cJSON *params, const char *prefix,
                       api_problem_t *p);
+/* embed, search and llm jobs at submit: the collection exists (search, llm), an llm job's
+ * dataset summary goes into params.dataset_context. Returns 0, or -1 with p filled. */
+int api_coll_job_resolve(api *a, const char *type, struct cJSON *params, const char *prefix,
+                         api_problem_t *p);
 
 /* Parses a JSON body with the depth and size limits; answers the problem itself and returns
  * NULL when the body is not acceptable JSON. */

@@ -122,12 +122,28 @@ void api_health(api *a, http_request *r) {
                       (unsigned long long)avail, (unsigned long long)total, ratio,
                       disk_out ? "unhealthy" : disk_low ? "degraded" : "healthy");
     }
+    /* The llm circuit breaker: open (or probing) means llm jobs wait: degraded. */
+    int state = 0, llm_down = 0;
+    unsigned failures = 0;
+    uint64_t retry_s = 0, opened = 0;
+    const char *url = NULL;
+    if (a->cfg.llm_breaker && a->cfg.llm_breaker(&state, &failures, &retry_s, &opened, &url) == 0) {
+        static const char *const names[] = {"closed", "open", "half_open"};
+        llm_down = state != 0;
+        eq_buf_printf(&b, ",\"llm\":{\"circuit\":\"%s\",\"consecutive_failures\":%u,"
+                          "\"retry_after_s\":%llu,\"opened_total\":%llu,\"url\":",
+                      names[state >= 0 && state <= 2 ? state : 0], failures,
+                      (unsigned long long)retry_s, (unsigned long long)opened);
+        eq_buf_json_str(&b, url);
+        eq_buf_printf(&b, ",\"status\":\"%s\"}", llm_down ? "degraded" : "healthy");
+    }
     eq_buf_puts(&b, "}");
     /* No worker seen recently, a low disk or a webhook backlog: degraded, still accepting. */
     /* A store within its reserve refuses new data: degraded (reads and deletes still work). */
     int store_full = store_ok && store_space_low(a->cfg.st);
     const char *status = !store_ok || !writable || disk_out ? "unhealthy"
-                         : !nworkers || disk_low || backlog_high || store_full ? "degraded"
+                         : !nworkers || disk_low || backlog_high || store_full || llm_down
+                             ? "degraded"
                                                                                : "healthy";
     eq_buf out;
     eq_buf_init(&out);

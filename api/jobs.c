@@ -315,6 +315,12 @@ int api_job_build(api *a, cJSON *env, const char *prefix, proto_submit_job *job,
         snprintf(pp, sizeof pp, "%s/params", prefix);
         if (api_chart_resolve(a, job->type, pobj, pp, p))
             return -1;
+    } else if (strcmp(job->type, "embed") == 0 || strcmp(job->type, "search") == 0 ||
+               strcmp(job->type, "llm") == 0) {
+        char pp[96];
+        snprintf(pp, sizeof pp, "%s/params", prefix);
+        if (api_coll_job_resolve(a, job->type, pobj, pp, p))
+            return -1;
     }
     params_canonicalize(pobj);
     *params_out = cJSON_PrintUnformatted(pobj);

@@ -231,6 +231,12 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
     case PROTO_SCHEDULE_PUT:
     case PROTO_SCHEDULE_DEL:
         return sched_handle(b->sched, c, r, out);
+    case PROTO_COLL_DEL:
+        err = lc_coll_del(c, r->id, r->doc_id);
+        if (err != EQ_OK && err != EQ_ENOTFOUND)
+            return err;
+        proto_enc_reply(out, err, NULL);
+        return EQ_OK;
     case PROTO_DATASET_DEL:
         err = lc_dataset_del(c, r->id);
         if (err != EQ_OK && err != EQ_ENOTFOUND)
@@ -293,8 +299,13 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
             eq_buf_u32(&st, (uint32_t)err);
         }
         err = EQ_OK;
-        if (r->lease.max > 0)
-            err = lc_lease(c, &r->lease, &body, &n, &b->next_ready_ms);
+        if (r->lease.max > 0) {
+            /* 0 means "no delayed job seen": lc_lease only lowers the value it is given. */
+            int64_t next = INT64_MAX;
+            err = lc_lease(c, &r->lease, &body, &n, &next);
+            if (next != INT64_MAX && (b->next_ready_ms == 0 || next < b->next_ready_ms))
+                b->next_ready_ms = next;
+        }
         if (!err) {
             if (n == 0 && r->lease.wait_ms > 0 && r->lease.max > 0 && r->lease.nouts == 0 &&
                 !b->stopping && !s->parked) {

@@ -130,9 +130,10 @@ static const lc_cache_policy *cache_policy(const lc_ctx *c, const char *type) {
     return NULL;
 }
 
-void lc_cache_key(const char *type, const char *params, unsigned char *key) {
-    /* The type seeds the hash of the params. */
-    XXH128_hash_t h = XXH3_128bits_withSeed(params, strlen(params), XXH3_64bits(type, strlen(type)));
+void lc_cache_key(const char *type, const char *params, uint64_t generation, unsigned char *key) {
+    /* The type and the generation seed the hash of the params. */
+    uint64_t seed = XXH3_64bits_withSeed(type, strlen(type), generation);
+    XXH128_hash_t h = XXH3_128bits_withSeed(params, strlen(params), seed);
     XXH128_canonical_t canon;
     XXH128_canonicalFromHash(&canon, h);
     memcpy(key, canon.digest, STORE_CACHE_KEY_LEN);
@@ -220,7 +221,7 @@ eq_err lc_submit(lc_ctx *c, const proto_submit_job *s, eq_buf *out, char *id_out
     char *cached = NULL;
     if (cp) {
         unsigned char key[STORE_CACHE_KEY_LEN];
-        lc_cache_key(j.type, j.params, key);
+        lc_cache_key(j.type, j.params, lc_coll_generation(c, j.type, j.params, NULL), key);
         err = store_cache_get(c->txn, key, c->now, &cached);
         if (err && err != EQ_ENOTFOUND) {
             eq_job_fini(&j);
@@ -415,19 +416,38 @@ eq_err lc_complete(lc_ctx *c, const proto_outcome *o, const char **why) {
         set_str(&j.error_message, "cancelled by request while running; the result was discarded");
         err = transition(c, &j, JOB_CANCELLED);
     } else {
+        const char *result = o->result;
+        char *slim = NULL, code[64], msg[256];
+        if (strcmp(j.type, "embed") == 0 && j.params) {
+            /* The vectors become documents; the client gets a short result. */
+            err = lc_embed_apply(c, &j, o->result, &slim, code, sizeof code, msg, sizeof msg);
+            if (err == EQ_EINVAL) {
+                set_str(&j.error_code, code);
+                set_str(&j.error_message, msg);
+                err = transition(c, &j, JOB_FAILED);
+                eq_job_fini(&j);
+                return err;
+            }
+            if (err) {
+                eq_job_fini(&j);
+                return err;
+            }
+            result = slim;
+        }
         set_str(&j.error_code, NULL);
         set_str(&j.error_message, NULL);
-        err = store_result_put(c->txn, j.id, o->result, strlen(o->result));
+        err = store_result_put(c->txn, j.id, result, strlen(result));
         if (!err)
             err = transition(c, &j, JOB_SUCCEEDED);
         const lc_cache_policy *cp = cache_policy(c, j.type);
         if (!err && cp && j.params) {
             unsigned char key[STORE_CACHE_KEY_LEN];
             size_t evicted;
-            lc_cache_key(j.type, j.params, key);
-            err = store_cache_put(c->txn, key, j.type, o->result, c->now, cp->ttl_ms,
+            lc_cache_key(j.type, j.params, lc_coll_generation(c, j.type, j.params, result), key);
+            err = store_cache_put(c->txn, key, j.type, result, c->now, cp->ttl_ms,
                                   cp->max_entries, &evicted);
         }
+        free(slim);
     }
     eq_job_fini(&j);
     return err;
@@ -450,6 +470,12 @@ eq_err lc_fail(lc_ctx *c, const proto_outcome *o, const char **why) {
         /* The worker stopped before finishing: run again at once, without using up an attempt. */
         j.attempt_base++;
         j.run_at_ms = c->now;
+        err = transition(c, &j, JOB_QUEUED);
+    } else if (o->retry_after_ms > 0) {
+        /* Not tried (an outside service is known to be down): after the wait, without using
+         * up an attempt. The error stays on the queued job so that a reader sees why. */
+        j.attempt_base++;
+        j.run_at_ms = c->now + (int64_t)o->retry_after_ms;
         err = transition(c, &j, JOB_QUEUED);
     } else if (o->retryable && attempts_left(&j)) {
         j.run_at_ms = c->now + backoff_ms(c, &j);

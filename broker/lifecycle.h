@@ -70,8 +70,21 @@ eq_err lc_batch_create(lc_ctx *c, const proto_req *r, eq_buf *out);
 
 /* Removes expired cache entries, examining at most max. */
 eq_err lc_cache_sweep(lc_ctx *c, size_t max, size_t *n);
-/* The cache key of a job type and its params text. */
-void lc_cache_key(const char *type, const char *params, unsigned char *key);
+/* The cache key of a job type, its params text and the generation of the collection it reads
+ * (0 when none). */
+void lc_cache_key(const char *type, const char *params, uint64_t generation, unsigned char *key);
+
+/* Collections (broker/collections.c). An embed job's result (vectors from the worker) becomes
+ * documents; *slim is the result kept for the client (caller frees). EQ_EINVAL: the job must
+ * fail permanently with code and msg (embedder_mismatch, bad_result, ...); other errors are
+ * the store's. */
+eq_err lc_embed_apply(lc_ctx *c, const eq_job *j, const char *result, char **slim, char *code,
+                      size_t code_cap, char *msg, size_t msg_cap);
+/* The collection generation a search or llm job's cached result is keyed by: the one its
+ * result says it read, or (result NULL) the collection's current one. 0 for other types. */
+uint64_t lc_coll_generation(lc_ctx *c, const char *type, const char *params, const char *result);
+/* Deletes a document (doc_id) or the whole collection (doc_id NULL or ""). EQ_ENOTFOUND. */
+eq_err lc_coll_del(lc_ctx *c, const char *name, const char *doc_id);
 /* Deletes finished jobs (and their results) that finished before `before`; at most max. */
 eq_err lc_retain(lc_ctx *c, int64_t before, size_t max, size_t *n);
 

@@ -102,14 +102,18 @@ void eq_buf_bytes(eq_buf *b, const void *p, size_t n) {
 }
 
 void eq_buf_json_str(eq_buf *b, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    if (!s) {
+    if (!s)
         eq_buf_puts(b, "null");
-        return;
-    }
+    else
+        eq_buf_json_strn(b, s, strlen(s));
+}
+
+void eq_buf_json_strn(eq_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const char *end = s + n;
     eq_buf_u8(b, '"');
     const char *run = s;
-    for (; *s; s++) {
+    for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

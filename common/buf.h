@@ -28,6 +28,8 @@ void eq_buf_str(eq_buf *b, const char *s);              /* NULL is written as le
 void eq_buf_bytes(eq_buf *b, const void *p, size_t n);  /* length-prefixed */
 /* Appends s as a quoted, escaped JSON string. */
 void eq_buf_json_str(eq_buf *b, const char *s);
+/* The same for n bytes that need no NUL (a NUL byte is written as \u0000). */
+void eq_buf_json_strn(eq_buf *b, const char *s, size_t n);
 /* Takes the data (caller frees) and leaves b empty; NUL-terminates. */
 char *eq_buf_take(eq_buf *b, size_t *len);
 

@@ -21,7 +21,7 @@ typedef struct cfg_setting {
     const char *help;
 } cfg_setting;
 
-#define CFG_MAX_SETTINGS 64
+#define CFG_MAX_SETTINGS 96
 
 typedef struct eq_config {
     const cfg_setting *settings;

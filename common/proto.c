@@ -61,6 +61,12 @@ void proto_enc_id(eq_buf *b, uint8_t op, const char *id) {
     eq_buf_str(b, id);
 }
 
+void proto_enc_coll_del(eq_buf *b, const char *name, const char *doc_id) {
+    enc_head(b, PROTO_COLL_DEL);
+    eq_buf_str(b, name);
+    eq_buf_str(b, doc_id);
+}
+
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job) {
     enc_head(b, PROTO_SCHEDULE_PUT);
@@ -78,6 +84,7 @@ static void enc_outcome(eq_buf *b, const proto_outcome *o) {
         eq_buf_str(b, o->code);
         eq_buf_str(b, o->message);
         eq_buf_u8(b, o->retryable);
+        eq_buf_u32(b, o->retry_after_ms);
     } else {
         eq_buf_str(b, o->result);
     }
@@ -192,6 +199,7 @@ static void dec_outcome(eq_rd *rd, proto_outcome *o) {
         o->code = req_str(rd, 64);
         o->message = req_str(rd, 4096);
         o->retryable = eq_rd_u8(rd);
+        o->retry_after_ms = eq_rd_u32(rd);
     } else {
         o->result = req_str(rd, PROTO_MAX_STR);
     }
@@ -212,6 +220,7 @@ void proto_req_fini(proto_req *r) {
         submit_job_fini(&r->jobs[i]);
     free(r->jobs);
     free(r->id);
+    free(r->doc_id);
     free(r->lease.worker);
     for (uint16_t i = 0; i < r->lease.ntypes; i++)
         free(r->lease.types[i]);
@@ -282,6 +291,10 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
     case PROTO_SCHEDULE_DEL:
     case PROTO_REDELIVER:
         r->id = req_str(&rd, 64);
+        break;
+    case PROTO_COLL_DEL:
+        r->id = req_str(&rd, 64);
+        r->doc_id = req_str(&rd, 1024);
         break;
     case PROTO_SCHEDULE_PUT:
         r->id = req_str(&rd, 64);

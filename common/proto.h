@@ -14,7 +14,7 @@
 #include "common/buf.h"
 #include "common/eq_err.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_MAX_MSG_BYTES (64u << 20)   /* one nng message: a batch of 10,000 jobs fits */
 #define PROTO_MAX_STR (16u << 20)          /* one string inside a message (params, results) */
 #define PROTO_MAX_JOBS 10000               /* jobs in one submit or lease */
@@ -35,6 +35,7 @@ typedef enum proto_op {
     PROTO_SCHEDULE_PUT,      /* name (id), cron, one submit job: creates or replaces */
     PROTO_SCHEDULE_DEL,      /* name (id) */
     PROTO_REDELIVER,         /* id of a webhook delivery: a new round of attempts */
+    PROTO_COLL_DEL,          /* a collection's name (id) and a document id ("": all of it) */
     PROTO_OP_MAX
 } proto_op;
 
@@ -56,6 +57,8 @@ typedef struct proto_outcome {
     char *result;            /* complete: the result JSON */
     char *code, *message;    /* fail */
     uint8_t retryable;       /* fail */
+    uint32_t retry_after_ms; /* fail: >0 when the worker could not try (an outside service is
+                                known to be down): re-queue after this long, no attempt used */
 } proto_outcome;
 
 /* A lease request may carry the outcomes of the jobs the worker finished since its last
@@ -108,6 +111,8 @@ typedef struct proto_req {
     char *batch_webhook_url, *batch_webhook_secret;
     /* schedule put: the name is in id, the job in jobs[0] */
     char *sched_cron;
+    /* collection delete: the name is in id; a document id, or "" for the whole collection */
+    char *doc_id;
 } proto_req;
 
 eq_err proto_decode_req(const void *buf, size_t len, proto_req *out);
@@ -126,6 +131,8 @@ void proto_enc_batch_head(eq_buf *b, uint32_t n, const char *webhook_url,
 void proto_enc_submit_head(eq_buf *b, uint32_t n);
 void proto_enc_submit_job(eq_buf *b, const proto_submit_job *j);
 void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry, schedule del */
+/* Deletes document doc_id of collection name, or the whole collection when doc_id is "". */
+void proto_enc_coll_del(eq_buf *b, const char *name, const char *doc_id);
 /* A schedule: submit `job` (its schedule field is set by the broker) at every tick of cron. */
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job);

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "workers/chart_kind.h"
+#include "workers/embed_kind.h"
+#include "workers/llm_kind.h"
 #include "workers/forecast/forecast_job.h"
 #include "workers/runtime.h"
 
@@ -40,4 +42,19 @@ static const char *const chart_types[] = {"chart", "report", NULL};
 static const worker_kind chart_kind = {
     .name = "chart", .types = chart_types, .run = worker_chart_run, .default_threads = 1};
 
-const worker_kind *const worker_kinds[] = {&forecast_kind, &chart_kind, NULL};
+/* embed jobs need no store (the broker writes the vectors); search jobs read collections. */
+static const char *const embed_types[] = {"embed", NULL};
+static const char *const embed_source_types[] = {"search", NULL};
+static const worker_kind embed_kind = {.name = "embed",
+                                       .types = embed_types,
+                                       .source_types = embed_source_types,
+                                       .run = worker_embed_run,
+                                       .default_threads = 2};
+
+/* Answers take seconds: more threads than cores, as they mostly wait on the server. */
+static const char *const llm_types[] = {"llm", NULL};
+static const worker_kind llm_kind = {
+    .name = "llm", .types = llm_types, .run = worker_llm_run, .default_threads = 4};
+
+const worker_kind *const worker_kinds[] = {&forecast_kind, &chart_kind, &embed_kind, &llm_kind,
+                                           NULL};

@@ -1,4 +1,5 @@
 #include "workers/runtime.h"
+#include "workers/source.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -222,6 +223,7 @@ static void run_one(worker_thread *t, worker_ctx *wc, proto_leased_job *lj) {
         o->code = strdup(werr.code);
         o->message = strdup(werr.message);
         o->retryable = (uint8_t)werr.retryable;
+        o->retry_after_ms = werr.retry_after_ms;
     }
     if (t->nouts == 1)
         t->oldest_out_ms = eq_mono_ms();
@@ -456,6 +458,10 @@ eq_err worker_pool_start(const worker_pool_config *cfg, worker_pool **out) {
                 t->held[h].pool = p;
             for (size_t ti = 0; kinds[k]->types[ti] && t->ntypes < PROTO_MAX_TYPES - 1; ti++)
                 t->types[t->ntypes++] = kinds[k]->types[ti];
+            for (size_t ti = 0; worker_source_get() && kinds[k]->source_types &&
+                                kinds[k]->source_types[ti] && t->ntypes < PROTO_MAX_TYPES - 1;
+                 ti++)
+                t->types[t->ntypes++] = kinds[k]->source_types[ti];
             t->types[t->ntypes++] = "noop";
             snprintf(t->name, sizeof t->name, "%s%s-%u", cfg->name_prefix, kinds[k]->name, i);
             if ((rv = nng_ctx_open(&t->ctx, p->sock)) != 0 || (rv = nng_aio_alloc(&t->aio, NULL, NULL)) != 0)

@@ -26,6 +26,10 @@ typedef struct worker_error {
     char code[64];
     char message[512];
     int retryable;
+    /* >0: the job could not be tried at all (an outside service is known to be down, e.g. the
+     * llm circuit breaker is open): the broker re-queues it this long from now without using
+     * up an attempt. */
+    uint32_t retry_after_ms;
 } worker_error;
 
 /* Runs one job. On success returns EQ_OK with *result a malloc'd JSON text (caller frees).
@@ -36,6 +40,9 @@ typedef eq_err (*worker_run_fn)(const worker_job *job, worker_ctx *ctx, char **r
 typedef struct worker_kind {
     const char *name;
     const char *const *types; /* NULL-terminated; `noop` is added by the runtime */
+    /* Types served only when the process has a worker_source (workers/source.h), i.e. can read
+     * the broker host's store; NULL-terminated, may be NULL. */
+    const char *const *source_types;
     worker_run_fn run;
     unsigned default_threads;
 } worker_kind;

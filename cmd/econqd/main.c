@@ -19,12 +19,14 @@
 #include "common/log.h"
 #include "schemas/schemas.h"
 #include "store/store.h"
+#include "cmd/econqd/source.h"
+#include "workers/llm_kind.h"
 #include "workers/runtime.h"
 
 #define ECONQD_VERSION "0.1.0"
 
 /* The job types this build accepts at submit. */
-static const char *const job_types[] = {"noop", "forecast", "chart", "report",
+static const char *const job_types[] = {"noop", "forecast", "chart", "report", "embed", "search", "llm",
                                         "maintenance.cache", "maintenance.retention",
                                         "maintenance.backup", "maintenance.charts", NULL};
 
@@ -40,6 +42,39 @@ typedef struct node {
     int stopping;
     int exit_code;
 } node;
+
+/* The llm and embed libraries read ECONQ_LLM_* and ECONQ_EMBED_MODEL from the environment:
+ * export the resolved settings (flags win over the environment) before workers start. */
+static void export_worker_settings(node *n) {
+    static const char *const names[] = {
+        "llm-url", "llm-api", "llm-model", "llm-api-key", "llm-connect-timeout-ms",
+        "llm-timeout-ms", "llm-breaker-threshold", "llm-breaker-cooldown-ms", "embed-model"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        for (size_t k = 0; k < econqd_nsettings; k++) {
+            if (strcmp(econqd_settings[k].name, names[i]) != 0)
+                continue;
+            const char *v = cfg_str(&n->cfg, names[i]);
+            char num[32];
+            if (econqd_settings[k].type == CFG_INT) {
+                snprintf(num, sizeof num, "%lld", (long long)cfg_int(&n->cfg, names[i]));
+                v = num;
+            }
+            setenv(econqd_settings[k].env, v, 1);
+        }
+    }
+}
+
+static int llm_breaker_status(int *state, unsigned *failures, uint64_t *retry_after_s,
+                              uint64_t *opened_total, const char **url) {
+    breaker_status st;
+    if (worker_llm_status(&st, url) != 0)
+        return -1;
+    *state = (int)st.state;
+    *failures = st.failures;
+    *retry_after_s = st.retry_after_s;
+    *opened_total = st.opened_total;
+    return 0;
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -133,6 +168,18 @@ static int run_node(node *n) {
             .max_entries = (uint64_t)cfg_int(&n->cfg, "forecast-cache-max")};
         bc.policy.ncaches = 1;
     }
+    /* Search results are keyed by the collection's generation too, llm answers by the question,
+     * its context's sources (dataset, collection generation) and the model. */
+    if (cfg_int(&n->cfg, "search-cache-max") > 0 && cfg_int(&n->cfg, "search-cache-ttl-s") > 0)
+        bc.policy.caches[bc.policy.ncaches++] = (lc_cache_policy){
+            .type = "search",
+            .ttl_ms = cfg_int(&n->cfg, "search-cache-ttl-s") * 1000,
+            .max_entries = (uint64_t)cfg_int(&n->cfg, "search-cache-max")};
+    if (cfg_int(&n->cfg, "llm-cache-max") > 0 && cfg_int(&n->cfg, "llm-cache-ttl-s") > 0)
+        bc.policy.caches[bc.policy.ncaches++] = (lc_cache_policy){
+            .type = "llm",
+            .ttl_ms = cfg_int(&n->cfg, "llm-cache-ttl-s") * 1000,
+            .max_entries = (uint64_t)cfg_int(&n->cfg, "llm-cache-max")};
     bc.local_worker_prefix = "local:";
     bc.sched = (sched_config){.clock_offset_ms = cfg_int(&n->cfg, "clock-offset-ms"),
                               .retention_ms = bc.retention_ms,
@@ -192,7 +239,11 @@ static int run_node(node *n) {
         stop_all(n);
         return 1;
     }
+    static worker_source source;
     if (n->command == CMD_SERVE) {
+        econqd_source_init(&source, n->st);
+        worker_source_set(&source);
+        export_worker_settings(n);
         worker_pool_config wc;
         char prefix[128], hostname[64] = "host";
         gethostname(hostname, sizeof hostname - 1);
@@ -234,6 +285,7 @@ static int run_node(node *n) {
         .job_types = job_types,
         .max_attempts_default = (int)cfg_int(&n->cfg, "max-attempts"),
         .health_worker_window_ms = bc.policy.lease_ms + 30000,
+        .llm_breaker = n->command == CMD_SERVE ? llm_breaker_status : NULL,
     };
     ac.auth = auth;
     ac.rl = rl;
@@ -296,9 +348,25 @@ static int run_worker(node *n) {
         fprintf(stderr, "\n");
         return 2;
     }
+    export_worker_settings(n);
+    static worker_source source;
+    store *st = NULL;
+    if (cfg_str(&n->cfg, "store-dir")[0]) {
+        store_opts so;
+        store_opts_defaults(&so);
+        eq_err serr = store_open(cfg_str(&n->cfg, "store-dir"), &so, &st);
+        if (serr) {
+            fprintf(stderr, "econqd: cannot open the store in %s: %s\n",
+                    cfg_str(&n->cfg, "store-dir"), eq_strerror(serr));
+            return 1;
+        }
+        econqd_source_init(&source, st);
+        worker_source_set(&source);
+    }
     eq_err err = worker_pool_start(&wc, &n->workers);
     if (err) {
         fprintf(stderr, "econqd: the worker cannot start: %s\n", eq_strerror(err));
+        store_close(st);
         return 1;
     }
     eq_log(EQ_LOG_INFO, "worker started", "kind", wc.kinds[0], "broker", wc.url, NULL);
@@ -307,6 +375,8 @@ static int run_worker(node *n) {
     sigwait(&set, &sig);
     eq_log(EQ_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     worker_pool_stop(n->workers, cfg_int(&n->cfg, "shutdown-grace-ms"));
+    worker_source_set(NULL);
+    store_close(st);
     return 0;
 }
 

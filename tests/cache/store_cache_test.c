@@ -28,7 +28,7 @@ static void teardown(void) {
 static void key_of(int i, unsigned char *k) {
     char params[32];
     snprintf(params, sizeof params, "{\"i\":%d}", i);
-    lc_cache_key("forecast", params, k);
+    lc_cache_key("forecast", params, 0, k);
 }
 
 START_TEST(put_get_expire) {

@@ -138,7 +138,8 @@ START_TEST(lease_round_trip_with_outcomes) {
          .failed = 1,
          .code = "bad_input",
          .message = "no series",
-         .retryable = 1},
+         .retryable = 1,
+         .retry_after_ms = 300000},
     };
     eq_buf b;
     eq_buf_init(&b);
@@ -165,6 +166,8 @@ START_TEST(lease_round_trip_with_outcomes) {
     ck_assert_str_eq(o[1].code, "bad_input");
     ck_assert_str_eq(o[1].message, "no series");
     ck_assert_uint_eq(o[1].retryable, 1);
+    ck_assert_uint_eq(o[1].retry_after_ms, 300000);
+    ck_assert_uint_eq(o[0].retry_after_ms, 0);
     ck_assert_ptr_null(o[1].result);
     proto_req_fini(&r);
     check_prefixes_and_trailing(&b);

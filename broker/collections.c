@@ -1,0 +1,200 @@
+/* Vector collections in the broker: an embed job's vectors become documents when the job
+ * completes, deletes, and the generation that keys cached search and llm results. */
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/lifecycle.h"
+#include "store/store_coll.h"
+
+/* Documents removed per store call while a collection is dropped. */
+#define COLL_DROP_STEP 1024
+
+/* Generations come from one store-wide counter, so that a collection dropped and made again
+ * never repeats a generation that cached results were keyed by. */
+static eq_err next_generation(lc_ctx *c, uint64_t *gen) {
+    uint64_t g = 0;
+    eq_err err = store_meta_get(c->txn, "coll.generation", &g);
+    if (err && err != EQ_ENOTFOUND)
+        return err;
+    *gen = g + 1;
+    return store_meta_put(c->txn, "coll.generation", *gen);
+}
+
+static eq_err refuse(char *code, size_t code_cap, char *msg, size_t msg_cap, const char *c,
+                     const char *fmt, ...) {
+    snprintf(code, code_cap, "%s", c);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msg_cap, fmt, ap);
+    va_end(ap);
+    return EQ_EINVAL;
+}
+
+/* Decodes the base64 vectors of an embed result into n x dim floats (caller frees). */
+static float *decode_vectors(const char *b64, size_t n, uint32_t dim) {
+    size_t len = strlen(b64), want = n * dim * sizeof(float);
+    if (len % 4 || len / 4 * 3 < want || len / 4 * 3 > want + 2)
+        return NULL;
+    unsigned char *raw = malloc(len / 4 * 3 + 1);
+    if (!raw)
+        return NULL;
+    int got = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+    /* EVP_DecodeBlock counts the padding as data bytes. */
+    if (got < 0 || (size_t)got < want) {
+        free(raw);
+        return NULL;
+    }
+    return (float *)raw;
+}
+
+eq_err lc_embed_apply(lc_ctx *c, const eq_job *j, const char *result, char **slim, char *code,
+                      size_t code_cap, char *msg, size_t msg_cap) {
+    *slim = NULL;
+    cJSON *res = cJSON_Parse(result), *params = cJSON_Parse(j->params), *out = NULL;
+    float *vecs = NULL;
+    eq_err err = EQ_OK;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(res, "collection");
+    const cJSON *emb = cJSON_GetObjectItemCaseSensitive(res, "embedder");
+    const cJSON *dimv = cJSON_GetObjectItemCaseSensitive(res, "dim");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(res, "ids");
+    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(res, "vectors");
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(params, "documents");
+    const cJSON *pname = cJSON_GetObjectItemCaseSensitive(params, "collection");
+    int n = cJSON_GetArraySize(docs);
+    uint32_t dim = cJSON_IsNumber(dimv) && dimv->valuedouble >= 1 &&
+                           dimv->valuedouble <= STORE_COLL_DIM_MAX
+                       ? (uint32_t)dimv->valuedouble
+                       : 0;
+    if (!cJSON_IsString(name) || !cJSON_IsString(emb) || !dim || !cJSON_IsString(b64) ||
+        !cJSON_IsString(pname) || strcmp(name->valuestring, pname->valuestring) != 0 || n <= 0 ||
+        cJSON_GetArraySize(ids) != n || strlen(emb->valuestring) > STORE_COLL_EMBEDDER_MAX ||
+        !(vecs = decode_vectors(b64->valuestring, (size_t)n, dim))) {
+        err = refuse(code, code_cap, msg, msg_cap, "bad_result",
+                     "the worker's embed result does not match the job");
+        goto out;
+    }
+    store_coll coll;
+    int exists = 0;
+    err = store_coll_get(c->txn, pname->valuestring, &coll);
+    if (err == EQ_OK)
+        exists = 1;
+    else if (err != EQ_ENOTFOUND)
+        goto out;
+    if (exists && (strcmp(coll.embedder, emb->valuestring) != 0 || coll.dim != dim)) {
+        err = refuse(code, code_cap, msg, msg_cap, "embedder_mismatch",
+                     "collection %s holds %u-dimension vectors of %s; these are %u of %s",
+                     pname->valuestring, coll.dim, coll.embedder, dim, emb->valuestring);
+        goto out;
+    }
+    if (!exists) {
+        memset(&coll, 0, sizeof coll);
+        snprintf(coll.embedder, sizeof coll.embedder, "%s", emb->valuestring);
+        coll.dim = dim;
+        coll.created_ms = c->now;
+    }
+    uint64_t added = 0, replaced = 0;
+    int i = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, docs) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "id");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "text");
+        const cJSON *rid = cJSON_GetArrayItem(ids, i);
+        if (!cJSON_IsString(id) || !cJSON_IsString(text) || !cJSON_IsString(rid) ||
+            strcmp(id->valuestring, rid->valuestring) != 0) {
+            err = refuse(code, code_cap, msg, msg_cap, "bad_result",
+                         "the worker's embed result does not match the job");
+            goto out;
+        }
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(d, "metadata");
+        char *mtext = cJSON_IsObject(meta) ? cJSON_PrintUnformatted(meta) : NULL;
+        store_coll_doc sd = {.id = id->valuestring,
+                             .id_len = strlen(id->valuestring),
+                             .vec = (const unsigned char *)(vecs + (size_t)i * dim),
+                             .dim = dim,
+                             .text = text->valuestring,
+                             .text_len = strlen(text->valuestring),
+                             .meta = mtext,
+                             .meta_len = mtext ? strlen(mtext) : 0};
+        int was = 0;
+        err = store_coll_doc_put(c->txn, pname->valuestring, &sd, &was);
+        free(mtext);
+        if (err == EQ_EINVAL) {
+            err = refuse(code, code_cap, msg, msg_cap, "document_too_large",
+                         "document %d (%.64s) is past the store's limits", i, id->valuestring);
+            goto out;
+        }
+        if (err)
+            goto out;
+        was ? replaced++ : added++;
+        i++;
+    }
+    coll.count += added;
+    coll.updated_ms = c->now;
+    if ((err = next_generation(c, &coll.generation)) || (err = store_coll_put(c->txn, pname->valuestring, &coll)))
+        goto out;
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "collection", pname->valuestring);
+    cJSON_AddStringToObject(out, "embedder", coll.embedder);
+    cJSON_AddNumberToObject(out, "dim", dim);
+    cJSON_AddNumberToObject(out, "added", (double)added);
+    cJSON_AddNumberToObject(out, "replaced", (double)replaced);
+    cJSON_AddNumberToObject(out, "count", (double)coll.count);
+    cJSON_AddNumberToObject(out, "generation", (double)coll.generation);
+    cJSON_AddItemReferenceToObject(out, "ids", (cJSON *)ids);
+    *slim = cJSON_PrintUnformatted(out);
+    if (!*slim)
+        err = EQ_ENOMEM;
+out:
+    cJSON_Delete(out);
+    cJSON_Delete(res);
+    cJSON_Delete(params);
+    free(vecs);
+    return err;
+}
+
+uint64_t lc_coll_generation(lc_ctx *c, const char *type, const char *params,
+                            const char *result) {
+    if (strcmp(type, "search") != 0 && strcmp(type, "llm") != 0)
+        return 0;
+    if (result) { /* the generation the worker read */
+        cJSON *r = cJSON_Parse(result);
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(r, "generation");
+        uint64_t gen = cJSON_IsNumber(g) ? (uint64_t)g->valuedouble : 0;
+        cJSON_Delete(r);
+        return gen;
+    }
+    cJSON *p = cJSON_Parse(params);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "collection");
+    store_coll coll;
+    uint64_t gen = cJSON_IsString(name) && store_coll_get(c->txn, name->valuestring, &coll) == EQ_OK
+                       ? coll.generation
+                       : 0;
+    cJSON_Delete(p);
+    return gen;
+}
+
+eq_err lc_coll_del(lc_ctx *c, const char *name, const char *doc_id) {
+    store_coll coll;
+    eq_err err = store_coll_get(c->txn, name, &coll);
+    if (err)
+        return err;
+    if (!doc_id || !*doc_id) {
+        size_t n;
+        do {
+            if ((err = store_coll_drop(c->txn, name, COLL_DROP_STEP, &n)))
+                return err;
+        } while (n == COLL_DROP_STEP);
+        return EQ_OK;
+    }
+    if ((err = store_coll_doc_del(c->txn, name, doc_id)))
+        return err;
+    coll.count = coll.count ? coll.count - 1 : 0;
+    coll.updated_ms = c->now;
+    if ((err = next_generation(c, &coll.generation)))
+        return err;
+    return store_coll_put(c->txn, name, &coll);
+}

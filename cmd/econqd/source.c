@@ -1,0 +1,100 @@
+/* The worker_source over the store (workers/source.h): what search and llm workers read from
+ * collections, through read transactions of the process's store. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/econqd/source.h"
+#include "store/store_coll.h"
+
+static void info_from(const store_coll *c, worker_coll_info *out) {
+    memset(out, 0, sizeof *out);
+    memcpy(out->embedder, c->embedder, sizeof out->embedder);
+    out->embedder[sizeof out->embedder - 1] = '\0';
+    out->dim = c->dim;
+    out->count = c->count;
+    out->generation = c->generation;
+}
+
+static eq_err coll_info(void *ctx, const char *name, worker_coll_info *out) {
+    store_txn *t;
+    store_coll c;
+    eq_err err = store_txn_begin(ctx, 0, &t);
+    if (err)
+        return err;
+    err = store_coll_get(t, name, &c);
+    store_txn_abort(t);
+    if (!err)
+        info_from(&c, out);
+    return err;
+}
+
+typedef struct load_ctx {
+    worker_coll_doc_fn fn;
+    void *arg;
+    char id[STORE_COLL_DOC_ID_MAX + 1];
+} load_ctx;
+
+static int load_one(void *arg, const store_coll_doc *d) {
+    load_ctx *l = arg;
+    memcpy(l->id, d->id, d->id_len);
+    l->id[d->id_len] = '\0';
+    return l->fn(l->arg, l->id, d->vec, d->dim);
+}
+
+static eq_err coll_load(void *ctx, const char *name, worker_coll_info *info,
+                        worker_coll_doc_fn fn, void *arg) {
+    store_txn *t;
+    store_coll c;
+    eq_err err = store_txn_begin(ctx, 0, &t);
+    if (err)
+        return err;
+    if ((err = store_coll_get(t, name, &c)) == EQ_OK) {
+        info_from(&c, info);
+        load_ctx *l = malloc(sizeof *l);
+        if (!l) {
+            err = EQ_ENOMEM;
+        } else {
+            *l = (load_ctx){.fn = fn, .arg = arg};
+            err = store_coll_docs_each(t, name, NULL, load_one, l);
+            free(l);
+        }
+    }
+    store_txn_abort(t);
+    return err;
+}
+
+static char *dupn(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        if (n)
+            memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static eq_err coll_doc(void *ctx, const char *name, const char *id, char **text, char **meta) {
+    store_txn *t;
+    store_coll_doc d;
+    *text = *meta = NULL;
+    eq_err err = store_txn_begin(ctx, 0, &t);
+    if (err)
+        return err;
+    if ((err = store_coll_doc_get(t, name, id, &d)) == EQ_OK) {
+        *text = dupn(d.text, d.text_len);
+        *meta = dupn(d.meta, d.meta_len);
+        if (!*text || !*meta) {
+            free(*text);
+            free(*meta);
+            *text = *meta = NULL;
+            err = EQ_ENOMEM;
+        }
+    }
+    store_txn_abort(t);
+    return err == EQ_EINVAL ? EQ_ENOTFOUND : err;
+}
+
+void econqd_source_init(worker_source *src, store *st) {
+    *src = (worker_source){
+        .ctx = st, .coll_info = coll_info, .coll_load = coll_load, .coll_doc = coll_doc};
+}

@@ -1,0 +1,14 @@
+/* The llm kind's run function (workers/llm_kind.c) and its circuit breaker's state. */
+#ifndef ECONQ_WORKERS_LLM_KIND_H
+#define ECONQ_WORKERS_LLM_KIND_H
+#include "workers/llm/breaker.h"
+#include "workers/runtime.h"
+
+eq_err worker_llm_run(const worker_job *job, worker_ctx *ctx, char **result, worker_error *err);
+
+/* The process's llm breaker (set up on first use, from ECONQ_LLM_* and
+ * ECONQ_LLM_BREAKER_THRESHOLD / _COOLDOWN_MS) and the server it guards. Returns -1 when it
+ * could not be set up. */
+int worker_llm_status(breaker_status *out, const char **url);
+
+#endif
