@@ -128,9 +128,20 @@ static int check_webhook_secret(const char *secret, int production, FILE *err) {
     return n ? bad : check_one_secret("", production, err);
 }
 
+/* The LLM server's address (serve and worker): an http or https URL. */
+static int check_llm_url(const eq_config *c, FILE *err) {
+    const char *u = cfg_str(c, "llm-url");
+    if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)
+        return 0;
+    fprintf(err, "econqd: --llm-url \"%s\" is not an http:// or https:// URL\n", u);
+    return 1;
+}
+
 int econqd_check(const eq_config *c, unsigned command, FILE *err) {
     int production = strcmp(cfg_str(c, "env"), "production") == 0, bad = 0;
     char msg[512];
+    if (command & (CMD_SERVE | CMD_WORKER))
+        bad |= check_llm_url(c, err);
     if (command == CMD_WORKER) {
         if (!worker_kind_find(cfg_str(c, "kind"))) {
             fprintf(err, "econqd: unknown worker kind \"%s\"\n", cfg_str(c, "kind"));

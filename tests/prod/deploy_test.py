@@ -15,7 +15,7 @@ import yaml
 
 SRC = os.environ.get("ECONQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(os.environ.get("ECONQ_BUILD_DIR", "."), "econqd")
-WORKER_KINDS = ["forecast"]  # instances of econqd-worker@ checked; kinds this build has
+WORKER_KINDS = ["forecast", "chart", "embed", "llm"]  # instances of econqd-worker@ checked; kinds this build has
 STRONG_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwdyBuF8PcR0U="
 HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes",
              "MemoryDenyWriteExecute=yes", "RestrictAddressFamilies=", "SystemCallFilter=@system-service",
