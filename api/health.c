@@ -12,17 +12,22 @@
 #define HEALTH_BACKLOG_DEGRADED 10000 /* pending webhook deliveries beyond which: degraded */
 #define HEALTH_MAX_TYPES 32           /* job types counted per worker */
 
+static const char *const breaker_names[] = {"closed", "open", "half_open"};
+
 typedef struct workers_ctx {
     eq_buf *b;
     int64_t since;
     size_t n;
     char types[HEALTH_MAX_TYPES][64]; /* job types served by connected workers, and how many */
     size_t ntypes, per_type[HEALTH_MAX_TYPES];
+    int llm_workers, llm_state; /* workers reporting an llm breaker, and the worst state */
 } workers_ctx;
 
-static void count_types(workers_ctx *w, const char *kinds) {
-    for (const char *p = kinds; *p;) {
-        size_t l = strcspn(p, ",");
+static void count_types(workers_ctx *w, const char *kinds, size_t len) {
+    for (const char *p = kinds; p < kinds + len;) {
+        size_t l = strcspn(p, ",|");
+        if (l > (size_t)(kinds + len - p))
+            l = (size_t)(kinds + len - p);
         size_t i;
         for (i = 0; i < w->ntypes; i++)
             if (strlen(w->types[i]) == l && strncmp(w->types[i], p, l) == 0)
@@ -44,13 +49,29 @@ static void one_worker(void *arg, const char *name, const char *kinds, int64_t s
     workers_ctx *w = arg;
     if (seen < w->since)
         return;
-    count_types(w, kinds);
+    /* "types" or "types|status" (the worker's own state, e.g. its llm breaker). */
+    const char *bar = strchr(kinds, '|');
+    size_t tl = bar ? (size_t)(bar - kinds) : strlen(kinds);
+    count_types(w, kinds, tl);
     if (w->n++)
         eq_buf_u8(w->b, ',');
     eq_buf_puts(w->b, "{\"name\":");
     eq_buf_json_str(w->b, name);
     eq_buf_puts(w->b, ",\"types\":");
-    eq_buf_json_str(w->b, kinds);
+    eq_buf_json_strn(w->b, kinds, tl);
+    if (bar) {
+        eq_buf_puts(w->b, ",\"status\":");
+        eq_buf_json_str(w->b, bar + 1);
+        const char *s = strstr(bar + 1, "llm_breaker=");
+        if (s) {
+            s += 12;
+            int st = strncmp(s, "open", 4) == 0 ? 1 : strncmp(s, "half_open", 9) == 0 ? 2 : 0;
+            w->llm_workers++;
+            /* open is worse than half-open, which is worse than closed */
+            if (st == 1 || (st == 2 && w->llm_state != 1))
+                w->llm_state = st;
+        }
+    }
     eq_buf_printf(w->b, ",\"seen_ms_ago\":%lld}", (long long)(eq_now_ms() - seen));
 }
 
@@ -78,7 +99,7 @@ void api_health(api *a, http_request *r) {
         eq_buf_puts(&b, "\"status\":\"unhealthy\",\"error\":\"the store cannot be read\"}");
     }
     size_t nworkers = 0;
-    int backlog_high = 0;
+    int backlog_high = 0, llm_workers = 0, llm_state = 0;
     if (t) {
         eq_buf_puts(&b, ",\"queues\":{");
         for (size_t i = 0; a->cfg.job_types && a->cfg.job_types[i]; i++) {
@@ -94,6 +115,8 @@ void api_health(api *a, http_request *r) {
         workers_ctx w = {.b = &b, .since = now - a->cfg.health_worker_window_ms};
         store_workers_each(t, one_worker, &w);
         nworkers = w.n;
+        llm_workers = w.llm_workers;
+        llm_state = w.llm_state;
         eq_buf_printf(&b, "],\"count\":%zu,\"per_type\":{", w.n);
         for (size_t i = 0; i < w.ntypes; i++) {
             eq_buf_printf(&b, "%s", i ? "," : "");
@@ -128,14 +151,18 @@ void api_health(api *a, http_request *r) {
     uint64_t retry_s = 0, opened = 0;
     const char *url = NULL;
     if (a->cfg.llm_breaker && a->cfg.llm_breaker(&state, &failures, &retry_s, &opened, &url) == 0) {
-        static const char *const names[] = {"closed", "open", "half_open"};
         llm_down = state != 0;
         eq_buf_printf(&b, ",\"llm\":{\"circuit\":\"%s\",\"consecutive_failures\":%u,"
                           "\"retry_after_s\":%llu,\"opened_total\":%llu,\"url\":",
-                      names[state >= 0 && state <= 2 ? state : 0], failures,
+                      breaker_names[state >= 0 && state <= 2 ? state : 0], failures,
                       (unsigned long long)retry_s, (unsigned long long)opened);
         eq_buf_json_str(&b, url);
         eq_buf_printf(&b, ",\"status\":\"%s\"}", llm_down ? "degraded" : "healthy");
+    } else if (llm_workers) {
+        /* Remote llm workers report their breakers with their lease requests. */
+        llm_down = llm_state != 0;
+        eq_buf_printf(&b, ",\"llm\":{\"circuit\":\"%s\",\"workers\":%d,\"status\":\"%s\"}",
+                      breaker_names[llm_state], llm_workers, llm_down ? "degraded" : "healthy");
     }
     eq_buf_puts(&b, "}");
     /* No worker seen recently, a low disk or a webhook backlog: degraded, still accepting. */

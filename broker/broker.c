@@ -35,6 +35,7 @@ typedef struct slot {
 
 typedef struct seen_worker {
     char name[128];
+    char kinds[384]; /* what was written: types, then "|status" */
     int64_t written_ms;
 } seen_worker;
 
@@ -134,7 +135,9 @@ static eq_err note_worker(broker *b, store_txn *t, const char *name, const char 
     size_t n = sizeof b->seen / sizeof b->seen[0], free_i = n, oldest = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(b->seen[i].name, name) == 0) {
-            if (now - b->seen[i].written_ms < BROKER_WORKER_SEEN_MS)
+            /* Written again when its status changed (a breaker opened), else now and then. */
+            if (now - b->seen[i].written_ms < BROKER_WORKER_SEEN_MS &&
+                strcmp(b->seen[i].kinds, kinds) == 0)
                 return EQ_OK;
             free_i = i;
             break;
@@ -147,6 +150,7 @@ static eq_err note_worker(broker *b, store_txn *t, const char *name, const char 
     if (free_i == n)
         free_i = oldest;
     snprintf(b->seen[free_i].name, sizeof b->seen[free_i].name, "%s", name);
+    snprintf(b->seen[free_i].kinds, sizeof b->seen[free_i].kinds, "%s", kinds);
     b->seen[free_i].written_ms = now;
     /* A failed write poisons the transaction (a full map): say so, or the next write in the
      * group fails with a less helpful error. */
@@ -269,10 +273,14 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
         return err;
     case PROTO_LEASE: {
         uint32_t n = 0;
-        char kinds[256] = "";
+        char kinds[384] = "";
         for (uint16_t i = 0; i < r->lease.ntypes; i++) {
             size_t l = strlen(kinds);
             snprintf(kinds + l, sizeof kinds - l, "%s%s", i ? "," : "", r->lease.types[i]);
+        }
+        if (r->lease.status && r->lease.status[0]) {
+            size_t l = strlen(kinds);
+            snprintf(kinds + l, sizeof kinds - l, "|%s", r->lease.status);
         }
         if ((err = note_worker(b, c->txn, r->lease.worker, kinds, c->now)))
             return err;

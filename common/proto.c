@@ -91,7 +91,8 @@ static void enc_outcome(eq_buf *b, const proto_outcome *o) {
 }
 
 void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
-                     uint16_t max, uint32_t wait_ms, const proto_outcome *outs, uint32_t nouts) {
+                     uint16_t max, uint32_t wait_ms, const char *status, const proto_outcome *outs,
+                     uint32_t nouts) {
     enc_head(b, PROTO_LEASE);
     eq_buf_str(b, worker);
     eq_buf_u16(b, ntypes);
@@ -99,6 +100,7 @@ void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, ui
         eq_buf_str(b, types[i]);
     eq_buf_u16(b, max);
     eq_buf_u32(b, wait_ms);
+    eq_buf_str(b, status ? status : "");
     eq_buf_u32(b, nouts);
     for (uint32_t i = 0; i < nouts; i++)
         enc_outcome(b, &outs[i]);
@@ -222,6 +224,7 @@ void proto_req_fini(proto_req *r) {
     free(r->id);
     free(r->doc_id);
     free(r->lease.worker);
+    free(r->lease.status);
     for (uint16_t i = 0; i < r->lease.ntypes; i++)
         free(r->lease.types[i]);
     free(r->worker);
@@ -331,6 +334,7 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
             r->lease.types[i] = req_str(&rd, JOB_TYPE_MAX - 1);
         r->lease.max = eq_rd_u16(&rd);
         r->lease.wait_ms = eq_rd_u32(&rd);
+        r->lease.status = req_str(&rd, PROTO_MAX_STATUS);
         if (r->lease.max > PROTO_MAX_JOBS) {
             rd.bad = 1;
             break;

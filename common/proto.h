@@ -19,6 +19,7 @@
 #define PROTO_MAX_STR (16u << 20)          /* one string inside a message (params, results) */
 #define PROTO_MAX_JOBS 10000               /* jobs in one submit or lease */
 #define PROTO_MAX_TYPES 32                 /* job types in one lease request */
+#define PROTO_MAX_STATUS 128               /* a worker's status string in a lease request */
 
 typedef enum proto_op {
     PROTO_SUBMIT = 1,
@@ -71,6 +72,7 @@ typedef struct proto_lease_req {
     uint16_t ntypes;
     uint16_t max;            /* at most this many jobs */
     uint32_t wait_ms;        /* park the request this long when nothing is ready */
+    char *status;            /* the worker's state for /health, "" when none */
 } proto_lease_req;
 
 typedef struct proto_leased_job {
@@ -137,8 +139,10 @@ void proto_enc_coll_del(eq_buf *b, const char *name, const char *doc_id);
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job);
 /* outs may be NULL when nouts is 0; an outcome's worker field is not sent (the request's is). */
+/* status: the worker's own state for /health (e.g. "llm_breaker=open"), "" or NULL if none. */
 void proto_enc_lease(eq_buf *b, const char *worker, const char *const *types, uint16_t ntypes,
-                     uint16_t max, uint32_t wait_ms, const proto_outcome *outs, uint32_t nouts);
+                     uint16_t max, uint32_t wait_ms, const char *status, const proto_outcome *outs,
+                     uint32_t nouts);
 void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *items, uint32_t n);
 void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
                         const char *result);

@@ -53,8 +53,11 @@ static const worker_kind embed_kind = {.name = "embed",
 
 /* Answers take seconds: more threads than cores, as they mostly wait on the server. */
 static const char *const llm_types[] = {"llm", NULL};
-static const worker_kind llm_kind = {
-    .name = "llm", .types = llm_types, .run = worker_llm_run, .default_threads = 4};
+static const worker_kind llm_kind = {.name = "llm",
+                                     .types = llm_types,
+                                     .run = worker_llm_run,
+                                     .default_threads = 4,
+                                     .status = worker_llm_status_text};
 
 const worker_kind *const worker_kinds[] = {&forecast_kind, &chart_kind, &embed_kind, &llm_kind,
                                            NULL};

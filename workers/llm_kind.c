@@ -53,6 +53,14 @@ int worker_llm_status(breaker_status *out, const char **url) {
     return 0;
 }
 
+void worker_llm_status_text(char *buf, size_t len) {
+    breaker_status st;
+    if (worker_llm_status(&st, NULL) == 0)
+        snprintf(buf, len, "llm_breaker=%s", breaker_state_name(st.state));
+    else if (len)
+        buf[0] = '\0';
+}
+
 static eq_err bad(worker_error *err, const char *code, const char *msg) {
     snprintf(err->code, sizeof err->code, "%s", code);
     snprintf(err->message, sizeof err->message, "%s", msg);

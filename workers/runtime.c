@@ -148,7 +148,10 @@ static eq_err lease_rpc(worker_thread *t, uint16_t max, uint32_t wait_ms, nng_ms
                         eq_rd *rd, uint32_t *n) {
     eq_buf req;
     eq_buf_init(&req);
-    proto_enc_lease(&req, t->name, t->types, t->ntypes, max, wait_ms, t->outs, t->nouts);
+    char status[PROTO_MAX_STATUS] = "";
+    if (t->kind->status)
+        t->kind->status(status, sizeof status);
+    proto_enc_lease(&req, t->name, t->types, t->ntypes, max, wait_ms, status, t->outs, t->nouts);
     eq_err err = rpc(t->ctx, t->aio, &req, (int64_t)wait_ms + WORKER_RPC_SLACK_MS, reply);
     eq_buf_fini(&req);
     if (err)

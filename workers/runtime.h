@@ -7,6 +7,7 @@
  * Every kind also serves `noop`. */
 #ifndef ECONQ_WORKERS_RUNTIME_H
 #define ECONQ_WORKERS_RUNTIME_H
+#include <stddef.h>
 #include <stdint.h>
 #include "common/eq_err.h"
 
@@ -45,6 +46,9 @@ typedef struct worker_kind {
     const char *const *source_types;
     worker_run_fn run;
     unsigned default_threads;
+    /* Writes the kind's state for /health (e.g. "llm_breaker=open"), sent with every lease
+     * request; may be NULL. */
+    void (*status)(char *buf, size_t len);
 } worker_kind;
 
 /* The kinds this build has; NULL-terminated. */

@@ -143,7 +143,7 @@ START_TEST(lease_round_trip_with_outcomes) {
     };
     eq_buf b;
     eq_buf_init(&b);
-    proto_enc_lease(&b, "w-1", types, 2, 16, 25000, outs, 2);
+    proto_enc_lease(&b, "w-1", types, 2, 16, 25000, "llm_breaker=open", outs, 2);
     proto_req r;
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_OK);
     ck_assert_int_eq(r.op, PROTO_LEASE);
@@ -153,6 +153,7 @@ START_TEST(lease_round_trip_with_outcomes) {
     ck_assert_str_eq(r.lease.types[1], "chart");
     ck_assert_uint_eq(r.lease.max, 16);
     ck_assert_uint_eq(r.lease.wait_ms, 25000);
+    ck_assert_str_eq(r.lease.status, "llm_breaker=open");
     ck_assert_uint_eq(r.lease.nouts, 2);
     const proto_outcome *o = r.lease.outs;
     ck_assert_str_eq(o[0].id, ID1);
@@ -180,7 +181,7 @@ START_TEST(lease_without_outcomes) {
     const char *types[1] = {"embed"};
     eq_buf b;
     eq_buf_init(&b);
-    proto_enc_lease(&b, "w", types, 1, 1, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, 1, 1, 0, NULL, NULL, 0);
     proto_req r;
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_OK);
     ck_assert_uint_eq(r.lease.nouts, 0);
@@ -189,12 +190,12 @@ START_TEST(lease_without_outcomes) {
     check_prefixes_and_trailing(&b);
     /* Asking for nothing and reporting nothing is refused. */
     eq_buf_reset(&b);
-    proto_enc_lease(&b, "w", types, 1, 0, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, 1, 0, 0, NULL, NULL, 0);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_EPROTO);
     /* Reporting only (max 0) is fine. */
     proto_outcome one = {.id = ID1, .attempt = 1, .result = "1"};
     eq_buf_reset(&b);
-    proto_enc_lease(&b, "w", types, 1, 0, 0, &one, 1);
+    proto_enc_lease(&b, "w", types, 1, 0, 0, NULL, &one, 1);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_OK);
     ck_assert_uint_eq(r.lease.nouts, 1);
     proto_req_fini(&r);
@@ -385,22 +386,22 @@ START_TEST(lease_counts_beyond_limits) {
     eq_buf b;
     eq_buf_init(&b);
     proto_req r;
-    proto_enc_lease(&b, "w", types, PROTO_MAX_TYPES, 1, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, PROTO_MAX_TYPES, 1, 0, NULL, NULL, 0);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_OK);
     ck_assert_uint_eq(r.lease.ntypes, PROTO_MAX_TYPES);
     proto_req_fini(&r);
     eq_buf_reset(&b);
-    proto_enc_lease(&b, "w", types, PROTO_MAX_TYPES + 1, 1, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, PROTO_MAX_TYPES + 1, 1, 0, NULL, NULL, 0);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_EPROTO);
     eq_buf_reset(&b);
-    proto_enc_lease(&b, "w", types, 0, 1, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, 0, 1, 0, NULL, NULL, 0);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_EPROTO);
     eq_buf_reset(&b);
-    proto_enc_lease(&b, "w", types, 1, PROTO_MAX_JOBS + 1, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, 1, PROTO_MAX_JOBS + 1, 0, NULL, NULL, 0);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_EPROTO);
     /* An outcome count past the limit, and one past the bytes present. */
     eq_buf_reset(&b);
-    proto_enc_lease(&b, "w", types, 1, 1, 0, NULL, 0);
+    proto_enc_lease(&b, "w", types, 1, 1, 0, NULL, NULL, 0);
     b.len -= 4;
     eq_buf_u32(&b, PROTO_MAX_JOBS + 1);
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_EPROTO);
@@ -567,7 +568,7 @@ START_TEST(mutated_messages_decode_or_fail_cleanly) {
         eq_buf_init(&msgs[i]);
     proto_enc_submit(&msgs[0], jobs, 3);
     proto_enc_id(&msgs[1], PROTO_CANCEL, ID1);
-    proto_enc_lease(&msgs[2], "w", types, 2, 4, 100, outs, 2);
+    proto_enc_lease(&msgs[2], "w", types, 2, 4, 100, NULL, outs, 2);
     proto_enc_heartbeat(&msgs[3], "w", items, 2);
     proto_enc_complete(&msgs[4], "w", ID1, 1, "{\"a\":1}");
     proto_enc_fail(&msgs[5], "w", ID1, 1, "code", "message", 1);

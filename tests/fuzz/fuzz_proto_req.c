@@ -44,7 +44,8 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
         break;
     case PROTO_LEASE:
         proto_enc_lease(b, r->lease.worker, (const char *const *)r->lease.types, r->lease.ntypes,
-                        r->lease.max, r->lease.wait_ms, r->lease.outs, r->lease.nouts);
+                        r->lease.max, r->lease.wait_ms, r->lease.status, r->lease.outs,
+                        r->lease.nouts);
         break;
     case PROTO_HEARTBEAT:
         proto_enc_heartbeat(b, r->worker, r->hb, r->nhb);

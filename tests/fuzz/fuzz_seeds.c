@@ -61,7 +61,7 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
     proto_enc_id(b, PROTO_RETRY, "01JB8ZB6ZQ9V3M0C0Y8V2K4W1Y");
     rc |= seeds_write(root, "proto_req", "retry", b);
     const char *types[] = {"forecast", "embed", "chart"};
-    proto_enc_lease(b, "worker-a:1234", types, 3, 8, 5000, NULL, 0);
+    proto_enc_lease(b, "worker-a:1234", types, 3, 8, 5000, NULL, NULL, 0);
     rc |= seeds_write(root, "proto_req", "lease", b);
     proto_outcome outs[2] = {
         {.id = "01JB8ZB6ZQ9V3M0C0Y8V2K4W1X", .attempt = 1, .result = "{\"ok\":true}"},
@@ -72,7 +72,7 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
          .message = "the model did not answer",
          .retryable = 1},
     };
-    proto_enc_lease(b, "worker-b", types, 1, 0, 0, outs, 2);
+    proto_enc_lease(b, "worker-b", types, 1, 0, 0, "llm_breaker=open", outs, 2);
     rc |= seeds_write(root, "proto_req", "lease_with_outcomes", b);
     proto_hb_item hb[2] = {{"01JB8ZB6ZQ9V3M0C0Y8V2K4W1X", 1}, {"01JB8ZB6ZQ9V3M0C0Y8V2K4W1Y", 3}};
     proto_enc_heartbeat(b, "worker-a:1234", hb, 2);

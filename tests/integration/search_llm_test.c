@@ -351,7 +351,15 @@ static int count_chats(const char *needle) {
 
 START_TEST(breaker_opens_fails_fast_and_recovers) {
     char st[32], id[4][64];
-    cJSON *llm = health_llm(st, sizeof st);
+    cJSON *llm = NULL;
+    /* Healthy once the in-process workers have checked in. */
+    for (int t = 0; t < 100; t++) {
+        cJSON_Delete(llm);
+        llm = health_llm(st, sizeof st);
+        if (strcmp(st, "healthy") == 0)
+            break;
+        eqt_sleep_ms(50);
+    }
     ck_assert_str_eq(eqt_str(llm, "circuit"), "closed");
     ck_assert_str_eq(st, "healthy");
     cJSON_Delete(llm);
@@ -425,6 +433,70 @@ START_TEST(breaker_opens_fails_fast_and_recovers) {
 }
 END_TEST
 
+/* econqd server with remote workers: an embed worker that reads the server's store (same host)
+ * serves embed and search; an llm worker reports its breaker, which the server's /health
+ * shows. */
+START_TEST(remote_workers_search_and_report_their_breaker) {
+    char broker[64], cooldown[] = "60000";
+    eqd srv, we, wl;
+    fake_llm f;
+    ck_assert_int_eq(fake_llm_start(&f, NULL), 0);
+    eqt_tmpdir(dir, sizeof dir);
+    snprintf(broker, sizeof broker, "tcp://127.0.0.1:%d", eqt_free_port());
+    const char *sargs[] = {"--broker-listen", broker, "--durability", "nosync",
+                           "--backoff-base-ms", "100", NULL};
+    const char *eargs[] = {"--connect", broker, "--kind", "embed", "--store-dir", dir,
+                           "--lease-wait-ms", "1000", NULL};
+    const char *largs[] = {"--connect", broker, "--kind", "llm", "--llm-url", f.base_url,
+                           "--llm-breaker-cooldown-ms", cooldown, "--lease-wait-ms", "1000", NULL};
+    ck_assert_int_eq(eqd_start(&srv, "server", dir, sargs), 0);
+    ck_assert_int_eq(eqd_start(&we, "worker", dir, eargs), 0);
+    ck_assert_int_eq(eqd_start(&wl, "worker", dir, largs), 0);
+    d = srv; /* the helpers talk to d */
+    cJSON *corpus = embed_corpus("remote");
+    const cJSON *q = cJSON_GetArrayItem(cJSON_GetObjectItem(corpus, "queries"), 1);
+    cJSON *j = search("remote", eqt_str(q, "query"), 3);
+    ck_assert_str_eq(top_id(j), eqt_str(q, "expect"));
+    cJSON_Delete(j);
+    cJSON_Delete(corpus);
+    /* The remote llm worker's breaker opens; the server's /health says so. */
+    ck_assert_int_eq(fake_llm_mode(&f, "500", 0), 0);
+    char id[3][64];
+    for (int i = 0; i < 3; i++) {
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"type\":\"llm\",\"max_attempts\":20,\"params\":{\"question\":\"R%d\"}}", i);
+        ck_assert_int_eq(eqt_submit(d.port, body, id[i]), 202);
+    }
+    int open = 0;
+    char st[32];
+    for (int t = 0; t < 200 && !open; t++) {
+        http_resp r;
+        ck_assert_int_eq(http_do(d.port, "GET", "/health", NULL, NULL, 0, &r), 0);
+        cJSON *h = http_json(&r);
+        http_resp_free(&r);
+        const cJSON *llm = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "checks"), "llm");
+        open = llm && strcmp(eqt_str(llm, "circuit"), "open") == 0;
+        snprintf(st, sizeof st, "%s", eqt_str(h, "status"));
+        if (open)
+            ck_assert_int_ge((int)eqt_num(llm, "workers"), 1); /* one per worker thread */
+        cJSON_Delete(h);
+        if (!open)
+            eqt_sleep_ms(50);
+    }
+    ck_assert_msg(open, "the server's /health never showed the remote breaker open");
+    ck_assert_str_eq(st, "degraded");
+    eqd_signal(&wl, SIGTERM);
+    ck_assert_int_eq(eqd_wait(&wl), 0);
+    eqd_signal(&we, SIGTERM);
+    ck_assert_int_eq(eqd_wait(&we), 0);
+    eqd_signal(&srv, SIGTERM);
+    ck_assert_int_eq(eqd_wait(&srv), 0);
+    eqt_rmdir(dir);
+    fake_llm_stop(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("search_llm");
     TCase *tc = tcase_create("e2e");
@@ -436,6 +508,10 @@ int main(void) {
     tcase_add_test(tc, llm_question_uses_dataset_and_search_context);
     tcase_add_test(tc, breaker_opens_fails_fast_and_recovers);
     suite_add_tcase(s, tc);
+    TCase *remote = tcase_create("remote");
+    tcase_set_timeout(remote, 120);
+    tcase_add_test(remote, remote_workers_search_and_report_their_breaker);
+    suite_add_tcase(s, remote);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
