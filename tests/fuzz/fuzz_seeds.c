@@ -85,6 +85,9 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
     rc |= seeds_write(root, "proto_req", "fail", b);
     proto_enc_id(b, PROTO_DATASET_DEL, "us_macro_monthly");
     rc |= seeds_write(root, "proto_req", "dataset_del", b);
+    eq_buf_reset(b);
+    proto_enc_coll_del(b, "notes", "imports-2023");
+    rc |= seeds_write(root, "proto_req", "coll_del", b);
     proto_enc_id(b, PROTO_SCHEDULE_DEL, "nightly");
     rc |= seeds_write(root, "proto_req", "schedule_del", b);
     proto_enc_id(b, PROTO_REDELIVER, "msg_p5jXN8AQM9LWM0D4loKWxJek");
