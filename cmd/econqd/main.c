@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <uv.h>
@@ -24,6 +25,7 @@
 #include "workers/runtime.h"
 
 #define ECONQD_VERSION "0.1.0"
+#define ECONQD_MMAP_THRESHOLD (256 * 1024) /* bytes from which malloc uses mmap */
 
 /* The job types this build accepts at submit. */
 static const char *const job_types[] = {"noop", "forecast", "chart", "report", "embed", "search", "llm",
@@ -422,6 +424,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     eq_log_set_level((eq_log_level)eq_log_level_parse(cfg_str(&n.cfg, "log-level")));
+    /* Large buffers (request bodies, embed results of a few MB) straight from mmap, so that
+     * their memory goes back to the system when freed instead of staying in a thread's arena:
+     * loading 100,000 documents otherwise left ~200 MB of freed heap behind. */
+    mallopt(M_MMAP_THRESHOLD, ECONQD_MMAP_THRESHOLD);
     /* GSL's default handler aborts; the forecast engine checks every status itself. */
     gsl_set_error_handler_off();
     signal(SIGPIPE, SIG_IGN);
