@@ -125,9 +125,11 @@ void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t 
 }
 
 void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
-                    const char *code, const char *message, int retryable) {
+                    const char *code, const char *message, int retryable,
+                    uint32_t retry_after_ms) {
     proto_outcome o = {.id = (char *)id, .attempt = attempt, .failed = 1, .code = (char *)code,
-                       .message = (char *)message, .retryable = retryable ? 1 : 0};
+                       .message = (char *)message, .retryable = retryable ? 1 : 0,
+                       .retry_after_ms = retry_after_ms};
     enc_head(b, PROTO_FAIL);
     eq_buf_str(b, worker);
     enc_outcome(b, &o);

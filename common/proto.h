@@ -147,7 +147,8 @@ void proto_enc_heartbeat(eq_buf *b, const char *worker, const proto_hb_item *ite
 void proto_enc_complete(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
                         const char *result);
 void proto_enc_fail(eq_buf *b, const char *worker, const char *id, uint16_t attempt,
-                    const char *code, const char *message, int retryable);
+                    const char *code, const char *message, int retryable,
+                    uint32_t retry_after_ms);
 
 /* Replies: a header, then a body written by the caller with eq_buf_* calls:
  *   submit:    u32 n, then per job: u32 status, str message, str job JSON

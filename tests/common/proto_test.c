@@ -254,7 +254,8 @@ START_TEST(fail_round_trip) {
     for (int retryable = 0; retryable <= 1; retryable++) {
         eq_buf b;
         eq_buf_init(&b);
-        proto_enc_fail(&b, "w-2", ID2, 4, "timeout", "model took too long", retryable);
+        proto_enc_fail(&b, "w-2", ID2, 4, "timeout", "model took too long", retryable,
+                       retryable ? 60000 : 0);
         proto_req r;
         ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_OK);
         ck_assert_int_eq(r.op, PROTO_FAIL);
@@ -265,6 +266,7 @@ START_TEST(fail_round_trip) {
         ck_assert_str_eq(r.out.code, "timeout");
         ck_assert_str_eq(r.out.message, "model took too long");
         ck_assert_uint_eq(r.out.retryable, retryable);
+        ck_assert_uint_eq(r.out.retry_after_ms, retryable ? 60000u : 0u);
         proto_req_fini(&r);
         check_prefixes_and_trailing(&b);
         check_wrong_version(&b);
@@ -277,7 +279,7 @@ START_TEST(complete_and_fail_ops_must_match_their_body) {
     /* A complete op carrying a fail outcome (and the reverse) is refused. */
     eq_buf b;
     eq_buf_init(&b);
-    proto_enc_fail(&b, "w", ID1, 1, "c", "m", 0);
+    proto_enc_fail(&b, "w", ID1, 1, "c", "m", 0, 0);
     b.data[1] = PROTO_COMPLETE;
     proto_req r;
     ck_assert_int_eq(proto_decode_req(b.data, b.len, &r), EQ_EPROTO);
@@ -571,7 +573,7 @@ START_TEST(mutated_messages_decode_or_fail_cleanly) {
     proto_enc_lease(&msgs[2], "w", types, 2, 4, 100, NULL, outs, 2);
     proto_enc_heartbeat(&msgs[3], "w", items, 2);
     proto_enc_complete(&msgs[4], "w", ID1, 1, "{\"a\":1}");
-    proto_enc_fail(&msgs[5], "w", ID1, 1, "code", "message", 1);
+    proto_enc_fail(&msgs[5], "w", ID1, 1, "code", "message", 1, 0);
     int accepted = 0, total = 0;
     for (int m = 0; m < 6; m++) {
         unsigned char *msg = msgs[m].data;

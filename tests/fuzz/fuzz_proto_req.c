@@ -4,8 +4,8 @@
  * Beyond "no crash, no leak", a message that decodes must be canonical: encoding the decoded
  * request again with the matching proto_enc_* call gives back exactly the input bytes. Otherwise
  * two senders could mean different things by one message, or a field would be silently lost.
- * The one allowed difference is FAIL's `retryable` byte, which the decoder accepts as any
- * non-zero value and the encoder writes as 1. */
+ * The one allowed difference is FAIL's `retryable` byte (before its retry_after_ms), which the
+ * decoder accepts as any non-zero value and the encoder writes as 1. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,9 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
     case PROTO_SCHEDULE_DEL:
     case PROTO_REDELIVER:
         proto_enc_id(b, r->op, r->id);
+        break;
+    case PROTO_COLL_DEL:
+        proto_enc_coll_del(b, r->id, r->doc_id);
         break;
     case PROTO_SCHEDULE_PUT:
         if (r->njobs != 1)
@@ -55,7 +58,7 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
         break;
     case PROTO_FAIL:
         proto_enc_fail(b, r->out.worker, r->out.id, r->out.attempt, r->out.code, r->out.message,
-                       r->out.retryable);
+                       r->out.retryable, r->out.retry_after_ms);
         break;
     default:
         abort(); /* the decoder accepted an op it does not know */
@@ -113,9 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (b.oom)
         abort();
     int same = b.len == size && memcmp(b.data, data, size) == 0;
-    /* FAIL ends in its retryable byte; any non-zero value reads as "retryable". */
-    if (!same && r.op == PROTO_FAIL && b.len == size && data[size - 1] != 0 &&
-        memcmp(b.data, data, size - 1) == 0)
+    /* FAIL ends in its retryable byte and a u32 retry_after_ms; any non-zero retryable byte
+     * reads as "retryable". */
+    if (!same && r.op == PROTO_FAIL && b.len == size && size >= 5 && data[size - 5] != 0 &&
+        memcmp(b.data, data, size - 5) == 0 && memcmp(b.data + size - 4, data + size - 4, 4) == 0)
         same = 1;
     if (!same)
         abort();

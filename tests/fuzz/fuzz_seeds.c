@@ -81,8 +81,11 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
                        "{\"forecast\":[1.5,2.5],\"method\":\"ets\"}");
     rc |= seeds_write(root, "proto_req", "complete", b);
     proto_enc_fail(b, "worker-a:1234", "01JB8ZB6ZQ9V3M0C0Y8V2K4W1X", 2, "invalid-params",
-                   "horizon must be positive", 0);
+                   "horizon must be positive", 0, 0);
     rc |= seeds_write(root, "proto_req", "fail", b);
+    proto_enc_fail(b, "local:host:1:llm-1", "01JB8ZB6ZQ9V3M0C0Y8V2K4W1X", 3, "llm_unavailable",
+                   "circuit open", 1, 300000);
+    rc |= seeds_write(root, "proto_req", "fail_deferred", b);
     proto_enc_id(b, PROTO_DATASET_DEL, "us_macro_monthly");
     rc |= seeds_write(root, "proto_req", "dataset_del", b);
     eq_buf_reset(b);
