@@ -166,6 +166,7 @@ typedef struct kinds_count {
     size_t n;
     char names[API_METRICS_MAX_KINDS][48];
     double count[API_METRICS_MAX_KINDS];
+    int llm_reported, llm_state; /* remote llm breakers: any reported, the worst state */
 } kinds_count;
 
 static void count_worker(void *arg, const char *name, const char *kinds, int64_t seen) {
@@ -173,10 +174,19 @@ static void count_worker(void *arg, const char *name, const char *kinds, int64_t
     (void)name;
     if (seen < k->since)
         return;
-    /* kinds is "forecast,noop". */
-    for (const char *p = kinds; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    /* kinds is "forecast,noop", or "llm,noop|llm_breaker=open" with the worker's status. */
+    const char *bar = strchr(kinds, '|');
+    const char *end = bar ? bar : kinds + strlen(kinds);
+    if (bar && strncmp(bar + 1, "llm_breaker=", 12) == 0) {
+        const char *s = bar + 13;
+        int st = strncmp(s, "open", 4) == 0 ? 1 : strncmp(s, "half_open", 9) == 0 ? 2 : 0;
+        k->llm_reported = 1;
+        if (st == 1 || (st == 2 && k->llm_state != 1))
+            k->llm_state = st;
+    }
+    for (const char *p = kinds; p && p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
         size_t i = 0;
         if (len > 0 && len < sizeof k->names[0]) {
             while (i < k->n && (strlen(k->names[i]) != len || strncmp(k->names[i], p, len) != 0))
@@ -259,6 +269,9 @@ static void scrape_store(api *a) {
     metrics_gauge_reset(workers);
     for (size_t i = 0; i < k.n; i++)
         metrics_gauge_set(workers, (const char *const[]){k.names[i]}, k.count[i]);
+    /* Remote llm workers' breakers (an in-process one sets the gauge itself). */
+    if (!a->cfg.llm_breaker && k.llm_reported)
+        metrics_circuit_state("llm", k.llm_state);
     store_txn_abort(t);
 }
 

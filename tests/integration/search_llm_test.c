@@ -486,6 +486,13 @@ START_TEST(remote_workers_search_and_report_their_breaker) {
     }
     ck_assert_msg(open, "the server's /health never showed the remote breaker open");
     ck_assert_str_eq(st, "degraded");
+    /* /metrics too; the worker's status is not mistaken for a kind. */
+    http_resp r;
+    ck_assert_int_eq(http_do(d.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    ck_assert_ptr_nonnull(strstr(r.body, "econq_circuit_state{name=\"llm\"} 1"));
+    ck_assert_ptr_nonnull(strstr(r.body, "econq_workers_connected{kind=\"llm\"}"));
+    ck_assert_ptr_null(strstr(r.body, "llm_breaker"));
+    http_resp_free(&r);
     eqd_signal(&wl, SIGTERM);
     ck_assert_int_eq(eqd_wait(&wl), 0);
     eqd_signal(&we, SIGTERM);
