@@ -504,6 +504,82 @@ START_TEST(remote_workers_search_and_report_their_breaker) {
 }
 END_TEST
 
+/* An OpenAI-compatible server with an API key for answers and embeddings; a collection made by
+ * that embedder refuses the built-in one after a restart without --embed-model. */
+START_TEST(openai_backend_and_embedders_do_not_mix) {
+    fake_llm f;
+    const char *fargs[] = {"--api-key", "sk-test-123", "--dim", "16", NULL};
+    ck_assert_int_eq(fake_llm_start(&f, fargs), 0);
+    eqt_tmpdir(dir, sizeof dir);
+    const char *args[] = {"--durability", "nosync", "--llm-api", "openai", "--llm-url",
+                          f.base_url, "--llm-api-key", "sk-test-123", "--llm-model", "gpt-fake",
+                          "--embed-model", "fake-embed", NULL};
+    ck_assert_int_eq(eqd_start(&d, "serve", dir, args), 0);
+    cJSON *j = submit_wait(
+        "{\"type\":\"embed\",\"params\":{\"collection\":\"remote\",\"documents\":["
+        "{\"id\":\"a\",\"text\":\"Exports of soybeans rose.\"},{\"id\":\"b\",\"text\":"
+        "\"Steel tariffs were raised in March.\"},{\"id\":\"c\",\"text\":\"Rents kept "
+        "climbing.\"}]}}",
+        "succeeded");
+    const cJSON *res = cJSON_GetObjectItem(j, "result");
+    ck_assert_str_eq(eqt_str(res, "embedder"), "openai:fake-embed");
+    ck_assert_int_eq((int)eqt_num(res, "dim"), 16);
+    cJSON_Delete(j);
+    /* The fake's vectors hash the text: the exact text finds its document with score 1. */
+    j = search("remote", "Steel tariffs were raised in March.", 2);
+    ck_assert_str_eq(top_id(j), "b");
+    const cJSON *h0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "result"),
+                                                             "hits"), 0);
+    ck_assert(eqt_num(h0, "score") > 0.9999);
+    cJSON_Delete(j);
+    j = submit_wait("{\"type\":\"llm\",\"params\":{\"question\":\"What about tariffs?\","
+                    "\"collection\":\"remote\"}}",
+                    "succeeded");
+    ck_assert_ptr_nonnull(strstr(eqt_str(cJSON_GetObjectItem(j, "result"), "answer"),
+                                 "fake answer from gpt-fake"));
+    cJSON_Delete(j);
+    char *reqs = fake_llm_requests(&f);
+    ck_assert_ptr_nonnull(strstr(reqs, "/v1/chat/completions"));
+    ck_assert_ptr_nonnull(strstr(reqs, "/v1/embeddings"));
+    ck_assert_ptr_nonnull(strstr(reqs, "Bearer sk-test-123"));
+    free(reqs);
+    eqd_signal(&d, SIGTERM);
+    ck_assert_int_eq(eqd_wait(&d), 0);
+    /* The key never reaches the logs. */
+    char *log = NULL;
+    FILE *lf = fopen(d.log, "rb");
+    if (lf) {
+        log = calloc(1, 1 << 20);
+        size_t n = fread(log, 1, (1 << 20) - 1, lf);
+        log[n] = '\0';
+        fclose(lf);
+        ck_assert_ptr_null(strstr(log, "sk-test-123"));
+        free(log);
+    }
+    /* Back with the built-in embedder: the collection refuses it, and keeps its documents. */
+    const char *args2[] = {"--durability", "nosync", "--llm-url", f.base_url, NULL};
+    ck_assert_int_eq(eqd_start(&d, "serve", dir, args2), 0);
+    j = submit_wait("{\"type\":\"search\",\"params\":{\"collection\":\"remote\",\"query\":"
+                    "\"tariffs\"}}",
+                    "failed");
+    ck_assert_str_eq(eqt_str(cJSON_GetObjectItem(j, "error"), "code"), "embedder_mismatch");
+    cJSON_Delete(j);
+    j = submit_wait("{\"type\":\"embed\",\"params\":{\"collection\":\"remote\",\"documents\":"
+                    "[{\"id\":\"d\",\"text\":\"Wages grew.\"}]}}",
+                    "failed");
+    ck_assert_str_eq(eqt_str(cJSON_GetObjectItem(j, "error"), "code"), "embedder_mismatch");
+    cJSON_Delete(j);
+    cJSON *info = call("GET", "/v1/collections/remote", NULL, 200);
+    ck_assert_int_eq((int)eqt_num(info, "documents"), 3);
+    ck_assert_str_eq(eqt_str(info, "embedder"), "openai:fake-embed");
+    cJSON_Delete(info);
+    eqd_signal(&d, SIGTERM);
+    ck_assert_int_eq(eqd_wait(&d), 0);
+    eqt_rmdir(dir);
+    fake_llm_stop(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("search_llm");
     TCase *tc = tcase_create("e2e");
@@ -518,6 +594,7 @@ int main(void) {
     TCase *remote = tcase_create("remote");
     tcase_set_timeout(remote, 120);
     tcase_add_test(remote, remote_workers_search_and_report_their_breaker);
+    tcase_add_test(remote, openai_backend_and_embedders_do_not_mix);
     suite_add_tcase(s, remote);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
