@@ -51,6 +51,22 @@ static float *decode_vectors(const char *b64, size_t n, uint32_t dim) {
     return (float *)raw;
 }
 
+/* The change log entry of an embed job: the ids of its documents. */
+static eq_err log_ids(lc_ctx *c, const char *coll, uint64_t gen, uint64_t prev,
+                      const cJSON *docs) {
+    int n = cJSON_GetArraySize(docs), i = 0;
+    const char **ids = calloc((size_t)n, sizeof *ids);
+    if (!ids)
+        return EQ_ENOMEM;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, docs) {
+        ids[i++] = cJSON_GetObjectItemCaseSensitive(d, "id")->valuestring;
+    }
+    eq_err err = store_coll_log_add(c->txn, coll, gen, prev, STORE_COLL_PUT, ids, (size_t)n);
+    free(ids);
+    return err;
+}
+
 eq_err lc_embed_apply(lc_ctx *c, const eq_job *j, const char *result, char **slim, char *code,
                       size_t code_cap, char *msg, size_t msg_cap) {
     *slim = NULL;
@@ -134,7 +150,10 @@ eq_err lc_embed_apply(lc_ctx *c, const eq_job *j, const char *result, char **sli
     }
     coll.count += added;
     coll.updated_ms = c->now;
-    if ((err = next_generation(c, &coll.generation)) || (err = store_coll_put(c->txn, pname->valuestring, &coll)))
+    uint64_t prev = coll.generation;
+    if ((err = next_generation(c, &coll.generation)) ||
+        (err = log_ids(c, pname->valuestring, coll.generation, prev, docs)) ||
+        (err = store_coll_put(c->txn, pname->valuestring, &coll)))
         goto out;
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "collection", pname->valuestring);
@@ -188,13 +207,15 @@ eq_err lc_coll_del(lc_ctx *c, const char *name, const char *doc_id) {
             if ((err = store_coll_drop(c->txn, name, COLL_DROP_STEP, &n)))
                 return err;
         } while (n == COLL_DROP_STEP);
-        return EQ_OK;
+        return store_coll_log_drop(c->txn, name);
     }
     if ((err = store_coll_doc_del(c->txn, name, doc_id)))
         return err;
     coll.count = coll.count ? coll.count - 1 : 0;
     coll.updated_ms = c->now;
-    if ((err = next_generation(c, &coll.generation)))
+    uint64_t prev = coll.generation;
+    if ((err = next_generation(c, &coll.generation)) ||
+        (err = store_coll_log_add(c->txn, name, coll.generation, prev, STORE_COLL_DEL, &doc_id, 1)))
         return err;
     return store_coll_put(c->txn, name, &coll);
 }

@@ -20,7 +20,7 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_BATCH_JOBS] = "batch_jobs", [DBI_OUTBOX] = "outbox", [DBI_OUTBOX_DUE] = "outbox_due",
     [DBI_DELIVERIES] = "deliveries", [DBI_DELIVERY_LOG] = "delivery_log",
     [DBI_SCHEDULES] = "schedules", [DBI_CHARTS] = "charts",
-    [DBI_COLLS] = "colls",         [DBI_COLL_DOCS] = "coll_docs",
+    [DBI_COLLS] = "colls",         [DBI_COLL_DOCS] = "coll_docs", [DBI_COLL_LOG] = "coll_log",
 };
 
 eq_err store__err(int rc) {

@@ -71,4 +71,22 @@ eq_err store_coll_docs_each(store_txn *t, const char *coll, const char *after,
  * *n is the documents deleted. Call again while *n == max. */
 eq_err store_coll_drop(store_txn *t, const char *coll, size_t max, size_t *n);
 
+/* The change log (store/store_coll_log.c): per collection, the ids each generation put or
+ * deleted, chained by the previous generation; the last STORE_COLL_LOG_KEEP are kept. */
+#define STORE_COLL_PUT 1
+#define STORE_COLL_DEL 2
+#define STORE_COLL_LOG_KEEP 64
+#define STORE_COLL_LOG_MAX_IDS 1000 /* ids in one entry (an embed job's documents) */
+/* Records that generation gen (following prev, 0 for a new collection) put or deleted ids. */
+eq_err store_coll_log_add(store_txn *t, const char *coll, uint64_t gen, uint64_t prev, int op,
+                          const char *const *ids, size_t n);
+/* Calls fn for every id changed after generation `from`, oldest change first (an id may come
+ * more than once); *last is the generation reached. EQ_ESTALE when the log cannot bring `from`
+ * up to date (trimmed, or the collection was dropped and made again): load it whole instead. */
+eq_err store_coll_log_since(store_txn *t, const char *coll, uint64_t from,
+                            int (*fn)(void *arg, int op, const char *id, size_t len), void *arg,
+                            uint64_t *last);
+/* Deletes a collection's log. */
+eq_err store_coll_log_drop(store_txn *t, const char *coll);
+
 #endif

@@ -32,6 +32,7 @@ enum store_dbi {
     DBI_DELIVERY_LOG,
     DBI_COLLS,
     DBI_COLL_DOCS,
+    DBI_COLL_LOG,
     DBI_COUNT
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/metrics.h"
 #include "workers/embed/embedder.h"
 #include "workers/embed/vindex.h"
 #include "workers/source.h"
@@ -53,6 +54,15 @@ static eq_err fail(worker_error *err, eq_err rc, int retryable, const char *code
     va_end(ap);
     err->retryable = retryable;
     return rc;
+}
+
+/* Counts an index load: "whole" or "changes" (caught up from the change log). */
+static void count_load(const char *how) {
+    metrics_counter_add(metrics_counter("econq_search_index_loads_total",
+                                        "Collection indexes loaded by search workers: whole, or "
+                                        "by catching up on the collection's changes.",
+                                        "how"),
+                        (const char *const[]){how}, 1);
 }
 
 static cs_entry *find(const char *name) {
@@ -135,7 +145,47 @@ static eq_err load(const worker_source *src, const char *name, cs_entry **out,
     e->vi = vi;
     touch(e);
     *out = e;
+    count_load("whole");
     return EQ_OK;
+}
+
+static int apply_change(void *arg, const char *id, const unsigned char *raw, uint32_t dim) {
+    load_arg *la = arg;
+    if (!raw) {
+        eq_err e = vindex_del(la->vi, id);
+        la->err = e == EQ_ENOTFOUND ? EQ_OK : e;
+    } else if (dim != vindex_dim(la->vi)) {
+        la->err = EQ_ESTALE;
+    } else {
+        memcpy(la->vec, raw, (size_t)dim * sizeof(float));
+        la->err = vindex_put(la->vi, id, la->vec, NULL);
+    }
+    return la->err != EQ_OK;
+}
+
+/* Brings a cached index up to date from the collection's change log; the caller holds the
+ * write lock. Any failure leaves the entry for a whole load (its generation is reset). */
+static eq_err catch_up(const worker_source *src, cs_entry *e) {
+    if (!src->coll_changes)
+        return EQ_ESTALE;
+    load_arg *la = malloc(sizeof *la);
+    if (!la)
+        return EQ_ENOMEM;
+    la->vi = e->vi;
+    la->err = EQ_OK;
+    worker_coll_info info;
+    eq_err rc = src->coll_changes(src->ctx, e->name, e->generation, &info, apply_change, la);
+    if (rc == EQ_OK && la->err != EQ_OK)
+        rc = la->err;
+    if (rc == EQ_OK && strcmp(info.embedder, e->embedder) != 0)
+        rc = EQ_ESTALE;
+    free(la);
+    if (rc == EQ_OK) {
+        e->generation = info.generation;
+        count_load("changes");
+    } else
+        e->generation = 0; /* partly applied: only a whole load will do */
+    return rc;
 }
 
 static eq_err embed_query(const char *embedder, const char *query, float **vec, uint32_t *dim,
@@ -205,7 +255,10 @@ eq_err collsearch_query(const char *coll, const char *query, size_t k, cJSON **r
         pthread_rwlock_unlock(&cs_lock);
         pthread_rwlock_wrlock(&cs_lock);
         e = find(coll);
-        if (!e || e->generation < info.generation)
+        /* A known index catches up on the changes; an unknown or stale one loads whole. */
+        if (e && e->generation && e->generation < info.generation && catch_up(src, e) == EQ_OK)
+            rc = EQ_OK;
+        else if (!e || e->generation < info.generation)
             rc = load(src, coll, &e, err);
         pthread_rwlock_unlock(&cs_lock);
         if (rc != EQ_OK) {

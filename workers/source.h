@@ -20,7 +20,8 @@ typedef struct worker_coll_info {
 } worker_coll_info;
 
 /* Called for each document while a collection loads: vec is dim float32 little-endian values,
- * not aligned, borrowed for the call. Returns non-zero to stop the load. */
+ * not aligned, borrowed for the call (NULL in coll_changes for a deleted document). Returns
+ * non-zero to stop. */
 typedef int (*worker_coll_doc_fn)(void *arg, const char *id, const unsigned char *vec,
                                   uint32_t dim);
 
@@ -32,6 +33,12 @@ typedef struct worker_source {
      * fn per document. EQ_ENOTFOUND when there is no such collection. */
     eq_err (*coll_load)(void *ctx, const char *name, worker_coll_info *info,
                         worker_coll_doc_fn fn, void *arg);
+    /* What changed after generation `from`, in one snapshot: fn per changed document with its
+     * current vector, or vec NULL when it is gone; *info is the collection then. EQ_ESTALE
+     * when the changes are no longer known (load the collection whole), EQ_ENOTFOUND when the
+     * collection is gone. May be NULL (then only whole loads). */
+    eq_err (*coll_changes)(void *ctx, const char *name, uint64_t from, worker_coll_info *info,
+                           worker_coll_doc_fn fn, void *arg);
     /* One document's text and metadata JSON ("" when none); new strings, caller frees.
      * EQ_ENOTFOUND when it is gone. */
     eq_err (*coll_doc)(void *ctx, const char *name, const char *id, char **text, char **meta);

@@ -63,6 +63,52 @@ static eq_err coll_load(void *ctx, const char *name, worker_coll_info *info,
     return err;
 }
 
+typedef struct changes_ctx {
+    store_txn *t;
+    const char *name;
+    worker_coll_doc_fn fn;
+    void *arg;
+    char id[STORE_COLL_DOC_ID_MAX + 1];
+} changes_ctx;
+
+static int change_one(void *arg, int op, const char *id, size_t len) {
+    changes_ctx *x = arg;
+    store_coll_doc d;
+    memcpy(x->id, id, len);
+    x->id[len] = '\0';
+    /* The current vector, whatever this entry did: later entries may have changed it again. */
+    (void)op;
+    if (store_coll_doc_get(x->t, x->name, x->id, &d) == EQ_OK)
+        return x->fn(x->arg, x->id, d.vec, d.dim);
+    return x->fn(x->arg, x->id, NULL, 0);
+}
+
+static eq_err coll_changes(void *ctx, const char *name, uint64_t from, worker_coll_info *info,
+                           worker_coll_doc_fn fn, void *arg) {
+    store_txn *t;
+    store_coll c;
+    eq_err err = store_txn_begin(ctx, 0, &t);
+    if (err)
+        return err;
+    if ((err = store_coll_get(t, name, &c)) == EQ_OK) {
+        info_from(&c, info);
+        changes_ctx *x = malloc(sizeof *x);
+        uint64_t last = from;
+        if (!x) {
+            err = EQ_ENOMEM;
+        } else {
+            *x = (changes_ctx){.t = t, .name = name, .fn = fn, .arg = arg};
+            err = store_coll_log_since(t, name, from, change_one, x, &last);
+            free(x);
+        }
+        /* The log must reach the collection's generation, or something went unlogged. */
+        if (!err && last != c.generation)
+            err = EQ_ESTALE;
+    }
+    store_txn_abort(t);
+    return err;
+}
+
 static char *dupn(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (d) {
@@ -96,5 +142,9 @@ static eq_err coll_doc(void *ctx, const char *name, const char *id, char **text,
 
 void econqd_source_init(worker_source *src, store *st) {
     *src = (worker_source){
-        .ctx = st, .coll_info = coll_info, .coll_load = coll_load, .coll_doc = coll_doc};
+        .ctx = st,
+        .coll_info = coll_info,
+        .coll_load = coll_load,
+        .coll_changes = coll_changes,
+        .coll_doc = coll_doc};
 }

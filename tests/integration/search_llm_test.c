@@ -187,6 +187,12 @@ START_TEST(update_delete_and_cache_follow_the_collection) {
     a = search("notes", "copper mining output in Chile", 1);
     ck_assert_str_eq(top_id(a), expect);
     cJSON_Delete(a);
+    /* The worker's index caught up on the change instead of loading the collection again. */
+    http_resp mr;
+    ck_assert_int_eq(http_do(d.port, "GET", "/metrics", NULL, NULL, 0, &mr), 0);
+    ck_assert_ptr_nonnull(strstr(mr.body, "econq_search_index_loads_total{how=\"whole\"} 1"));
+    ck_assert_ptr_nonnull(strstr(mr.body, "econq_search_index_loads_total{how=\"changes\"} 1"));
+    http_resp_free(&mr);
     /* A document can be read and deleted; search no longer finds it. */
     char path[512];
     snprintf(path, sizeof path, "/v1/collections/notes/documents/%s", expect);
@@ -200,6 +206,9 @@ START_TEST(update_delete_and_cache_follow_the_collection) {
     cJSON_ArrayForEach(h, cJSON_GetObjectItem(cJSON_GetObjectItem(a, "result"), "hits"))
         ck_assert_str_ne(eqt_str(h, "id"), expect);
     cJSON_Delete(a);
+    ck_assert_int_eq(http_do(d.port, "GET", "/metrics", NULL, NULL, 0, &mr), 0);
+    ck_assert_ptr_nonnull(strstr(mr.body, "econq_search_index_loads_total{how=\"changes\"} 2"));
+    http_resp_free(&mr);
     cJSON *info = call("GET", "/v1/collections/notes?limit=5", NULL, 200);
     int n = cJSON_GetArraySize(cJSON_GetObjectItem(corpus, "documents"));
     ck_assert_int_eq((int)eqt_num(info, "documents"), n - 1);

@@ -331,6 +331,75 @@ static void raw_put(const char *db, const void *key, size_t klen, const void *va
     open_store();
 }
 
+typedef struct changes {
+    char ids[200][16];
+    int ops[200];
+    int n;
+} changes;
+
+static int collect_change(void *arg, int op, const char *id, size_t len) {
+    changes *c = arg;
+    ck_assert_int_lt(c->n, 200);
+    ck_assert_uint_lt(len, sizeof c->ids[0]);
+    memcpy(c->ids[c->n], id, len);
+    c->ids[c->n][len] = '\0';
+    c->ops[c->n++] = op;
+    return 0;
+}
+
+START_TEST(change_log_chains_and_trims) {
+    store_txn *t = wtxn();
+    const char *a[] = {"d1", "d2"}, *b[] = {"d2"}, *c3[] = {"d3"};
+    /* Generations 5 (new), 9 and 12 of "ab"; "abc" in between must not show. */
+    ck_assert_int_eq(store_coll_log_add(t, "ab", 5, 0, STORE_COLL_PUT, a, 2), EQ_OK);
+    ck_assert_int_eq(store_coll_log_add(t, "abc", 7, 0, STORE_COLL_PUT, c3, 1), EQ_OK);
+    ck_assert_int_eq(store_coll_log_add(t, "ab", 9, 5, STORE_COLL_DEL, b, 1), EQ_OK);
+    ck_assert_int_eq(store_coll_log_add(t, "ab", 12, 9, STORE_COLL_PUT, c3, 1), EQ_OK);
+    changes ch = {0};
+    uint64_t last = 0;
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 5, collect_change, &ch, &last), EQ_OK);
+    ck_assert_uint_eq(last, 12);
+    ck_assert_int_eq(ch.n, 2);
+    ck_assert_str_eq(ch.ids[0], "d2");
+    ck_assert_int_eq(ch.ops[0], STORE_COLL_DEL);
+    ck_assert_str_eq(ch.ids[1], "d3");
+    ck_assert_int_eq(ch.ops[1], STORE_COLL_PUT);
+    /* From the start (0) every entry; from the last, nothing. */
+    memset(&ch, 0, sizeof ch);
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 0, collect_change, &ch, &last), EQ_OK);
+    ck_assert_int_eq(ch.n, 4);
+    memset(&ch, 0, sizeof ch);
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 12, collect_change, &ch, &last), EQ_OK);
+    ck_assert_int_eq(ch.n, 0);
+    ck_assert_uint_eq(last, 12);
+    /* A generation the chain does not start from (e.g. 7, another collection's): stale. */
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 7, collect_change, &ch, &last), EQ_ESTALE);
+    /* Only the newest STORE_COLL_LOG_KEEP entries stay: an old reader is told to reload. */
+    uint64_t prev = 12;
+    for (uint64_t g = 13; g < 13 + STORE_COLL_LOG_KEEP; g++) {
+        ck_assert_int_eq(store_coll_log_add(t, "ab", g, prev, STORE_COLL_PUT, b, 1), EQ_OK);
+        prev = g;
+    }
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 5, collect_change, &ch, &last), EQ_ESTALE);
+    memset(&ch, 0, sizeof ch);
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 12, collect_change, &ch, &last), EQ_OK);
+    ck_assert_int_eq(ch.n, STORE_COLL_LOG_KEEP);
+    /* Dropped: nothing left for "ab", "abc" untouched. */
+    ck_assert_int_eq(store_coll_log_drop(t, "ab"), EQ_OK);
+    memset(&ch, 0, sizeof ch);
+    ck_assert_int_eq(store_coll_log_since(t, "ab", 0, collect_change, &ch, &last), EQ_OK);
+    ck_assert_int_eq(ch.n, 0);
+    ck_assert_int_eq(store_coll_log_since(t, "abc", 0, collect_change, &ch, &last), EQ_OK);
+    ck_assert_int_eq(ch.n, 1);
+    ck_assert_uint_eq(last, 7);
+    /* Bad input. */
+    ck_assert_int_eq(store_coll_log_add(t, "ab", 99, 0, 7, b, 1), EQ_EINVAL);
+    const char *empty[] = {""};
+    ck_assert_int_eq(store_coll_log_add(t, "ab", 99, 0, STORE_COLL_PUT, empty, 1), EQ_EINVAL);
+    store_txn_abort(t);
+}
+END_TEST
+
 START_TEST(bad_records_are_estore) {
     store_txn *t = wtxn();
     put_doc(t, "c", "a", 1, "text", NULL, NULL);
@@ -366,6 +435,7 @@ int main(void) {
     tcase_add_test(tc, drop_in_steps);
     tcase_add_test(tc, limits_refused);
     tcase_add_test(tc, bad_records_are_estore);
+    tcase_add_test(tc, change_log_chains_and_trims);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
