@@ -19,6 +19,7 @@
 
 #define DOCS_PER_JOB 1000  /* the embed schema's limit */
 #define MAX_QUERIES 100000 /* --queries */
+#define CHANGE_DOCS 100    /* documents added before the query after a change */
 
 static const char *const words[] = {
     "inflation", "prices",   "consumer",   "index",    "rose",      "fell",     "percent",
@@ -106,6 +107,51 @@ static void wait_ok(int port, const char *id, int timeout_s) {
     cJSON_Delete(j);
 }
 
+/* One embed job of `n` notes with ids from `first`; returns its id (caller frees). */
+static char *embed_job(int port, unsigned first, unsigned n) {
+    char text[1024];
+    cJSON *body = cJSON_CreateObject(), *params = cJSON_AddObjectToObject(body, "params");
+    cJSON_AddStringToObject(body, "type", "embed");
+    cJSON_AddStringToObject(params, "collection", "bench");
+    cJSON *arr = cJSON_AddArrayToObject(params, "documents");
+    for (unsigned k = 0; k < n; k++) {
+        cJSON *doc = cJSON_CreateObject();
+        char id[32];
+        snprintf(id, sizeof id, "doc-%07u", first + k);
+        note(text, sizeof text, 30 + rnd(90));
+        cJSON_AddStringToObject(doc, "id", id);
+        cJSON_AddStringToObject(doc, "text", text);
+        cJSON_AddItemToArray(arr, doc);
+    }
+    char *b = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    char *id = submit(port, b);
+    free(b);
+    return id;
+}
+
+/* One search job, submit to result; returns the milliseconds. */
+static double one_search(int port, unsigned q) {
+    char qtext[256], body[512], path[128];
+    note(qtext, sizeof qtext, 2 + rnd(5));
+    snprintf(body, sizeof body,
+             "{\"type\":\"search\",\"params\":{\"collection\":\"bench\",\"query\":\"%s q%u\","
+             "\"k\":10}}",
+             qtext, q);
+    double s = now_ms();
+    char *id = submit(port, body);
+    snprintf(path, sizeof path, "/v1/jobs/%s?wait=30", id);
+    http_resp r;
+    if (http_do(port, "GET", path, NULL, NULL, 0, &r) != 0 || r.status != 200 ||
+        !strstr(r.body, "\"succeeded\"")) {
+        fprintf(stderr, "search failed: %.300s\n", r.body ? r.body : "");
+        exit(1);
+    }
+    http_resp_free(&r);
+    free(id);
+    return now_ms() - s;
+}
+
 static void run_size(unsigned docs, unsigned queries) {
     char dir[256];
     eqd d;
@@ -119,26 +165,10 @@ static void run_size(unsigned docs, unsigned queries) {
     double t0 = now_ms();
     unsigned njobs = (docs + DOCS_PER_JOB - 1) / DOCS_PER_JOB;
     char **ids = calloc(njobs, sizeof *ids);
-    char text[1024];
-    for (unsigned jn = 0; jn < njobs; jn++) {
-        cJSON *body = cJSON_CreateObject(), *params = cJSON_AddObjectToObject(body, "params");
-        cJSON_AddStringToObject(body, "type", "embed");
-        cJSON_AddStringToObject(params, "collection", "bench");
-        cJSON *arr = cJSON_AddArrayToObject(params, "documents");
-        for (unsigned k = 0; k < DOCS_PER_JOB && jn * DOCS_PER_JOB + k < docs; k++) {
-            cJSON *doc = cJSON_CreateObject();
-            char id[32];
-            snprintf(id, sizeof id, "doc-%07u", jn * DOCS_PER_JOB + k);
-            note(text, sizeof text, 30 + rnd(90));
-            cJSON_AddStringToObject(doc, "id", id);
-            cJSON_AddStringToObject(doc, "text", text);
-            cJSON_AddItemToArray(arr, doc);
-        }
-        char *b = cJSON_PrintUnformatted(body);
-        cJSON_Delete(body);
-        ids[jn] = submit(d.port, b);
-        free(b);
-    }
+    for (unsigned jn = 0; jn < njobs; jn++)
+        ids[jn] = embed_job(d.port, jn * DOCS_PER_JOB,
+                            docs - jn * DOCS_PER_JOB < DOCS_PER_JOB ? docs - jn * DOCS_PER_JOB
+                                                                   : DOCS_PER_JOB);
     for (unsigned jn = 0; jn < njobs; jn++) {
         wait_ok(d.port, ids[jn], 600);
         free(ids[jn]);
@@ -150,24 +180,7 @@ static void run_size(unsigned docs, unsigned queries) {
     double *lat = malloc(sizeof *lat * queries), first = 0;
     long before = 0;
     for (unsigned q = 0; q <= queries; q++) {
-        char qtext[256], body[512], path[128];
-        note(qtext, sizeof qtext, 2 + rnd(5));
-        snprintf(body, sizeof body,
-                 "{\"type\":\"search\",\"params\":{\"collection\":\"bench\",\"query\":\"%s q%u\","
-                 "\"k\":10}}",
-                 qtext, q);
-        double s = now_ms();
-        char *id = submit(d.port, body);
-        snprintf(path, sizeof path, "/v1/jobs/%s?wait=30", id);
-        http_resp r;
-        if (http_do(d.port, "GET", path, NULL, NULL, 0, &r) != 0 || r.status != 200 ||
-            !strstr(r.body, "\"succeeded\"")) {
-            fprintf(stderr, "search failed: %.300s\n", r.body ? r.body : "");
-            exit(1);
-        }
-        http_resp_free(&r);
-        free(id);
-        double ms = now_ms() - s;
+        double ms = one_search(d.port, q);
         if (q == 0) {
             first = ms;
             before = rss_anon_kib(d.pid);
@@ -175,11 +188,16 @@ static void run_size(unsigned docs, unsigned queries) {
             lat[q - 1] = ms;
         }
     }
+    /* A change: 100 more documents; the next query catches the index up on them. */
+    char *add = embed_job(d.port, docs, CHANGE_DOCS);
+    wait_ok(d.port, add, 60);
+    free(add);
+    double changed = one_search(d.port, queries + 1);
     long after = rss_anon_kib(d.pid);
     qsort(lat, queries, sizeof *lat, cmp_d);
-    printf("| %9u | %8.0f | %9.1f | %6.2f | %6.2f | %6.2f | %9ld | %9ld | %9ld |\n", docs,
-           docs / load_s, first, lat[queries / 2], lat[(size_t)(queries * 0.99)],
-           lat[queries - 1], loaded, before, after);
+    printf("| %9u | %8.0f | %9.1f | %6.2f | %6.2f | %6.2f | %8.2f | %9ld | %9ld | %9ld |\n",
+           docs, docs / load_s, first, lat[queries / 2], lat[(size_t)(queries * 0.99)],
+           lat[queries - 1], changed, loaded, before, after);
     fflush(stdout);
     free(lat);
     eqd_signal(&d, SIGTERM);
@@ -215,8 +233,9 @@ int main(int argc, char **argv) {
     printf("search jobs end to end over HTTP (econqd serve, nosync, built-in embedder, k = 10, "
            "%u distinct queries one at a time; latency = submit to result)\n\n", queries);
     printf("| documents | load docs/s | first query ms (loads the index) | p50 ms | p99 ms | "
-           "max ms | RssAnon after load KiB | RssAnon with index KiB | RssAnon after queries KiB |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+           "max ms | first query after adding 100 docs ms | RssAnon after load KiB | "
+           "RssAnon with index KiB | RssAnon after queries KiB |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (const char *p = sizes; *p;) {
         unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
         if (n)
