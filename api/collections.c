@@ -11,6 +11,7 @@
 #include "api/api_internal.h"
 #include "api/upload/upload.h"
 #include "common/clock.h"
+#include "common/job.h"
 #include "store/store_coll.h"
 
 #define COLL_LIST_MAX 1000          /* collections listed at most */
@@ -259,9 +260,39 @@ int api_route_collections(api *a, http_request *r, const char *path, int m) {
     return 1;
 }
 
+/* The column's latest succeeded forecast, as one summary line: model and first points. */
+static void forecast_line(eq_buf *b, store_txn *st, const char *ds, const char *column) {
+    char job_id[EQ_ID_LEN + 1];
+    eq_job j;
+    char *result = NULL;
+    if (store_dataset_forecast_get(st, ds, column, job_id) != EQ_OK ||
+        store_job_get(st, job_id, &j) != EQ_OK)
+        return; /* none, or deleted by retention since */
+    int ok = j.state == JOB_SUCCEEDED && store_result_get(st, job_id, &result) == EQ_OK;
+    eq_job_fini(&j);
+    cJSON *r = ok ? cJSON_Parse(result) : NULL;
+    free(result);
+    const cJSON *dates = cJSON_GetObjectItemCaseSensitive(r, "dates");
+    const cJSON *point = cJSON_GetObjectItemCaseSensitive(r, "point");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(r, "model");
+    int n = cJSON_GetArraySize(point);
+    if (cJSON_IsArray(dates) && n > 0 && cJSON_GetArraySize(dates) == n) {
+        eq_buf_printf(b, "  latest forecast (%s, job %s):",
+                      cJSON_IsString(model) ? model->valuestring : "?", job_id);
+        for (int i = 0; i < n && i < LLM_SUMMARY_RECENT; i++) {
+            const cJSON *dv = cJSON_GetArrayItem(dates, i), *pv = cJSON_GetArrayItem(point, i);
+            eq_buf_printf(b, " %s %.6g%s", cJSON_IsString(dv) ? dv->valuestring : "",
+                          cJSON_IsNumber(pv) ? pv->valuedouble : NAN,
+                          i + 1 < n && i + 1 < LLM_SUMMARY_RECENT ? "," : "");
+        }
+        eq_buf_puts(b, n > LLM_SUMMARY_RECENT ? " ...\n" : "\n");
+    }
+    cJSON_Delete(r);
+}
+
 /* A compact text summary of a dataset for the model: shape, then per column its range,
- * extremes and latest values with their dates. */
-static char *summary_text(const ds_table *t, const char *name) {
+ * extremes, latest values with their dates, and its latest forecast when one succeeded. */
+static char *summary_text(store_txn *st, const char *ds, const ds_table *t, const char *name) {
     eq_buf b;
     eq_buf_init(&b);
     const ds_column *dc = t->date_col >= 0 ? &t->cols[t->date_col] : NULL;
@@ -318,6 +349,7 @@ static char *summary_text(const ds_table *t, const char *name) {
             eq_buf_printf(&b, " %s%s%.6g", dk, dc ? " " : "", col->num[k]);
             eq_buf_puts(&b, shown ? "," : "\n");
         }
+        forecast_line(&b, st, ds, col->name);
     }
     eq_buf_u8(&b, 0);
     if (b.oom) {
@@ -364,7 +396,7 @@ int api_coll_job_resolve(api *a, const char *type, cJSON *params, const char *pr
         else if (err || ds_table_decode(d.table, d.table_len, &tab) != EQ_OK)
             rc = fail(p, 500, "internal-error", "", "", "the dataset cannot be read");
         if (!err) {
-            char *text = tab ? summary_text(tab, d.name) : NULL;
+            char *text = tab ? summary_text(t, ds->valuestring, tab, d.name) : NULL;
             if (text) {
                 cJSON *ctx = cJSON_CreateObject();
                 char title[160];

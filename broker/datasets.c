@@ -1,4 +1,5 @@
 /* Datasets and batches inside the broker's write transaction. */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,20 @@ eq_err lc_dataset_put(lc_ctx *c, const proto_req *r, char *id, int64_t *created)
     };
     *created = c->now;
     return store_dataset_put(c->txn, id, &d, r->ds_file, r->ds_file_len);
+}
+
+eq_err lc_dataset_forecast(lc_ctx *c, const eq_job *j) {
+    if (!strstr(j->params, "\"source\":")) /* an inline series */
+        return EQ_OK;
+    cJSON *p = cJSON_Parse(j->params);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(p, "source");
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(src, "dataset");
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(src, "column");
+    eq_err err = EQ_OK;
+    if (cJSON_IsString(ds) && cJSON_IsString(col))
+        err = store_dataset_forecast_put(c->txn, ds->valuestring, col->valuestring, j->id);
+    cJSON_Delete(p);
+    return err == EQ_EINVAL ? EQ_OK : err; /* a column name too long to index: no summary line */
 }
 
 eq_err lc_dataset_del(lc_ctx *c, const char *id) {

@@ -436,7 +436,10 @@ eq_err lc_complete(lc_ctx *c, const proto_outcome *o, const char **why) {
         }
         set_str(&j.error_code, NULL);
         set_str(&j.error_message, NULL);
-        err = store_result_put(c->txn, j.id, result, strlen(result));
+        if (strcmp(j.type, "forecast") == 0 && j.params)
+            err = lc_dataset_forecast(c, &j);
+        if (!err)
+            err = store_result_put(c->txn, j.id, result, strlen(result));
         if (!err)
             err = transition(c, &j, JOB_SUCCEEDED);
         const lc_cache_policy *cp = cache_policy(c, j.type);

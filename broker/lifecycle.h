@@ -66,6 +66,8 @@ eq_err lc_recover_local(lc_ctx *c, const char *prefix, size_t *n);
  * *id names it). Batches: creates the batch and its jobs; appends the batch reply body. */
 eq_err lc_dataset_put(lc_ctx *c, const proto_req *r, char *id, int64_t *created);
 eq_err lc_dataset_del(lc_ctx *c, const char *id);
+/* A succeeded forecast of a dataset's column becomes that column's latest forecast. */
+eq_err lc_dataset_forecast(lc_ctx *c, const eq_job *j);
 eq_err lc_batch_create(lc_ctx *c, const proto_req *r, eq_buf *out);
 
 /* Removes expired cache entries, examining at most max. */

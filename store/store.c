@@ -21,6 +21,7 @@ static const char *const dbi_names[DBI_COUNT] = {
     [DBI_DELIVERIES] = "deliveries", [DBI_DELIVERY_LOG] = "delivery_log",
     [DBI_SCHEDULES] = "schedules", [DBI_CHARTS] = "charts",
     [DBI_COLLS] = "colls",         [DBI_COLL_DOCS] = "coll_docs", [DBI_COLL_LOG] = "coll_log",
+    [DBI_DATASET_FC] = "dataset_fc",
 };
 
 eq_err store__err(int rc) {

@@ -13,7 +13,7 @@
  *   idem      key → version, body hash, created, job id       (Idempotency-Key, kept 24 h)
  *   workers   name → version, kinds, last seen                 (for /health)
  *   cache, cache_lru   result cache with expiry and per-type LRU (store_cache.c)
- *   datasets, dataset_files, dataset_hash, batches, batch_jobs   (store_dataset.c)
+ *   datasets, dataset_files, dataset_hash, dataset_fc, batches, batch_jobs   (store_dataset.c)
  *   outbox, outbox_due, deliveries, delivery_log   webhook deliveries (store_outbox.c)
  *   colls, coll_docs   vector collections and their documents (store/store_coll.h)
  *
@@ -149,6 +149,14 @@ eq_err store_dataset_by_hash(store_txn *t, const char *hash, char *id);
 eq_err store_dataset_put(store_txn *t, const char *id, const store_dataset *d, const void *file,
                          size_t file_len);
 eq_err store_dataset_del(store_txn *t, const char *id);
+/* The latest succeeded forecast job of a dataset's column (kept by the broker, for the llm
+ * job's dataset summary). get: EQ_ENOTFOUND when none; job_id holds EQ_ID_LEN + 1 bytes.
+ * put: EQ_EINVAL when the key would pass LMDB's limit (a very long column name). Deleting the
+ * dataset deletes them. */
+eq_err store_dataset_forecast_put(store_txn *t, const char *dataset, const char *column,
+                                  const char *job_id);
+eq_err store_dataset_forecast_get(store_txn *t, const char *dataset, const char *column,
+                                  char *job_id);
 /* Newest first; fn returns non-zero to stop. d is borrowed for the call (no table). */
 eq_err store_datasets_each(store_txn *t, int (*fn)(void *arg, const char *id, const store_dataset *d),
                            void *arg);

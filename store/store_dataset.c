@@ -115,7 +115,62 @@ eq_err store_dataset_del(store_txn *t, const char *id) {
     if (rc == 0 || rc == MDB_NOTFOUND)
         rc = mdb_del(t->txn, t->s->dbi[DBI_DATASET_HASH], &hk, NULL);
     store_dataset_fini(&d);
-    return rc == MDB_NOTFOUND ? EQ_OK : store__err(rc);
+    if (rc && rc != MDB_NOTFOUND)
+        return store__err(rc);
+    /* Its columns' latest forecasts. */
+    unsigned char key[EQ_ID_LEN + 1];
+    memcpy(key, id, EQ_ID_LEN);
+    key[EQ_ID_LEN] = '\0';
+    MDB_cursor *c;
+    MDB_val fk = {sizeof key, key}, fv;
+    if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DBI_DATASET_FC], &c)) != 0)
+        return store__err(rc);
+    for (rc = mdb_cursor_get(c, &fk, &fv, MDB_SET_RANGE);
+         rc == 0 && fk.mv_size > sizeof key && memcmp(fk.mv_data, key, sizeof key) == 0;
+         rc = mdb_cursor_get(c, &fk, &fv, MDB_NEXT)) {
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? store__err(rc) : EQ_OK;
+}
+
+/* dataset_fc: dataset id NUL column → the id of the column's latest succeeded forecast job. */
+static size_t fc_key(unsigned char *key, size_t cap, const char *dataset, const char *column) {
+    size_t cl = strlen(column);
+    if (strlen(dataset) != EQ_ID_LEN || cl == 0 || EQ_ID_LEN + 1 + cl > cap)
+        return 0;
+    memcpy(key, dataset, EQ_ID_LEN);
+    key[EQ_ID_LEN] = '\0';
+    memcpy(key + EQ_ID_LEN + 1, column, cl);
+    return EQ_ID_LEN + 1 + cl;
+}
+
+eq_err store_dataset_forecast_put(store_txn *t, const char *dataset, const char *column,
+                                  const char *job_id) {
+    unsigned char key[STORE_KEY_MAX];
+    size_t kl = fc_key(key, sizeof key, dataset, column);
+    if (!kl || strlen(job_id) != EQ_ID_LEN)
+        return EQ_EINVAL;
+    MDB_val k = {kl, key}, v = {EQ_ID_LEN, (void *)job_id};
+    return store__err(mdb_put(t->txn, t->s->dbi[DBI_DATASET_FC], &k, &v, 0));
+}
+
+eq_err store_dataset_forecast_get(store_txn *t, const char *dataset, const char *column,
+                                  char *job_id) {
+    unsigned char key[STORE_KEY_MAX];
+    size_t kl = fc_key(key, sizeof key, dataset, column);
+    if (!kl)
+        return EQ_ENOTFOUND;
+    MDB_val k = {kl, key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DBI_DATASET_FC], &k, &v);
+    if (rc)
+        return store__err(rc);
+    if (v.mv_size != EQ_ID_LEN)
+        return EQ_ESTORE;
+    memcpy(job_id, v.mv_data, EQ_ID_LEN);
+    job_id[EQ_ID_LEN] = '\0';
+    return EQ_OK;
 }
 
 eq_err store_datasets_each(store_txn *t, int (*fn)(void *arg, const char *id, const store_dataset *d),

@@ -33,6 +33,7 @@ enum store_dbi {
     DBI_COLLS,
     DBI_COLL_DOCS,
     DBI_COLL_LOG,
+    DBI_DATASET_FC,
     DBI_COUNT
 };
 
@@ -47,6 +48,9 @@ struct store_txn {
     MDB_txn *txn;
     int write;
 };
+
+/* LMDB's default MDB_MAXKEYSIZE. */
+#define STORE_KEY_MAX 511
 
 eq_err store__err(int rc);
 void store__put_be64(unsigned char *p, uint64_t v);

@@ -289,8 +289,16 @@ START_TEST(llm_question_uses_dataset_and_search_context) {
         "dropped sharply. MARK_DOC_HOUSING\"}]}}",
         "succeeded");
     cJSON_Delete(e);
-    char ds[64], body[1024];
+    char ds[64], body[1024], fc_id[64];
     upload_dataset(ds, sizeof ds);
+    /* A forecast of the column: the summary quotes it as the latest forecast. */
+    snprintf(body, sizeof body,
+             "{\"type\":\"forecast\",\"params\":{\"series\":{\"dataset\":\"%s\",\"column\":"
+             "\"MARK_CPI_SERIES\"},\"horizon\":3,\"method\":\"naive\"}}",
+             ds);
+    cJSON *fc = submit_wait(body, "succeeded");
+    snprintf(fc_id, sizeof fc_id, "%s", eqt_str(fc, "id"));
+    cJSON_Delete(fc);
     snprintf(body, sizeof body,
              "{\"type\":\"llm\",\"params\":{\"question\":\"How did consumer price inflation "
              "move this spring?\",\"dataset\":\"%s\",\"collection\":\"memos\"}}",
@@ -311,6 +319,9 @@ START_TEST(llm_question_uses_dataset_and_search_context) {
     const char *summary = eqt_str(cJSON_GetArrayItem(ctx, 0), "text");
     ck_assert_ptr_nonnull(strstr(summary, "monthly"));
     ck_assert_ptr_nonnull(strstr(summary, "2024-07-01 2.9"));
+    ck_assert_ptr_nonnull(strstr(summary, "latest forecast (Naive"));
+    ck_assert_ptr_nonnull(strstr(summary, fc_id));
+    ck_assert_ptr_nonnull(strstr(summary, "2024-08-01 2.9"));
     const char *docs = eqt_str(cJSON_GetArrayItem(ctx, 1), "text");
     ck_assert_ptr_nonnull(strstr(docs, "[m1]"));
     ck_assert(strstr(docs, "[m1]") < strstr(docs, "[m2]")); /* best first */
