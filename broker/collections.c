@@ -1,6 +1,7 @@
 /* Vector collections in the broker: an embed job's vectors become documents when the job
  * completes, deletes, and the generation that keys cached search and llm results. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,7 +49,24 @@ static float *decode_vectors(const char *b64, size_t n, uint32_t dim) {
         free(raw);
         return NULL;
     }
-    return (float *)raw;
+    /* Every vector finite and not all zeros, or no index could take it. */
+    const float *v = (const float *)(void *)raw;
+    for (size_t i = 0; i < n; i++) {
+        double norm = 0;
+        for (uint32_t k = 0; k < dim; k++) {
+            float x = v[i * dim + k];
+            if (!isfinite(x)) {
+                free(raw);
+                return NULL;
+            }
+            norm += (double)x * x;
+        }
+        if (norm == 0) {
+            free(raw);
+            return NULL;
+        }
+    }
+    return (float *)(void *)raw;
 }
 
 /* The change log entry of an embed job: the ids of its documents. */

@@ -30,6 +30,7 @@ typedef struct sub_opts {
     int max_attempts;
     const char *idem_key;
     uint64_t hash;
+    const char *params; /* NULL: {"n":1} */
 } sub_opts;
 
 typedef struct leased {
