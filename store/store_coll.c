@@ -263,3 +263,14 @@ eq_err store_coll_drop(store_txn *t, const char *coll, size_t max, size_t *n) {
     rc = mdb_del(t->txn, t->s->dbi[DBI_COLLS], &ck, NULL);
     return rc == MDB_NOTFOUND ? EQ_OK : store__err(rc);
 }
+
+eq_err store_coll_decode(const void *buf, size_t len, store_coll *out) {
+    MDB_val v = {len, (void *)buf};
+    return coll_decode(&v, out);
+}
+
+eq_err store_coll_doc_decode(const void *key, size_t klen, size_t name_len, const void *val,
+                             size_t vlen, store_coll_doc *d) {
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    return doc_decode(&k, name_len, &v, d);
+}

@@ -89,4 +89,14 @@ eq_err store_coll_log_since(store_txn *t, const char *coll, uint64_t from,
 /* Deletes a collection's log. */
 eq_err store_coll_log_drop(store_txn *t, const char *coll);
 
+/* Pure decoders of the three records, for tests and fuzzing: a colls value; a coll_docs key
+ * (name_len bytes of name, NUL, id) and value, d borrowing from both; a coll_log value, fn
+ * (may be NULL) called per id. EQ_ESTORE when a record does not decode. */
+eq_err store_coll_decode(const void *buf, size_t len, store_coll *out);
+eq_err store_coll_doc_decode(const void *key, size_t klen, size_t name_len, const void *val,
+                             size_t vlen, store_coll_doc *d);
+eq_err store_coll_log_decode(const void *val, size_t len, uint64_t *prev, int *op,
+                             int (*fn)(void *arg, int op, const char *id, size_t len),
+                             void *arg);
+
 #endif

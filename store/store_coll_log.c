@@ -91,6 +91,37 @@ eq_err store_coll_log_drop(store_txn *t, const char *coll) {
     return trim(t, coll, 0);
 }
 
+/* Decodes one log entry: its previous generation and op, then fn per id. EQ_ESTORE when it
+ * does not decode; EQ_ECLOSED when fn stopped it. */
+static eq_err log_decode(const void *val, size_t len, uint64_t *prev, int *op,
+                         int (*fn)(void *arg, int op, const char *id, size_t len), void *arg) {
+    eq_rd rd;
+    eq_rd_init(&rd, val, len);
+    if (eq_rd_u8(&rd) != STORE_REC_VERSION)
+        return EQ_ESTORE;
+    *prev = eq_rd_u64(&rd);
+    *op = eq_rd_u8(&rd);
+    uint32_t n = eq_rd_u32(&rd);
+    if (rd.bad || (*op != STORE_COLL_PUT && *op != STORE_COLL_DEL) || n > STORE_COLL_LOG_MAX_IDS)
+        return EQ_ESTORE;
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t l = eq_rd_u16(&rd);
+        if (rd.bad || l == 0 || l > STORE_COLL_DOC_ID_MAX || (size_t)(rd.end - rd.p) < l)
+            return EQ_ESTORE;
+        const char *id = (const char *)rd.p;
+        rd.p += l;
+        if (fn && fn(arg, *op, id, l))
+            return EQ_ECLOSED;
+    }
+    return rd.p == rd.end ? EQ_OK : EQ_ESTORE;
+}
+
+eq_err store_coll_log_decode(const void *val, size_t len, uint64_t *prev, int *op,
+                             int (*fn)(void *arg, int op, const char *id, size_t len),
+                             void *arg) {
+    return log_decode(val, len, prev, op, fn, arg);
+}
+
 eq_err store_coll_log_since(store_txn *t, const char *coll, uint64_t from,
                             int (*fn)(void *arg, int op, const char *id, size_t len), void *arg,
                             uint64_t *last) {
@@ -109,36 +140,16 @@ eq_err store_coll_log_since(store_txn *t, const char *coll, uint64_t from,
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
          rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, key, plen) == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        eq_rd rd;
-        eq_rd_init(&rd, v.mv_data, v.mv_size);
-        uint64_t gen = store__get_be64((const unsigned char *)k.mv_data + plen);
-        if (eq_rd_u8(&rd) != STORE_REC_VERSION) {
-            err = EQ_ESTORE;
+        uint64_t gen = store__get_be64((const unsigned char *)k.mv_data + plen), prev = 0;
+        int op = 0;
+        /* The chain first (a decode without fn), then the ids. */
+        if ((err = log_decode(v.mv_data, v.mv_size, &prev, &op, NULL, NULL)))
             break;
-        }
-        uint64_t prev = eq_rd_u64(&rd);
-        int op = eq_rd_u8(&rd);
-        uint32_t n = eq_rd_u32(&rd);
-        if (rd.bad || (op != STORE_COLL_PUT && op != STORE_COLL_DEL)) {
-            err = EQ_ESTORE;
-            break;
-        }
         if (prev != *last) { /* a gap: trimmed, or dropped and made again */
             err = EQ_ESTALE;
             break;
         }
-        for (uint32_t i = 0; i < n && !err; i++) {
-            uint16_t l = eq_rd_u16(&rd);
-            if (rd.bad || l == 0 || (size_t)(rd.end - rd.p) < l) {
-                err = EQ_ESTORE;
-                break;
-            }
-            const char *id = (const char *)rd.p;
-            rd.p += l;
-            if (fn(arg, op, id, l))
-                err = EQ_ECLOSED;
-        }
-        if (err)
+        if ((err = log_decode(v.mv_data, v.mv_size, &prev, &op, fn, arg)))
             break;
         *last = gen;
     }

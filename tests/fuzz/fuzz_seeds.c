@@ -91,6 +91,38 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
     eq_buf_reset(b);
     proto_enc_coll_del(b, "notes", "imports-2023");
     rc |= seeds_write(root, "proto_req", "coll_del", b);
+    /* Collection records (store/store_coll.h): a selector byte, then the value. */
+    eq_buf_u8(b, 0);
+    eq_buf_u8(b, 1);
+    eq_buf_str(b, "econq-hash-v1/384");
+    eq_buf_u32(b, 384);
+    eq_buf_u64(b, 41);
+    eq_buf_u64(b, 7);
+    eq_buf_i64(b, 1795926190000);
+    eq_buf_i64(b, 1795926199000);
+    rc |= seeds_write(root, "store_coll", "collection", b);
+    eq_buf_u8(b, 1);
+    eq_buf_u8(b, 12); /* the id's length, then the id */
+    eq_buf_put(b, "imports-2023", 12);
+    eq_buf_u8(b, 1);
+    eq_buf_u32(b, 4);
+    static const float vec[4] = {0.5f, -0.5f, 0.5f, 0.5f};
+    eq_buf_put(b, vec, sizeof vec);
+    eq_buf_u32(b, 24);
+    eq_buf_put(b, "US imports rose 5% 2023", 24);
+    eq_buf_u32(b, 17);
+    eq_buf_put(b, "{\"source\":\"BEA\"}", 17);
+    rc |= seeds_write(root, "store_coll", "document", b);
+    eq_buf_u8(b, 2);
+    eq_buf_u8(b, 1);
+    eq_buf_u64(b, 5);
+    eq_buf_u8(b, 1);
+    eq_buf_u32(b, 2);
+    eq_buf_u16(b, 1);
+    eq_buf_put(b, "a", 1);
+    eq_buf_u16(b, 12);
+    eq_buf_put(b, "imports-2023", 12);
+    rc |= seeds_write(root, "store_coll", "log", b);
     proto_enc_id(b, PROTO_SCHEDULE_DEL, "nightly");
     rc |= seeds_write(root, "proto_req", "schedule_del", b);
     proto_enc_id(b, PROTO_REDELIVER, "msg_p5jXN8AQM9LWM0D4loKWxJek");
