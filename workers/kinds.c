@@ -51,12 +51,13 @@ static const worker_kind embed_kind = {.name = "embed",
                                        .run = worker_embed_run,
                                        .default_threads = 2};
 
-/* Answers take seconds: more threads than cores, as they mostly wait on the server. */
+/* Answers take seconds and mostly wait on the server; a local Ollama answers one or a few
+ * requests at a time, so two threads keep it busy (raise --worker-threads for a bigger one). */
 static const char *const llm_types[] = {"llm", NULL};
 static const worker_kind llm_kind = {.name = "llm",
                                      .types = llm_types,
                                      .run = worker_llm_run,
-                                     .default_threads = 4,
+                                     .default_threads = 2,
                                      .status = worker_llm_status_text};
 
 const worker_kind *const worker_kinds[] = {&forecast_kind, &chart_kind, &embed_kind, &llm_kind,
