@@ -17,18 +17,23 @@
 #error "stored vectors are little-endian float32; add a byte swap for this machine"
 #endif
 
+/* One collection's index. The table (under cs_mu) holds entries by name; a search holds a
+ * reference while it uses one, so an entry evicted meanwhile is freed by its last user. Each
+ * entry has its own lock: loading one collection never holds up searches of another. */
 typedef struct cs_entry {
+    pthread_rwlock_t lock; /* guards generation, embedder and vi */
     char name[65];
     char embedder[201];
-    uint64_t generation;
-    uint64_t used; /* LRU tick */
+    uint64_t generation; /* 0: not loaded (or left half caught up) */
     vindex *vi;
+    unsigned refs;       /* under cs_mu */
+    int in_table;        /* under cs_mu */
+    uint64_t used;       /* LRU tick, under cs_mu */
 } cs_entry;
 
-static pthread_rwlock_t cs_lock = PTHREAD_RWLOCK_INITIALIZER;
-static cs_entry cs_cache[COLLSEARCH_MAX_CACHED];
+static pthread_mutex_t cs_mu = PTHREAD_MUTEX_INITIALIZER;
+static cs_entry *cs_table[COLLSEARCH_MAX_CACHED];
 static uint64_t cs_tick;
-static pthread_mutex_t cs_tick_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_once_t be_once = PTHREAD_ONCE_INIT;
 static embed_backend be;
@@ -65,17 +70,59 @@ static void count_load(const char *how) {
                         (const char *const[]){how}, 1);
 }
 
-static cs_entry *find(const char *name) {
-    for (size_t i = 0; i < COLLSEARCH_MAX_CACHED; i++)
-        if (cs_cache[i].vi && strcmp(cs_cache[i].name, name) == 0)
-            return &cs_cache[i];
-    return NULL;
+static void entry_free(cs_entry *e) {
+    pthread_rwlock_destroy(&e->lock);
+    vindex_free(e->vi);
+    free(e);
 }
 
-static void touch(cs_entry *e) {
-    pthread_mutex_lock(&cs_tick_mu);
-    e->used = ++cs_tick;
-    pthread_mutex_unlock(&cs_tick_mu);
+/* The entry of `name`, with a reference: the cached one, or a new empty one put in the table
+ * (evicting the least recently used entry nobody is using), or, when every entry is in use, a
+ * new one outside the table that its user frees. NULL when out of memory. */
+static cs_entry *acquire(const char *name) {
+    pthread_mutex_lock(&cs_mu);
+    cs_entry *e = NULL;
+    size_t slot = COLLSEARCH_MAX_CACHED;
+    for (size_t i = 0; i < COLLSEARCH_MAX_CACHED; i++) {
+        if (cs_table[i] && strcmp(cs_table[i]->name, name) == 0) {
+            e = cs_table[i];
+            break;
+        }
+        if (!cs_table[i]) {
+            if (slot == COLLSEARCH_MAX_CACHED || cs_table[slot])
+                slot = i;
+        } else if (!cs_table[i]->refs &&
+                   (slot == COLLSEARCH_MAX_CACHED ||
+                    (cs_table[slot] && cs_table[i]->used < cs_table[slot]->used))) {
+            slot = i;
+        }
+    }
+    if (!e && (e = calloc(1, sizeof *e)) != NULL) {
+        pthread_rwlock_init(&e->lock, NULL);
+        snprintf(e->name, sizeof e->name, "%s", name);
+        if (slot < COLLSEARCH_MAX_CACHED) {
+            if (cs_table[slot]) { /* evicted: unused, so freed now */
+                cs_table[slot]->in_table = 0;
+                entry_free(cs_table[slot]);
+            }
+            cs_table[slot] = e;
+            e->in_table = 1;
+        }
+    }
+    if (e) {
+        e->refs++;
+        e->used = ++cs_tick;
+    }
+    pthread_mutex_unlock(&cs_mu);
+    return e;
+}
+
+static void release(cs_entry *e) {
+    pthread_mutex_lock(&cs_mu);
+    int gone = --e->refs == 0 && !e->in_table;
+    pthread_mutex_unlock(&cs_mu);
+    if (gone)
+        entry_free(e);
 }
 
 typedef struct load_arg {
@@ -95,10 +142,10 @@ static int load_doc(void *arg, const char *id, const unsigned char *raw, uint32_
     return la->err != EQ_OK;
 }
 
-/* Loads `name` into a cache slot; the caller holds the write lock. */
-static eq_err load(const worker_source *src, const char *name, cs_entry **out,
-                   worker_error *err) {
+/* Loads the whole collection into e; the caller holds e's write lock. */
+static eq_err load(const worker_source *src, cs_entry *e, worker_error *err) {
     worker_coll_info info;
+    const char *name = e->name;
     eq_err rc = src->coll_info(src->ctx, name, &info);
     if (rc == EQ_ENOTFOUND)
         return fail(err, rc, 0, "unknown_collection", "no collection is named \"%s\"", name);
@@ -125,26 +172,10 @@ static eq_err load(const worker_source *src, const char *name, cs_entry **out,
         return fail(err, rc, 1, "store_unavailable", "the collection cannot be loaded: %s",
                     eq_strerror(rc));
     }
-    cs_entry *e = find(name);
-    if (!e) { /* a free slot, else the least recently used */
-        e = &cs_cache[0];
-        for (size_t i = 0; i < COLLSEARCH_MAX_CACHED; i++) {
-            if (!cs_cache[i].vi) {
-                e = &cs_cache[i];
-                break;
-            }
-            if (cs_cache[i].used < e->used)
-                e = &cs_cache[i];
-        }
-    }
     vindex_free(e->vi);
-    memset(e, 0, sizeof *e);
-    snprintf(e->name, sizeof e->name, "%s", name);
+    e->vi = vi;
     snprintf(e->embedder, sizeof e->embedder, "%s", info.embedder);
     e->generation = info.generation;
-    e->vi = vi;
-    touch(e);
-    *out = e;
     count_load("whole");
     return EQ_OK;
 }
@@ -233,8 +264,8 @@ eq_err collsearch_query(const char *coll, const char *query, size_t k, cJSON **r
     *result = NULL;
     if (!src)
         return fail(err, EQ_EUNSUPPORTED, 0, "no_source",
-                    "this worker cannot read collections (run it with --data-dir on the "
-                    "broker's host)");
+                    "this worker cannot read collections (run it with --store-dir on the "
+                    "server's host)");
     if (k == 0 || k > VINDEX_MAX_K)
         return fail(err, EQ_EINVAL, 0, "invalid_k", "k must be 1 to %u", VINDEX_MAX_K);
     worker_coll_info info;
@@ -248,35 +279,33 @@ eq_err collsearch_query(const char *coll, const char *query, size_t k, cJSON **r
     if ((rc = embed_query(info.embedder, query, &qvec, &qdim, err)) != EQ_OK)
         return rc;
 
-    /* Find a current index under the read lock; (re)load under the write lock. */
-    pthread_rwlock_rdlock(&cs_lock);
-    cs_entry *e = find(coll);
-    if (!e || e->generation != info.generation) {
-        pthread_rwlock_unlock(&cs_lock);
-        pthread_rwlock_wrlock(&cs_lock);
-        e = find(coll);
-        /* A known index catches up on the changes; an unknown or stale one loads whole. */
-        if (e && e->generation && e->generation < info.generation && catch_up(src, e) == EQ_OK)
-            rc = EQ_OK;
-        else if (!e || e->generation < info.generation)
-            rc = load(src, coll, &e, err);
-        pthread_rwlock_unlock(&cs_lock);
+    cs_entry *e = acquire(coll);
+    if (!e) {
+        free(qvec);
+        return fail(err, EQ_ENOMEM, 1, "out_of_memory", "no memory for the collection's index");
+    }
+    /* A current index under the read lock; catch up or load under the write lock. */
+    pthread_rwlock_rdlock(&e->lock);
+    while (e->generation < info.generation || !e->vi) {
+        pthread_rwlock_unlock(&e->lock);
+        pthread_rwlock_wrlock(&e->lock);
+        /* Another search may have brought it up to date meanwhile. */
+        int current = e->vi && e->generation >= info.generation;
+        rc = EQ_OK;
+        if (!current && !(e->vi && e->generation && catch_up(src, e) == EQ_OK))
+            rc = load(src, e, err);
+        pthread_rwlock_unlock(&e->lock);
         if (rc != EQ_OK) {
+            release(e);
             free(qvec);
             return rc;
         }
-        pthread_rwlock_rdlock(&cs_lock);
-        e = find(coll); /* another thread may have evicted it meanwhile: rare, say so */
-        if (!e) {
-            pthread_rwlock_unlock(&cs_lock);
-            free(qvec);
-            return fail(err, EQ_EBUSY, 1, "index_evicted", "the collection's index was evicted");
-        }
+        pthread_rwlock_rdlock(&e->lock);
     }
-    touch(e);
     if (qdim != vindex_dim(e->vi)) {
         uint32_t have = vindex_dim(e->vi);
-        pthread_rwlock_unlock(&cs_lock);
+        pthread_rwlock_unlock(&e->lock);
+        release(e);
         free(qvec);
         return fail(err, EQ_EINVAL, 0, "embedder_mismatch",
                     "the query has %u dimensions and the collection %u", qdim, have);
@@ -292,7 +321,8 @@ eq_err collsearch_query(const char *coll, const char *query, size_t k, cJSON **r
     uint64_t generation = e->generation, count = vindex_count(e->vi);
     char embedder[sizeof e->embedder];
     snprintf(embedder, sizeof embedder, "%s", e->embedder);
-    pthread_rwlock_unlock(&cs_lock);
+    pthread_rwlock_unlock(&e->lock);
+    release(e);
     free(qvec);
     if (rc != EQ_OK)
         return fail(err, rc, 0, "search_failed", "%s", eq_strerror(rc));
@@ -313,10 +343,15 @@ eq_err collsearch_query(const char *coll, const char *query, size_t k, cJSON **r
 }
 
 void collsearch_reset(void) {
-    pthread_rwlock_wrlock(&cs_lock);
+    pthread_mutex_lock(&cs_mu);
     for (size_t i = 0; i < COLLSEARCH_MAX_CACHED; i++) {
-        vindex_free(cs_cache[i].vi);
-        memset(&cs_cache[i], 0, sizeof cs_cache[i]);
+        cs_entry *e = cs_table[i];
+        cs_table[i] = NULL;
+        if (!e)
+            continue;
+        e->in_table = 0;
+        if (!e->refs) /* else its last user frees it */
+            entry_free(e);
     }
-    pthread_rwlock_unlock(&cs_lock);
+    pthread_mutex_unlock(&cs_mu);
 }

@@ -1,10 +1,12 @@
 /* Searching a vector collection from a worker: the query is embedded with the collection's
  * embedder and matched against an in-memory exact index (workers/embed/vindex) of the
- * collection, loaded through the process's worker_source and reloaded whenever the
- * collection's generation changes. Used by `search` jobs and by the llm job's search context.
+ * collection, loaded through the process's worker_source and brought up to date whenever the
+ * collection's generation changes: from its change log, or by loading it whole. Used by
+ * `search` jobs and by the llm job's search context.
  *
- * Up to COLLSEARCH_MAX_CACHED indexes are kept (least recently used go first). Thread-safe:
- * searches share a read lock; a (re)load takes the write lock. */
+ * Up to COLLSEARCH_MAX_CACHED indexes are kept (the least recently used that no search is
+ * using goes first). Thread-safe: each collection has its own lock; searches of it share the
+ * read side, a catch-up or load takes the write side, and other collections are not held up. */
 #ifndef ECONQ_WORKERS_COLLSEARCH_H
 #define ECONQ_WORKERS_COLLSEARCH_H
 #include <cjson/cJSON.h>
