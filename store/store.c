@@ -78,7 +78,8 @@ eq_err store_open(const char *dir, const store_opts *o, store **out) {
     if ((rc = mdb_env_create(&s->env)) != 0)
         goto fail_rc;
     mdb_env_set_maxdbs(s->env, 32);
-    mdb_env_set_mapsize(s->env, o->map_size);
+    if (o->map_size) /* 0: the size the environment was made with (another process's) */
+        mdb_env_set_mapsize(s->env, o->map_size);
     mdb_env_set_maxreaders(s->env, o->max_readers);
     /* MDB_NOTLS: read transactions are reused across threads (the api's loop and helpers). */
     /* nosync: commits write into the map and the kernel flushes when it likes (the file's

@@ -29,7 +29,8 @@ typedef struct store store;
 typedef struct store_txn store_txn;
 
 typedef struct store_opts {
-    uint64_t map_size;   /* bytes; the most the store may grow to */
+    uint64_t map_size;   /* bytes; the most the store may grow to; 0: keep the size the
+                            environment has (a worker reading the server's store) */
     int nosync;          /* 1: commits do not fsync (a crash may lose the last commits) */
     unsigned max_readers;
 } store_opts;

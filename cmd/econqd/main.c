@@ -354,8 +354,18 @@ static int run_worker(node *n) {
     static worker_source source;
     store *st = NULL;
     if (cfg_str(&n->cfg, "store-dir")[0]) {
+        /* The server's store must exist: a wrong path would make a new, empty one. */
+        char mdb[4200];
+        snprintf(mdb, sizeof mdb, "%s/data.mdb", cfg_str(&n->cfg, "store-dir"));
+        if (access(mdb, R_OK) != 0) {
+            fprintf(stderr, "econqd: no econq store in %s (--store-dir names the server's data "
+                            "directory)\n",
+                    cfg_str(&n->cfg, "store-dir"));
+            return 1;
+        }
         store_opts so;
         store_opts_defaults(&so);
+        so.map_size = 0; /* the server's */
         eq_err serr = store_open(cfg_str(&n->cfg, "store-dir"), &so, &st);
         if (serr) {
             fprintf(stderr, "econqd: cannot open the store in %s: %s\n",
