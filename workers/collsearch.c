@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/metrics.h"
+#include "workers/backends.h"
 #include "workers/embed/embedder.h"
 #include "workers/embed/vindex.h"
 #include "workers/source.h"
@@ -229,9 +230,9 @@ static eq_err embed_query(const char *embedder, const char *query, float **vec, 
     llm_failure lf;
     memset(&lf, 0, sizeof lf);
     const char *texts[1] = {query};
-    eq_err rc = embed_backend_run(b, texts, 1, vec, dim, &lf);
-    if (rc == EQ_OK)
-        return EQ_OK;
+    eq_err rc = backend_embed(b, texts, 1, vec, dim, &lf, err);
+    if (rc == EQ_OK || rc == EQ_EBUSY) /* EQ_EBUSY: the breaker is open, err says so */
+        return rc;
     if (rc == EQ_EINVAL && !b->remote)
         return fail(err, rc, 0, "empty_query", "the query has no words to search for");
     return fail(err, rc, lf.code == LLM_UNAVAILABLE, lf.code ? llm_code_name(lf.code) : "embed_failed",

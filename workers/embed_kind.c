@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/backends.h"
 #include "workers/collsearch.h"
 #include "workers/embed_kind.h"
 #include "workers/embed/embedder.h"
@@ -91,11 +92,12 @@ static eq_err embed_run(const cJSON *params, worker_ctx *ctx, char **result, wor
     uint32_t dim = 0;
     llm_failure lf;
     memset(&lf, 0, sizeof lf);
-    eq_err rc = worker_ctx_cancelled(ctx) ? EQ_ECLOSED
-                                          : embed_backend_run(be, texts, (size_t)n, &vecs, &dim, &lf);
+    eq_err rc = worker_ctx_cancelled(ctx)
+                    ? EQ_ECLOSED
+                    : backend_embed(be, texts, (size_t)n, &vecs, &dim, &lf, err);
     free(texts);
     if (rc != EQ_OK) {
-        if (rc == EQ_ECLOSED)
+        if (rc == EQ_ECLOSED || rc == EQ_EBUSY) /* EQ_EBUSY: the breaker is open, err says so */
             return rc;
         int remote_down = be->remote && lf.code == LLM_UNAVAILABLE;
         snprintf(err->code, sizeof err->code, "%s",

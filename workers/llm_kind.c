@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/metrics.h"
+#include "workers/backends.h"
 #include "workers/collsearch.h"
 #include "workers/llm/llm_ask.h"
 #include "workers/llm_kind.h"
@@ -22,32 +23,20 @@
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static llm_config cfg;
-static breaker br;
-static int ready;
-
-static uint64_t env_u64(const char *name, uint64_t def) {
-    const char *v = getenv(name);
-    char *end;
-    unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
-    return v && *v && !*end ? (uint64_t)n : def;
-}
+static breaker *br; /* the server's, shared with remote embeddings to the same server */
 
 static void init(void) {
     llm_config_from_env(&cfg); /* on a bad value cfg holds the defaults; check-config said so */
-    breaker_config bc = {
-        .threshold = (unsigned)env_u64("ECONQ_LLM_BREAKER_THRESHOLD", BREAKER_DEFAULT_THRESHOLD),
-        .cooldown_ms = env_u64("ECONQ_LLM_BREAKER_COOLDOWN_MS", BREAKER_DEFAULT_COOLDOWN_MS),
-    };
-    ready = breaker_init(&br, &bc) == EQ_OK;
-    if (ready)
+    br = backend_breaker(cfg.base_url);
+    if (br)
         metrics_circuit_state("llm", BREAKER_CLOSED);
 }
 
 int worker_llm_status(breaker_status *out, const char **url) {
     pthread_once(&once, init);
-    if (!ready)
+    if (!br)
         return -1;
-    breaker_get_status(&br, out);
+    breaker_get_status(br, out);
     if (url)
         *url = cfg.base_url;
     return 0;
@@ -132,10 +121,10 @@ static eq_err ask(const cJSON *params, char **result, worker_error *err) {
     cJSON *res = NULL;
     llm_ask_failure f;
     memset(&f, 0, sizeof f);
-    rc = llm_ask(&c, &br, &p, secs, n, &res, &f);
+    rc = llm_ask(&c, br, &p, secs, n, &res, &f);
     llm_prompt_fini(&p);
     breaker_status st;
-    breaker_get_status(&br, &st);
+    breaker_get_status(br, &st);
     metrics_circuit_state("llm", (int)st.state);
     if (rc != EQ_OK) {
         snprintf(err->code, sizeof err->code, "%s", llm_code_name(f.f.code ? f.f.code : LLM_ERROR));
@@ -164,7 +153,7 @@ out:
 
 eq_err worker_llm_run(const worker_job *job, worker_ctx *ctx, char **result, worker_error *err) {
     pthread_once(&once, init);
-    if (!ready)
+    if (!br)
         return bad(err, "internal", "the circuit breaker could not be set up");
     if (worker_ctx_cancelled(ctx))
         return EQ_ECLOSED;

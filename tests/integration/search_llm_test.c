@@ -533,7 +533,8 @@ START_TEST(openai_backend_and_embedders_do_not_mix) {
     eqt_tmpdir(dir, sizeof dir);
     const char *args[] = {"--durability", "nosync", "--llm-api", "openai", "--llm-url",
                           f.base_url, "--llm-api-key", "sk-test-123", "--llm-model", "gpt-fake",
-                          "--embed-model", "fake-embed", NULL};
+                          "--embed-model", "fake-embed", "--llm-breaker-cooldown-ms", "1500",
+                          "--backoff-base-ms", "100", NULL};
     ck_assert_int_eq(eqd_start(&d, "serve", dir, args), 0);
     cJSON *j = submit_wait(
         "{\"type\":\"embed\",\"params\":{\"collection\":\"remote\",\"documents\":["
@@ -563,6 +564,38 @@ START_TEST(openai_backend_and_embedders_do_not_mix) {
     ck_assert_ptr_nonnull(strstr(reqs, "/v1/embeddings"));
     ck_assert_ptr_nonnull(strstr(reqs, "Bearer sk-test-123"));
     free(reqs);
+    /* Embeddings go through the same server's breaker: failing embed jobs open it, and they
+     * all succeed once the server is back. */
+    ck_assert_int_eq(fake_llm_mode(&f, "500", 0), 0);
+    char eids[3][64];
+    for (int i = 0; i < 3; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"type\":\"embed\",\"max_attempts\":20,\"params\":{\"collection\":"
+                 "\"remote\",\"documents\":[{\"id\":\"e%d\",\"text\":\"Freight rates %d\"}]}}",
+                 i, i);
+        ck_assert_int_eq(eqt_submit(d.port, body, eids[i]), 202);
+    }
+    int open = 0;
+    for (int t = 0; t < 200 && !open; t++) {
+        http_resp hr;
+        ck_assert_int_eq(http_do(d.port, "GET", "/health", NULL, NULL, 0, &hr), 0);
+        cJSON *h = http_json(&hr);
+        http_resp_free(&hr);
+        const cJSON *llm = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "checks"), "llm");
+        open = llm && strcmp(eqt_str(llm, "circuit"), "open") == 0;
+        cJSON_Delete(h);
+        if (!open)
+            eqt_sleep_ms(50);
+    }
+    ck_assert_msg(open, "failing embeddings did not open the server's breaker");
+    ck_assert_int_eq(fake_llm_mode(&f, "ok", 0), 0);
+    for (int i = 0; i < 3; i++) {
+        j = eqt_wait_terminal(d.port, eids[i], 60);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(eqt_str(j, "state"), "succeeded");
+        cJSON_Delete(j);
+    }
     eqd_signal(&d, SIGTERM);
     ck_assert_int_eq(eqd_wait(&d), 0);
     /* The key never reaches the logs. */
@@ -590,7 +623,7 @@ START_TEST(openai_backend_and_embedders_do_not_mix) {
     ck_assert_str_eq(eqt_str(cJSON_GetObjectItem(j, "error"), "code"), "embedder_mismatch");
     cJSON_Delete(j);
     cJSON *info = call("GET", "/v1/collections/remote", NULL, 200);
-    ck_assert_int_eq((int)eqt_num(info, "documents"), 3);
+    ck_assert_int_eq((int)eqt_num(info, "documents"), 6);
     ck_assert_str_eq(eqt_str(info, "embedder"), "openai:fake-embed");
     cJSON_Delete(info);
     eqd_signal(&d, SIGTERM);
