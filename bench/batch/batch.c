@@ -366,15 +366,7 @@ int main(int argc, char **argv) {
                 MAX_BATCH);
         return 2;
     }
-    /* eqd_start finds econqd through ECONQ_BUILD_DIR. */
-    char bindir[512];
-    snprintf(bindir, sizeof bindir, "%s", econqd);
-    char *slash = strrchr(bindir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        strcpy(bindir, ".");
-    setenv("ECONQ_BUILD_DIR", bindir, 1);
+    eqt_use_econqd(econqd); /* eqd_start runs it */
     signal(SIGPIPE, SIG_IGN);
 
     /* One request, sent again and again: {"jobs":[{"type":"noop","params":{}}, ...]}. */

@@ -177,12 +177,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "requests >= 100, points 24..%d\n", MAX_POINTS);
         return 2;
     }
-    char bindir[512];
-    snprintf(bindir, sizeof bindir, "%s", econqd);
-    char *slash = strrchr(bindir, '/');
-    if (slash) *slash = '\0';
-    else strcpy(bindir, ".");
-    setenv("ECONQ_BUILD_DIR", bindir, 1); /* eqd_start finds econqd there */
+    eqt_use_econqd(econqd); /* eqd_start runs it */
     signal(SIGPIPE, SIG_IGN);
 
     char *body = forecast_body(points);

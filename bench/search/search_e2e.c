@@ -221,14 +221,7 @@ int main(int argc, char **argv) {
                         "[--queries 300]\n");
         return 2;
     }
-    char bindir[512];
-    snprintf(bindir, sizeof bindir, "%s", econqd);
-    char *slash = strrchr(bindir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        strcpy(bindir, ".");
-    setenv("ECONQ_BUILD_DIR", bindir, 1); /* eqd_start finds econqd there */
+    eqt_use_econqd(econqd); /* eqd_start runs it */
     signal(SIGPIPE, SIG_IGN);
     printf("search jobs end to end over HTTP (econqd serve, nosync, built-in embedder, k = 10, "
            "%u distinct queries one at a time; latency = submit to result)\n\n", queries);

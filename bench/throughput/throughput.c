@@ -198,15 +198,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "conns 1..%d, jobs >= 100\n", MAX_CONNS);
         return 2;
     }
-    /* eqd_start finds econqd through ECONQ_BUILD_DIR. */
-    char bindir[512];
-    snprintf(bindir, sizeof bindir, "%s", econqd);
-    char *slash = strrchr(bindir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        strcpy(bindir, ".");
-    setenv("ECONQ_BUILD_DIR", bindir, 1);
+    eqt_use_econqd(econqd); /* eqd_start runs it */
     request_len = (size_t)snprintf(request, sizeof request,
                                    "POST /v1/jobs HTTP/1.1\r\nHost: b\r\nContent-Type: "
                                    "application/json\r\nContent-Length: %zu\r\n\r\n%s",

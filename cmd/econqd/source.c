@@ -15,16 +15,26 @@ static void info_from(const store_coll *c, worker_coll_info *out) {
     out->generation = c->generation;
 }
 
+/* A read transaction with the collection's record in *c (and *info); the caller aborts it. */
+static eq_err open_coll(void *ctx, const char *name, store_txn **t, store_coll *c,
+                        worker_coll_info *info) {
+    eq_err err = store_txn_begin(ctx, 0, t);
+    if (err)
+        return err;
+    if ((err = store_coll_get(*t, name, c)) != EQ_OK) {
+        store_txn_abort(*t);
+        return err;
+    }
+    info_from(c, info);
+    return EQ_OK;
+}
+
 static eq_err coll_info(void *ctx, const char *name, worker_coll_info *out) {
     store_txn *t;
     store_coll c;
-    eq_err err = store_txn_begin(ctx, 0, &t);
-    if (err)
-        return err;
-    err = store_coll_get(t, name, &c);
-    store_txn_abort(t);
+    eq_err err = open_coll(ctx, name, &t, &c, out);
     if (!err)
-        info_from(&c, out);
+        store_txn_abort(t);
     return err;
 }
 
@@ -45,19 +55,16 @@ static eq_err coll_load(void *ctx, const char *name, worker_coll_info *info,
                         worker_coll_doc_fn fn, void *arg) {
     store_txn *t;
     store_coll c;
-    eq_err err = store_txn_begin(ctx, 0, &t);
+    eq_err err = open_coll(ctx, name, &t, &c, info);
     if (err)
         return err;
-    if ((err = store_coll_get(t, name, &c)) == EQ_OK) {
-        info_from(&c, info);
-        load_ctx *l = malloc(sizeof *l);
-        if (!l) {
-            err = EQ_ENOMEM;
-        } else {
-            *l = (load_ctx){.fn = fn, .arg = arg};
-            err = store_coll_docs_each(t, name, NULL, load_one, l);
-            free(l);
-        }
+    load_ctx *l = malloc(sizeof *l);
+    if (!l) {
+        err = EQ_ENOMEM;
+    } else {
+        *l = (load_ctx){.fn = fn, .arg = arg};
+        err = store_coll_docs_each(t, name, NULL, load_one, l);
+        free(l);
     }
     store_txn_abort(t);
     return err;
@@ -87,24 +94,21 @@ static eq_err coll_changes(void *ctx, const char *name, uint64_t from, worker_co
                            worker_coll_doc_fn fn, void *arg) {
     store_txn *t;
     store_coll c;
-    eq_err err = store_txn_begin(ctx, 0, &t);
+    eq_err err = open_coll(ctx, name, &t, &c, info);
     if (err)
         return err;
-    if ((err = store_coll_get(t, name, &c)) == EQ_OK) {
-        info_from(&c, info);
-        changes_ctx *x = malloc(sizeof *x);
-        uint64_t last = from;
-        if (!x) {
-            err = EQ_ENOMEM;
-        } else {
-            *x = (changes_ctx){.t = t, .name = name, .fn = fn, .arg = arg};
-            err = store_coll_log_since(t, name, from, change_one, x, &last);
-            free(x);
-        }
-        /* The log must reach the collection's generation, or something went unlogged. */
-        if (!err && last != c.generation)
-            err = EQ_ESTALE;
+    changes_ctx *x = malloc(sizeof *x);
+    uint64_t last = from;
+    if (!x) {
+        err = EQ_ENOMEM;
+    } else {
+        *x = (changes_ctx){.t = t, .name = name, .fn = fn, .arg = arg};
+        err = store_coll_log_since(t, name, from, change_one, x, &last);
+        free(x);
     }
+    /* The log must reach the collection's generation, or something went unlogged. */
+    if (!err && last != c.generation)
+        err = EQ_ESTALE;
     store_txn_abort(t);
     return err;
 }

@@ -259,3 +259,14 @@ double eqt_num(const cJSON *o, const char *name) {
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
+
+void eqt_use_econqd(const char *path) {
+    char bindir[512];
+    snprintf(bindir, sizeof bindir, "%s", path);
+    char *slash = strrchr(bindir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(bindir, sizeof bindir, ".");
+    setenv("ECONQ_BUILD_DIR", bindir, 1);
+}

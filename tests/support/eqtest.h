@@ -22,6 +22,9 @@ int eqd_start(eqd *d, const char *mode, const char *dir, const char *const *args
 void eqd_signal(eqd *d, int sig);
 /* Waits for the child to exit; returns its exit status (or 128 + signal). */
 int eqd_wait(eqd *d);
+/* Makes eqd_start run the econqd at `path` (sets ECONQ_BUILD_DIR to its directory; for the
+ * benchmarks, which take the binary as a flag). */
+void eqt_use_econqd(const char *path);
 /* A free TCP port on 127.0.0.1 (for the broker's tcp address). */
 int eqt_free_port(void);
 
