@@ -236,6 +236,11 @@ ECONQ_API eq_err econq_schedule_delete(eq_client *c, const char *name);
 
 ECONQ_API eq_err econq_collections(eq_client *c, char **json_out);
 ECONQ_API eq_err econq_collection_get(eq_client *c, const char *name, char **json_out);
+/* One document of a collection: {id, text, metadata}. */
+ECONQ_API eq_err econq_collection_document(eq_client *c, const char *name, const char *doc_id,
+                                           char **json_out);
+/* Deletes a document (doc_id) or, with doc_id NULL, the whole collection. */
+ECONQ_API eq_err econq_collection_delete(eq_client *c, const char *name, const char *doc_id);
 /* Submits an embed job adding `documents_json` ([{id, text, metadata?}, ...]) to a collection. */
 ECONQ_API eq_err econq_embed(eq_client *c, const char *collection, const char *documents_json,
                              const eq_submit_opts *opts, eq_job *out);

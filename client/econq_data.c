@@ -348,6 +348,33 @@ eq_err econq_collection_get(eq_client *c, const char *name, char **json_out) {
     return econq_get_json(c, "/v1/collections/%e", "a collection name", name, json_out);
 }
 
+eq_err econq_collection_document(eq_client *c, const char *name, const char *doc_id,
+                                 char **json_out) {
+    char path[ECONQ__MAX_PATH];
+    eq_err err = econq_with_id(c, "a collection name", name);
+    if (!err)
+        err = econq_with_id(c, "a document id", doc_id);
+    if (err)
+        return err;
+    if (econq__path(path, sizeof path, "/v1/collections/%e/documents/%e", name, doc_id) != 0)
+        return econq__fail(c, EQ_ETOOBIG, "bad-argument", "the document id is too long");
+    return econq__json(c, "GET", path, NULL, NULL, json_out);
+}
+
+eq_err econq_collection_delete(eq_client *c, const char *name, const char *doc_id) {
+    if (!doc_id)
+        return econq_delete(c, "/v1/collections/%e", "a collection name", name);
+    char path[ECONQ__MAX_PATH];
+    eq_err err = econq_with_id(c, "a collection name", name);
+    if (!err)
+        err = econq_with_id(c, "a document id", doc_id);
+    if (err)
+        return err;
+    if (econq__path(path, sizeof path, "/v1/collections/%e/documents/%e", name, doc_id) != 0)
+        return econq__fail(c, EQ_ETOOBIG, "bad-argument", "the document id is too long");
+    return econq__json(c, "DELETE", path, NULL, NULL, NULL);
+}
+
 /* ---- Webhooks ---- */
 
 eq_err econq_webhook_verify(const char *const *secrets, size_t n_secrets, const char *msg_id,

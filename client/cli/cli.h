@@ -77,6 +77,9 @@ int cli_param_set(cJSON *params, const char *kv);
 int cli_collect_params(const cli_cmd *cmd, int argc, char **argv, cJSON *params, const char **pos,
                        int npos, int *got);
 
+/* The string member `name` of o, or NULL. */
+const char *cli_str(const cJSON *o, const char *name);
+
 /* Output. */
 void cli_print_json(const char *json); /* one line of JSON on stdout */
 void cli_print_pretty(FILE *f, const char *json, int indent);
@@ -99,6 +102,8 @@ int cli_cmd_forecast(cli *x, const cli_cmd *cmd, int argc, char **argv);
 int cli_cmd_batch(cli *x, const cli_cmd *cmd, int argc, char **argv);
 int cli_cmd_schedules(cli *x, const cli_cmd *cmd, int argc, char **argv);
 int cli_cmd_search(cli *x, const cli_cmd *cmd, int argc, char **argv);
+int cli_cmd_embed(cli *x, const cli_cmd *cmd, int argc, char **argv);       /* cli_coll.c */
+int cli_cmd_collections(cli *x, const cli_cmd *cmd, int argc, char **argv); /* cli_coll.c */
 int cli_cmd_ask(cli *x, const cli_cmd *cmd, int argc, char **argv);
 int cli_cmd_webhook(cli *x, const cli_cmd *cmd, int argc, char **argv);
 int cli_cmd_health(cli *x, const cli_cmd *cmd, int argc, char **argv);

@@ -8,11 +8,6 @@
 /* Longest forecast horizon (the forecast schema's maximum). */
 #define CLI_MAX_HORIZON 1000
 
-static const char *cli_str(const cJSON *o, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Prints a dataset description: id, name, rows, then its columns as a table. */
 static void cli_print_dataset(const char *json) {
     cJSON *o = cJSON_Parse(json);

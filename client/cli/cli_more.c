@@ -9,11 +9,6 @@
 /* Longest webhook header value kept (the verifier has its own, smaller limits). */
 #define CLI_MAX_HEADER_VALUE 8192
 
-static const char *cli_str(const cJSON *o, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* ---- schedules ---- */
 
 static void cli_print_schedules(const char *json) {

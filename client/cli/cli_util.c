@@ -336,3 +336,8 @@ int cli_wait_job(cli *x, const char *id) {
     econq_job_fini(&j);
     return rc;
 }
+
+const char *cli_str(const cJSON *o, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -45,6 +45,15 @@ static const cli_cmd cli_cmds[] = {
      "schedules [list] | schedules add NAME CRON TYPE [--param k=v ...|--params-file F] | "
      "schedules rm NAME",
      cli_cmd_schedules},
+    {"embed",
+     "Add documents to a collection (adding an id again replaces it). FILE is a JSON array or "
+     "JSON lines of {\"id\", \"text\", \"metadata\"?} ('-' reads stdin); sent as embed jobs "
+     "of up to 1,000 documents, then waited for.",
+     "embed COLLECTION FILE [--no-wait]", cli_cmd_embed},
+    {"collections",
+     "List collections, describe one (with a page of document ids), show a document, or "
+     "delete a document or a whole collection.",
+     "collections [NAME [--document ID] [--delete]]", cli_cmd_collections},
     {"search", "Semantic search in a collection (submits a search job and waits).",
      "search COLLECTION QUERY [-k N]", cli_cmd_search},
     {"ask", "Ask the language model a question, optionally about a dataset or a collection.",

@@ -161,6 +161,76 @@ START_TEST(health_table_and_json) {
 }
 END_TEST
 
+/* embed (JSON lines on stdin, then a JSON array file), collections, search, delete. */
+START_TEST(embed_collections_search_and_delete) {
+    const char *lines =
+        "{\"id\":\"imports\",\"text\":\"US imports rose five percent last year\","
+        "\"metadata\":{\"source\":\"BEA\"}}\n"
+        "\n"
+        "{\"id\":\"jobs\",\"text\":\"Unemployment fell as payrolls grew\"}\n";
+    run_out r = run_at(NULL, lines, "embed notes -");
+    ck_assert_msg(r.rc == 0, "embed: %s %s", r.out, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "notes: 2 documents in 1 job: 2 added, 0 replaced"));
+    run_free(&r);
+    char path[400];
+    snprintf(path, sizeof path, "%s/docs.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[{\"id\":\"jobs\",\"text\":\"Payrolls grew and unemployment fell to 3.5 percent\"},"
+          "{\"id\":\"rents\",\"text\":\"Rents kept climbing in big cities\"}]",
+          f);
+    fclose(f);
+    char args[600];
+    snprintf(args, sizeof args, "--json embed notes '%s'", path);
+    r = run(args);
+    ck_assert_int_eq(r.rc, 0);
+    cJSON *o = json_of(&r);
+    ck_assert_int_eq((int)eqt_num(o, "added"), 1);
+    ck_assert_int_eq((int)eqt_num(o, "replaced"), 1);
+    cJSON_Delete(o);
+    run_free(&r);
+    r = run("collections");
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "NAME"));
+    ck_assert_ptr_nonnull(strstr(r.out, "notes"));
+    ck_assert_ptr_nonnull(strstr(r.out, "econq-hash-v1/384"));
+    run_free(&r);
+    r = run("--json collections notes");
+    ck_assert_int_eq(r.rc, 0);
+    o = json_of(&r);
+    ck_assert_int_eq((int)eqt_num(o, "documents"), 3);
+    cJSON_Delete(o);
+    run_free(&r);
+    r = run("--json collections notes --document imports");
+    ck_assert_int_eq(r.rc, 0);
+    o = json_of(&r);
+    ck_assert_str_eq(eqt_str(cJSON_GetObjectItem(o, "metadata"), "source"), "BEA");
+    cJSON_Delete(o);
+    run_free(&r);
+    r = run("search notes 'how did imports move' -k 2");
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "RANK"));
+    char *first = strstr(r.out, "\n1 ");
+    ck_assert_ptr_nonnull(first);
+    ck_assert_ptr_nonnull(strstr(first, "imports"));
+    run_free(&r);
+    r = run("collections notes --document rents --delete");
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "deleted rents from notes"));
+    run_free(&r);
+    r = run("collections notes --delete");
+    ck_assert_int_eq(r.rc, 0);
+    run_free(&r);
+    r = run("collections notes");
+    ck_assert_int_eq(r.rc, 4); /* 404 collection-not-found */
+    run_free(&r);
+    r = run_at(NULL, "not json\n", "embed notes -");
+    ck_assert_int_eq(r.rc, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "line 1"));
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(submit_job_wait_with_progress_lines) {
     char id[64];
     submit_id("--json submit noop --param sleep_ms=200 --param payload.n=5", id);
@@ -440,6 +510,7 @@ int main(void) {
     tcase_add_test(tc, timeout_exits_5);
     tcase_add_test(tc, unreachable_server_exits_3);
     tcase_add_test(tc, webhook_verify_reference_vector);
+    tcase_add_test(tc, embed_collections_search_and_delete);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
