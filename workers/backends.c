@@ -2,6 +2,7 @@
 #include "workers/backends.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,19 @@ breaker *backend_breaker(const char *url) {
     }
     pthread_mutex_unlock(&mu);
     return out;
+}
+
+uint32_t backend_pause_ms(const char *url) {
+    breaker *b = backend_breaker(url);
+    if (!b)
+        return 0;
+    breaker_status st;
+    breaker_get_status(b, &st);
+    if (st.state == BREAKER_OPEN)
+        return st.retry_after_ms ? (uint32_t)(st.retry_after_ms < UINT32_MAX ? st.retry_after_ms
+                                                                            : UINT32_MAX)
+                                 : 1;
+    return st.state == BREAKER_HALF_OPEN && st.probing ? BREAKER_PROBE_RETRY_MS : 0;
 }
 
 eq_err backend_embed(const embed_backend *be, const char *const *texts, size_t n, float **vecs,

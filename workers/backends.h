@@ -18,6 +18,10 @@
  * BACKENDS_MAX are tracked already or memory runs out (callers then go without one). */
 breaker *backend_breaker(const char *url);
 
+/* How long workers that need backend `url` should wait before leasing more jobs: the rest of
+ * the cool-down while its breaker is open, a moment while a half-open probe is out, else 0. */
+uint32_t backend_pause_ms(const char *url);
+
 /* Embeds texts with be through its backend's breaker (the built-in embedder needs none). While
  * the breaker is open nothing is sent: EQ_EBUSY with err filled as llm_unavailable and
  * err->retry_after_ms set, so the job waits without using an attempt. Other failures fill err

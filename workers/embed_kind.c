@@ -128,6 +128,11 @@ static eq_err embed_run(const cJSON *params, worker_ctx *ctx, char **result, wor
     return *result ? EQ_OK : EQ_ENOMEM;
 }
 
+uint32_t worker_embed_pause_ms(void) {
+    const embed_backend *be = collsearch_backend();
+    return be->remote ? backend_pause_ms(be->llm.base_url) : 0;
+}
+
 eq_err worker_embed_run(const worker_job *job, worker_ctx *ctx, char **result,
                         worker_error *err) {
     cJSON *params = cJSON_Parse(job->params);

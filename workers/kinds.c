@@ -49,7 +49,8 @@ static const worker_kind embed_kind = {.name = "embed",
                                        .types = embed_types,
                                        .source_types = embed_source_types,
                                        .run = worker_embed_run,
-                                       .default_threads = 2};
+                                       .default_threads = 2,
+                                       .pause_ms = worker_embed_pause_ms};
 
 /* Answers take seconds and mostly wait on the server; a local Ollama answers one or a few
  * requests at a time, so two threads keep it busy (raise --worker-threads for a bigger one). */
@@ -58,7 +59,8 @@ static const worker_kind llm_kind = {.name = "llm",
                                      .types = llm_types,
                                      .run = worker_llm_run,
                                      .default_threads = 2,
-                                     .status = worker_llm_status_text};
+                                     .status = worker_llm_status_text,
+                                     .pause_ms = worker_llm_pause_ms};
 
 const worker_kind *const worker_kinds[] = {&forecast_kind, &chart_kind, &embed_kind, &llm_kind,
                                            NULL};

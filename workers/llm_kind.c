@@ -42,6 +42,11 @@ int worker_llm_status(breaker_status *out, const char **url) {
     return 0;
 }
 
+uint32_t worker_llm_pause_ms(void) {
+    pthread_once(&once, init);
+    return br ? backend_pause_ms(cfg.base_url) : 0;
+}
+
 void worker_llm_status_text(char *buf, size_t len) {
     breaker_status st;
     if (worker_llm_status(&st, NULL) == 0)

@@ -20,6 +20,8 @@
 #define WORKER_RPC_SLACK_MS 15000 /* a reply may take this long beyond the lease wait */
 #define WORKER_QUICK_JOB_MS 2      /* jobs this quick grow the lease size */
 #define WORKER_SLOW_JOB_MS 20      /* jobs this slow shrink it to one */
+#define WORKER_PAUSE_STEP_MS 500   /* a paused thread looks again at least this often */
+#define WORKER_PAUSE_PING_MS 10000 /* and tells the broker it is alive this often */
 
 struct worker_ctx {
     char id[EQ_ID_LEN + 1];
@@ -237,6 +239,20 @@ static void run_one(worker_thread *t, worker_ctx *wc, proto_leased_job *lj) {
     atomic_fetch_sub(&p->running, 1);
 }
 
+/* Sleeps up to ms, waking early when the pool stops. */
+static void pause_wait(worker_pool *p, uint32_t ms) {
+    pthread_mutex_lock(&p->mu);
+    if (!atomic_load(&p->stopping)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (int64_t)ms * 1000000LL;
+        ts.tv_sec += ns / 1000000000LL;
+        ts.tv_nsec = ns % 1000000000LL;
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void *thread_main(void *arg) {
     worker_thread *t = arg;
     worker_pool *p = t->pool;
@@ -246,10 +262,26 @@ static void *thread_main(void *arg) {
      * thread does not sit on work that idle threads could run. */
     unsigned want = 1;
     proto_leased_job *jobs = calloc(batch, sizeof *jobs);
+    int64_t last_rpc = 0;
     while (jobs && !atomic_load(&p->stopping)) {
         nng_msg *reply;
         eq_rd rd;
         uint32_t n = 0;
+        uint32_t pause = t->kind->pause_ms ? t->kind->pause_ms() : 0;
+        if (pause) {
+            /* Hand in outcomes (and the kind's status), now and then while paused, so the
+             * broker still sees this worker; then wait without leasing. */
+            if (t->nouts || eq_mono_ms() - last_rpc >= WORKER_PAUSE_PING_MS) {
+                last_rpc = eq_mono_ms();
+                if (lease_rpc(t, 0, 0, &reply, &rd, &n) == EQ_OK) {
+                    outcomes_done(t, &rd);
+                    nng_msg_free(reply);
+                }
+            }
+            pause_wait(p, pause < WORKER_PAUSE_STEP_MS ? pause : WORKER_PAUSE_STEP_MS);
+            continue;
+        }
+        last_rpc = eq_mono_ms();
         eq_err err = lease_rpc(t, (uint16_t)want, p->cfg.lease_wait_ms, &reply, &rd, &n);
         if (err == EQ_ECLOSED)
             break;

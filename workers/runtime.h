@@ -49,6 +49,10 @@ typedef struct worker_kind {
     /* Writes the kind's state for /health (e.g. "llm_breaker=open"), sent with every lease
      * request; may be NULL. */
     void (*status)(char *buf, size_t len);
+    /* Milliseconds the kind's threads should wait before leasing again (its outside service
+     * is known to be down), 0 to lease now; may be NULL. Jobs then stay queued instead of
+     * being leased only to be handed back. */
+    uint32_t (*pause_ms)(void);
 } worker_kind;
 
 /* The kinds this build has; NULL-terminated. */

@@ -51,6 +51,8 @@ START_TEST(test_opens_after_three_and_fails_fast) {
     ck_assert_uint_eq(st.failures, 3);
     ck_assert_uint_eq(st.opened_at_ms, 1000000);
     ck_assert_uint_eq(st.retry_after_s, 300);
+    ck_assert_uint_eq(st.retry_after_ms, 300000);
+    ck_assert(!st.probing);
     ck_assert_uint_eq(st.opened_total, 1);
     /* Fails fast for the whole cool-down. */
     breaker_ticket t;
@@ -86,11 +88,22 @@ START_TEST(test_half_open_single_probe_closes_on_success) {
         fail_once();
     clk.now += BREAKER_DEFAULT_COOLDOWN_MS;
     ck_assert_int_eq(state(), BREAKER_HALF_OPEN); /* reported as half-open once due */
+    breaker_status due;
+    breaker_get_status(&b, &due);
+    ck_assert(!due.probing); /* nobody probing yet: a caller must be let through */
+    ck_assert_uint_eq(due.retry_after_ms, 0);
     breaker_ticket probe, other;
     uint64_t wait;
     ck_assert_int_eq(breaker_allow(&b, &probe, NULL), EQ_OK);
     ck_assert(probe.probe);
     ck_assert_str_eq(breaker_state_name(state()), "half_open");
+    breaker_get_status(&b, &due);
+    ck_assert(due.probing);
+    /* A probe that never reports stops counting as out after one cool-down. */
+    clk.now += BREAKER_DEFAULT_COOLDOWN_MS;
+    breaker_get_status(&b, &due);
+    ck_assert(!due.probing);
+    clk.now -= BREAKER_DEFAULT_COOLDOWN_MS;
     /* Exactly one probe: everyone else fails fast while it is out. */
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(breaker_allow(&b, &other, &wait), EQ_EBUSY);

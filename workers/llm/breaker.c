@@ -125,6 +125,10 @@ void breaker_get_status(breaker *b, breaker_status *out) {
         uint64_t left = cooldown_left(b, now);
         if (left == 0) out->state = BREAKER_HALF_OPEN;
         out->retry_after_s = (left + 999) / 1000;
+        out->retry_after_ms = left;
+    } else if (b->state == BREAKER_HALF_OPEN) {
+        /* A probe that never reported is written off after one cool-down (see allow). */
+        out->probing = b->probe_out && now - b->probe_at < b->cfg.cooldown_ms;
     }
     pthread_mutex_unlock(&b->mu);
 }

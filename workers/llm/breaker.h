@@ -53,6 +53,8 @@ typedef struct breaker_status {
     unsigned failures;       /* consecutive failures */
     uint64_t opened_at_ms;   /* when it last opened (clock value); 0 if never */
     uint64_t retry_after_s;  /* seconds until a probe may go, rounded up; 0 unless open */
+    uint64_t retry_after_ms; /* the same in milliseconds */
+    bool probing;            /* half open with a probe out: other calls are failed fast */
     uint64_t opened_total;   /* how many times it has opened */
     uint64_t rejected_total; /* calls failed fast */
 } breaker_status;
