@@ -235,6 +235,8 @@ static eq_err handle(broker *b, lc_ctx *c, slot *s) {
     case PROTO_SCHEDULE_PUT:
     case PROTO_SCHEDULE_DEL:
         return sched_handle(b->sched, c, r, out);
+    case PROTO_COLL_READ:
+        return lc_coll_read(c, r, out);
     case PROTO_COLL_DEL:
         err = lc_coll_del(c, r->id, r->doc_id);
         if (err != EQ_OK && err != EQ_ENOTFOUND)

@@ -237,3 +237,126 @@ eq_err lc_coll_del(lc_ctx *c, const char *name, const char *doc_id) {
         return err;
     return store_coll_put(c->txn, name, &coll);
 }
+
+/* ---- Reads for workers without the store (PROTO_COLL_READ) ---- */
+
+static void put_coll(eq_buf *out, const store_coll *c) {
+    eq_buf_str(out, c->embedder);
+    eq_buf_u32(out, c->dim);
+    eq_buf_u64(out, c->count);
+    eq_buf_u64(out, c->generation);
+}
+
+typedef struct page_ctx {
+    eq_buf *out;
+    uint32_t n, max;
+    size_t bytes;
+    int more;
+} page_ctx;
+
+static int page_one(void *arg, const store_coll_doc *d) {
+    page_ctx *p = arg;
+    size_t vb = (size_t)d->dim * 4;
+    if (p->n == p->max || (p->n && p->bytes + vb > PROTO_COLL_PAGE_BYTES)) {
+        p->more = 1;
+        return 1;
+    }
+    char id[STORE_COLL_DOC_ID_MAX + 1];
+    memcpy(id, d->id, d->id_len);
+    id[d->id_len] = '\0';
+    eq_buf_str(p->out, id);
+    eq_buf_bytes(p->out, d->vec, vb);
+    p->bytes += vb + d->id_len;
+    p->n++;
+    return 0;
+}
+
+typedef struct changes_ctx {
+    lc_ctx *c;
+    const char *name;
+    eq_buf *out;
+    uint32_t n;
+    size_t bytes;
+    int over;
+} changes_ctx;
+
+static int change_one(void *arg, int op, const char *idp, size_t len) {
+    changes_ctx *x = arg;
+    (void)op; /* the document's state now is what counts */
+    char id[STORE_COLL_DOC_ID_MAX + 1];
+    memcpy(id, idp, len);
+    id[len] = '\0';
+    store_coll_doc d;
+    int present = store_coll_doc_get(x->c->txn, x->name, id, &d) == EQ_OK;
+    size_t vb = present ? (size_t)d.dim * 4 : 0;
+    if (x->n == PROTO_COLL_PAGE_MAX || x->bytes + vb > PROTO_COLL_PAGE_BYTES) {
+        x->over = 1; /* too many for one reply: the worker loads whole */
+        return 1;
+    }
+    eq_buf_str(x->out, id);
+    eq_buf_u8(x->out, (uint8_t)present);
+    if (present)
+        eq_buf_bytes(x->out, d.vec, vb);
+    x->bytes += vb + len;
+    x->n++;
+    return 0;
+}
+
+eq_err lc_coll_read(lc_ctx *c, const proto_req *r, eq_buf *out) {
+    store_coll coll;
+    eq_err err = store_coll_get(c->txn, r->id, &coll);
+    if (err == EQ_ENOTFOUND || err == EQ_EINVAL) {
+        proto_enc_reply(out, EQ_ENOTFOUND, "no such collection");
+        return EQ_OK;
+    }
+    if (err)
+        return err;
+    eq_buf body;
+    eq_buf_init(&body);
+    eq_err status = EQ_OK;
+    put_coll(&body, &coll);
+    if (r->coll_what == PROTO_COLL_PAGE) {
+        size_t at = body.len;
+        eq_buf_u32(&body, 0);
+        page_ctx p = {.out = &body, .max = r->coll_max ? r->coll_max : PROTO_COLL_PAGE_MAX};
+        err = store_coll_docs_each(c->txn, r->id, r->doc_id && *r->doc_id ? r->doc_id : NULL,
+                                   page_one, &p);
+        for (int k = 0; k < 4; k++)
+            body.data[at + k] = (unsigned char)(p.n >> (8 * k));
+        eq_buf_u8(&body, (uint8_t)p.more);
+    } else if (r->coll_what == PROTO_COLL_CHANGES) {
+        size_t at = body.len;
+        eq_buf_u64(&body, 0);
+        eq_buf_u32(&body, 0);
+        changes_ctx x = {.c = c, .name = r->id, .out = &body};
+        uint64_t last = r->coll_from;
+        err = store_coll_log_since(c->txn, r->id, r->coll_from, change_one, &x, &last);
+        if (err == EQ_ECLOSED || err == EQ_ESTALE || (!err && last != coll.generation) || x.over) {
+            err = EQ_OK;
+            status = EQ_ESTALE;
+        }
+        for (int k = 0; k < 8; k++)
+            body.data[at + k] = (unsigned char)(last >> (8 * k));
+        for (int k = 0; k < 4; k++)
+            body.data[at + 8 + k] = (unsigned char)(x.n >> (8 * k));
+    } else if (r->coll_what == PROTO_COLL_DOC) {
+        store_coll_doc d;
+        err = store_coll_doc_get(c->txn, r->id, r->doc_id ? r->doc_id : "", &d);
+        if (err == EQ_ENOTFOUND || err == EQ_EINVAL) {
+            err = EQ_OK;
+            status = EQ_ENOTFOUND;
+        } else if (!err) {
+            eq_buf_bytes(&body, d.text ? d.text : "", d.text_len);
+            eq_buf_bytes(&body, d.meta ? d.meta : "", d.meta_len);
+        }
+    }
+    if (!err && body.oom)
+        err = EQ_ENOMEM;
+    if (!err) {
+        proto_enc_reply(out, status, NULL);
+        if (status == EQ_OK)
+            eq_buf_put(out, body.data, body.len);
+    }
+    eq_buf_fini(&body);
+    return err;
+}

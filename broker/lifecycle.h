@@ -85,6 +85,9 @@ eq_err lc_embed_apply(lc_ctx *c, const eq_job *j, const char *result, char **sli
 /* The collection generation a search or llm job's cached result is keyed by: the one its
  * result says it read, or (result NULL) the collection's current one. 0 for other types. */
 uint64_t lc_coll_generation(lc_ctx *c, const char *type, const char *params, const char *result);
+/* Answers a PROTO_COLL_READ (proto.h) into out: the reply header and body. Returns store
+ * errors only. */
+eq_err lc_coll_read(lc_ctx *c, const proto_req *r, eq_buf *out);
 /* Deletes a document (doc_id) or the whole collection (doc_id NULL or ""). EQ_ENOTFOUND. */
 eq_err lc_coll_del(lc_ctx *c, const char *name, const char *doc_id);
 /* Deletes finished jobs (and their results) that finished before `before`; at most max. */

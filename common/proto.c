@@ -67,6 +67,16 @@ void proto_enc_coll_del(eq_buf *b, const char *name, const char *doc_id) {
     eq_buf_str(b, doc_id);
 }
 
+void proto_enc_coll_read(eq_buf *b, uint8_t what, const char *name, const char *key,
+                         uint64_t from, uint32_t max) {
+    enc_head(b, PROTO_COLL_READ);
+    eq_buf_u8(b, what);
+    eq_buf_str(b, name);
+    eq_buf_str(b, key ? key : "");
+    eq_buf_u64(b, from);
+    eq_buf_u32(b, max);
+}
+
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job) {
     enc_head(b, PROTO_SCHEDULE_PUT);
@@ -300,6 +310,16 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
     case PROTO_COLL_DEL:
         r->id = req_str(&rd, 64);
         r->doc_id = req_str(&rd, 1024);
+        break;
+    case PROTO_COLL_READ:
+        r->coll_what = eq_rd_u8(&rd);
+        r->id = req_str(&rd, 64);
+        r->doc_id = req_str(&rd, 1024);
+        r->coll_from = eq_rd_u64(&rd);
+        r->coll_max = eq_rd_u32(&rd);
+        if (r->coll_what < PROTO_COLL_INFO || r->coll_what > PROTO_COLL_DOC ||
+            r->coll_max > PROTO_COLL_PAGE_MAX)
+            rd.bad = 1;
         break;
     case PROTO_SCHEDULE_PUT:
         r->id = req_str(&rd, 64);

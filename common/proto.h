@@ -37,6 +37,7 @@ typedef enum proto_op {
     PROTO_SCHEDULE_DEL,      /* name (id) */
     PROTO_REDELIVER,         /* id of a webhook delivery: a new round of attempts */
     PROTO_COLL_DEL,          /* a collection's name (id) and a document id ("": all of it) */
+    PROTO_COLL_READ,         /* a worker without the store reads a collection (see below) */
     PROTO_OP_MAX
 } proto_op;
 
@@ -115,6 +116,11 @@ typedef struct proto_req {
     char *sched_cron;
     /* collection delete: the name is in id; a document id, or "" for the whole collection */
     char *doc_id;
+    /* collection read: what (proto_coll_what), the name in id, a key in doc_id (the id to
+     * page after, or the document to read), a generation to read changes from, a page size */
+    uint8_t coll_what;
+    uint64_t coll_from;
+    uint32_t coll_max;
 } proto_req;
 
 eq_err proto_decode_req(const void *buf, size_t len, proto_req *out);
@@ -135,6 +141,28 @@ void proto_enc_submit_job(eq_buf *b, const proto_submit_job *j);
 void proto_enc_id(eq_buf *b, uint8_t op, const char *id); /* cancel, retry, schedule del */
 /* Deletes document doc_id of collection name, or the whole collection when doc_id is "". */
 void proto_enc_coll_del(eq_buf *b, const char *name, const char *doc_id);
+
+/* Collection reads for workers that cannot open the store (remote search and llm workers).
+ * Every reply body starts with the collection: str embedder, u32 dim, u64 count,
+ * u64 generation; then
+ *   INFO     nothing more;
+ *   PAGE     u32 n, n x (str id, bytes vector), u8 more: up to `max` documents after `key`
+ *            (the id order), within PROTO_COLL_PAGE_BYTES;
+ *   CHANGES  u64 last generation, u32 n, n x (str id, u8 present, bytes vector if present):
+ *            the documents changed after generation `from` (status EQ_ESTALE when the change
+ *            log cannot say, or the changes pass PROTO_COLL_PAGE_BYTES: load whole instead);
+ *   DOC      bytes text, bytes metadata JSON (empty when none) of document `key`.
+ * Status EQ_ENOTFOUND when there is no such collection (or document). */
+typedef enum proto_coll_what {
+    PROTO_COLL_INFO = 1,
+    PROTO_COLL_PAGE,
+    PROTO_COLL_CHANGES,
+    PROTO_COLL_DOC,
+} proto_coll_what;
+#define PROTO_COLL_PAGE_BYTES (8u << 20) /* vectors in one reply at most */
+#define PROTO_COLL_PAGE_MAX 4096         /* documents in one page at most */
+void proto_enc_coll_read(eq_buf *b, uint8_t what, const char *name, const char *key,
+                         uint64_t from, uint32_t max);
 /* A schedule: submit `job` (its schedule field is set by the broker) at every tick of cron. */
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job);

@@ -5,6 +5,7 @@ add_library(eq_workers STATIC
   ${CMAKE_CURRENT_LIST_DIR}/chart_kind.c
   ${CMAKE_CURRENT_LIST_DIR}/source.c
   ${CMAKE_CURRENT_LIST_DIR}/backends.c
+  ${CMAKE_CURRENT_LIST_DIR}/remote_source.c
   ${CMAKE_CURRENT_LIST_DIR}/collsearch.c
   ${CMAKE_CURRENT_LIST_DIR}/embed_kind.c
   ${CMAKE_CURRENT_LIST_DIR}/llm_kind.c)

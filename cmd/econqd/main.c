@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "cmd/econqd/source.h"
 #include "workers/llm_kind.h"
+#include "workers/remote_source.h"
 #include "workers/runtime.h"
 
 #define ECONQD_VERSION "0.1.0"
@@ -353,6 +354,7 @@ static int run_worker(node *n) {
     export_worker_settings(n);
     static worker_source source;
     store *st = NULL;
+    int remote = 0;
     if (cfg_str(&n->cfg, "store-dir")[0]) {
         /* The server's store must exist: a wrong path would make a new, empty one. */
         char mdb[4200];
@@ -374,10 +376,17 @@ static int run_worker(node *n) {
         }
         econqd_source_init(&source, st);
         worker_source_set(&source);
+    } else if (remote_source_open(wc.url, &source) == EQ_OK) {
+        /* No store here: collections are read from the broker. */
+        worker_source_set(&source);
+        remote = 1;
     }
     eq_err err = worker_pool_start(&wc, &n->workers);
     if (err) {
         fprintf(stderr, "econqd: the worker cannot start: %s\n", eq_strerror(err));
+        worker_source_set(NULL);
+        if (remote)
+            remote_source_close(&source);
         store_close(st);
         return 1;
     }
@@ -388,6 +397,8 @@ static int run_worker(node *n) {
     eq_log(EQ_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     worker_pool_stop(n->workers, cfg_int(&n->cfg, "shutdown-grace-ms"));
     worker_source_set(NULL);
+    if (remote)
+        remote_source_close(&source);
     store_close(st);
     return 0;
 }

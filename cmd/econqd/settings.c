@@ -70,8 +70,8 @@ const cfg_setting econqd_settings[] = {
      "an embedding model on the LLM server for embed and search jobs; empty: the built-in "
      "embedder (a collection keeps the embedder that made it)"},
     {"store-dir", "ECONQ_WORKER_STORE_DIR", "", CFG_STRING, 0, 0, NULL, CMD_WORKER,
-     "the broker host's data directory, read only: lets an embed worker serve search jobs and "
-     "an llm worker use collections (same host only); empty: embed jobs only"},
+     "the server's data directory on this host: search and llm workers read collections from "
+     "the store directly; empty: they read them from the broker over nng"},
     {"webhook-secret", "ECONQ_WEBHOOK_SECRET", "", CFG_STRING, 0, 0, NULL, CMD_SERVE | CMD_SERVER,
      "signs webhooks that give no secret of their own (whsec_<base64>)"},
     {"webhook-schedule", "ECONQ_WEBHOOK_SCHEDULE", "0,5,300,1800,7200,18000,36000,36000", CFG_STRING,

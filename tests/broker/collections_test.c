@@ -103,6 +103,95 @@ START_TEST(embed_result_becomes_documents) {
 }
 END_TEST
 
+/* Runs one PROTO_COLL_READ; returns the reply's status, rd after the collection head. */
+static eq_err coll_read(eq_buf *out, eq_rd *rd, uint8_t what, const char *key, uint64_t from,
+                        uint32_t max, uint64_t *gen) {
+    eq_buf req;
+    eq_buf_init(&req);
+    proto_enc_coll_read(&req, what, "notes", key, from, max);
+    proto_req r;
+    ck_assert_int_eq(proto_decode_req(req.data, req.len, &r), EQ_OK);
+    eq_buf_fini(&req);
+    eq_buf_reset(out);
+    lc_ctx c = begin();
+    ck_assert_int_eq(lc_coll_read(&c, &r, out), EQ_OK);
+    end(&c);
+    proto_req_fini(&r);
+    eq_rd_init(rd, out->data, out->len);
+    eq_err status;
+    char *msg = NULL;
+    ck_assert_int_eq(proto_dec_reply(rd, &status, &msg), EQ_OK);
+    free(msg);
+    if (status == EQ_OK) {
+        char *emb = eq_rd_str(rd, 256);
+        ck_assert_str_eq(emb, "econq-hash-v1/384");
+        free(emb);
+        ck_assert_uint_eq(eq_rd_u32(rd), 4);
+        eq_rd_u64(rd); /* count */
+        *gen = eq_rd_u64(rd);
+    }
+    return status;
+}
+
+START_TEST(reads_for_workers_without_the_store) {
+    char id[EQ_ID_LEN + 1];
+    char *res = embed_result("econq-hash-v1/384", 1.0f, "b");
+    run_embed(res, id);
+    free(res);
+    eq_buf out;
+    eq_buf_init(&out);
+    eq_rd rd;
+    uint64_t g1 = 0, g;
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_INFO, NULL, 0, 0, &g1), EQ_OK);
+    /* Pages of one document: a, then b, then nothing more. */
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_PAGE, "", 0, 1, &g), EQ_OK);
+    ck_assert_uint_eq(eq_rd_u32(&rd), 1);
+    char *s = eq_rd_str(&rd, 64);
+    ck_assert_str_eq(s, "a");
+    free(s);
+    size_t vl;
+    const float *v = eq_rd_bytes(&rd, &vl, 1 << 20);
+    ck_assert_uint_eq(vl, 16);
+    float x;
+    memcpy(&x, v, sizeof x);
+    ck_assert(x == 1.0f);
+    ck_assert_uint_eq(eq_rd_u8(&rd), 1); /* more */
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_PAGE, "a", 0, 1, &g), EQ_OK);
+    ck_assert_uint_eq(eq_rd_u32(&rd), 1);
+    s = eq_rd_str(&rd, 64);
+    ck_assert_str_eq(s, "b");
+    free(s);
+    eq_rd_bytes(&rd, &vl, 1 << 20);
+    ck_assert_uint_eq(eq_rd_u8(&rd), 0); /* b was the last */
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_PAGE, "b", 0, 1, &g), EQ_OK);
+    ck_assert_uint_eq(eq_rd_u32(&rd), 0);
+    ck_assert_uint_eq(eq_rd_u8(&rd), 0);
+    /* Changes after g1: a deleted, so absent. */
+    lc_ctx cx = begin();
+    ck_assert_int_eq(lc_coll_del(&cx, "notes", "a"), EQ_OK);
+    end(&cx);
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_CHANGES, NULL, g1, 0, &g), EQ_OK);
+    ck_assert_uint_gt(g, g1);
+    ck_assert_uint_eq(eq_rd_u64(&rd), g); /* reached the current generation */
+    ck_assert_uint_eq(eq_rd_u32(&rd), 1);
+    s = eq_rd_str(&rd, 64);
+    ck_assert_str_eq(s, "a");
+    free(s);
+    ck_assert_uint_eq(eq_rd_u8(&rd), 0);
+    /* From a generation the log does not chain from: load whole. */
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_CHANGES, NULL, g1 + 1000, 0, &g), EQ_ESTALE);
+    /* One document's text and metadata; a missing one. */
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_DOC, "b", 0, 0, &g), EQ_OK);
+    size_t tl, ml;
+    const char *t = eq_rd_bytes(&rd, &tl, 1 << 20);
+    ck_assert_int_eq(memcmp(t, "rents fell", tl), 0);
+    eq_rd_bytes(&rd, &ml, 1 << 20);
+    ck_assert_uint_eq(ml, 0);
+    ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_DOC, "a", 0, 0, &g), EQ_ENOTFOUND);
+    eq_buf_fini(&out);
+}
+END_TEST
+
 START_TEST(bad_results_fail_the_job_and_write_nothing) {
     char id[EQ_ID_LEN + 1];
     const float nan = __builtin_nanf("");
@@ -177,6 +266,7 @@ int main(void) {
     tcase_add_test(tc, embed_result_becomes_documents);
     tcase_add_test(tc, bad_results_fail_the_job_and_write_nothing);
     tcase_add_test(tc, deferred_failure_uses_no_attempt);
+    tcase_add_test(tc, reads_for_workers_without_the_store);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -30,6 +30,9 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
     case PROTO_COLL_DEL:
         proto_enc_coll_del(b, r->id, r->doc_id);
         break;
+    case PROTO_COLL_READ:
+        proto_enc_coll_read(b, r->coll_what, r->id, r->doc_id, r->coll_from, r->coll_max);
+        break;
     case PROTO_SCHEDULE_PUT:
         if (r->njobs != 1)
             abort();

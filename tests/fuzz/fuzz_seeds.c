@@ -91,6 +91,8 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
     eq_buf_reset(b);
     proto_enc_coll_del(b, "notes", "imports-2023");
     rc |= seeds_write(root, "proto_req", "coll_del", b);
+    proto_enc_coll_read(b, PROTO_COLL_PAGE, "notes", "imports-2023", 0, 1000);
+    rc |= seeds_write(root, "proto_req", "coll_read", b);
     /* Collection records (store/store_coll.h): a selector byte, then the value. */
     eq_buf_u8(b, 0);
     eq_buf_u8(b, 1);

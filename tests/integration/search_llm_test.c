@@ -449,9 +449,10 @@ START_TEST(breaker_opens_fails_fast_and_recovers) {
 }
 END_TEST
 
-/* econqd server with remote workers: an embed worker that reads the server's store (same host)
- * serves embed and search; an llm worker reports its breaker, which the server's /health
- * shows. */
+/* econqd server with remote workers: an embed worker without the store serves embed and search
+ * (it reads collections from the broker over nng, and catches up on changes); an llm worker
+ * that reads the server's store (--store-dir, same host) answers with search context and
+ * reports its breaker, which the server's /health shows. */
 START_TEST(remote_workers_search_and_report_their_breaker) {
     char broker[64], cooldown[] = "60000";
     eqd srv, we, wl;
@@ -461,9 +462,10 @@ START_TEST(remote_workers_search_and_report_their_breaker) {
     snprintf(broker, sizeof broker, "tcp://127.0.0.1:%d", eqt_free_port());
     const char *sargs[] = {"--broker-listen", broker, "--durability", "nosync",
                            "--backoff-base-ms", "100", NULL};
-    const char *eargs[] = {"--connect", broker, "--kind", "embed", "--store-dir", dir,
-                           "--lease-wait-ms", "1000", NULL};
-    const char *largs[] = {"--connect", broker, "--kind", "llm", "--llm-url", f.base_url,
+    const char *eargs[] = {"--connect", broker, "--kind", "embed", "--lease-wait-ms", "1000",
+                           NULL};
+    const char *largs[] = {"--connect", broker, "--kind", "llm", "--store-dir", dir,
+                           "--llm-url", f.base_url,
                            "--llm-breaker-cooldown-ms", cooldown, "--lease-wait-ms", "1000", NULL};
     ck_assert_int_eq(eqd_start(&srv, "server", dir, sargs), 0);
     ck_assert_int_eq(eqd_start(&we, "worker", dir, eargs), 0);
@@ -474,15 +476,34 @@ START_TEST(remote_workers_search_and_report_their_breaker) {
     cJSON *j = search("remote", eqt_str(q, "query"), 3);
     ck_assert_str_eq(top_id(j), eqt_str(q, "expect"));
     cJSON_Delete(j);
+    /* A change reaches the remote worker's index. */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"type\":\"embed\",\"params\":{\"collection\":\"remote\",\"documents\":[{\"id\":"
+             "\"%s\",\"text\":\"Copper mines in Chile expanded output.\"}]}}",
+             eqt_str(q, "expect"));
+    j = submit_wait(body, "succeeded");
+    cJSON_Delete(j);
+    j = search("remote", "copper mining output in Chile", 1);
+    ck_assert_str_eq(top_id(j), eqt_str(q, "expect"));
+    cJSON_Delete(j);
     cJSON_Delete(corpus);
+    /* The llm worker reads the collection through the server's store for its context. */
+    j = submit_wait("{\"type\":\"llm\",\"params\":{\"question\":\"Where did copper output "
+                    "grow?\",\"collection\":\"remote\"}}",
+                    "succeeded");
+    const cJSON *ctx = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "result"), "context");
+    ck_assert_int_eq(cJSON_GetArraySize(ctx), 1);
+    ck_assert_ptr_nonnull(strstr(eqt_str(cJSON_GetArrayItem(ctx, 0), "text"), "Copper mines"));
+    cJSON_Delete(j);
     /* The remote llm worker's breaker opens; the server's /health says so. */
     ck_assert_int_eq(fake_llm_mode(&f, "500", 0), 0);
     char id[3][64];
     for (int i = 0; i < 3; i++) {
-        char body[160];
-        snprintf(body, sizeof body,
+        char qbody[160];
+        snprintf(qbody, sizeof qbody,
                  "{\"type\":\"llm\",\"max_attempts\":20,\"params\":{\"question\":\"R%d\"}}", i);
-        ck_assert_int_eq(eqt_submit(d.port, body, id[i]), 202);
+        ck_assert_int_eq(eqt_submit(d.port, qbody, id[i]), 202);
     }
     int open = 0;
     char st[32];
