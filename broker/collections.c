@@ -339,6 +339,20 @@ eq_err lc_coll_read(lc_ctx *c, const proto_req *r, eq_buf *out) {
             body.data[at + k] = (unsigned char)(last >> (8 * k));
         for (int k = 0; k < 4; k++)
             body.data[at + 8 + k] = (unsigned char)(x.n >> (8 * k));
+    } else if (r->coll_what == PROTO_COLL_DOCS) {
+        for (uint32_t i = 0; !err && i < r->coll_max; i++) {
+            store_coll_doc d;
+            eq_err e = store_coll_doc_get(c->txn, r->id, r->coll_ids[i] ? r->coll_ids[i] : "", &d);
+            if (e && e != EQ_ENOTFOUND && e != EQ_EINVAL) {
+                err = e;
+                break;
+            }
+            eq_buf_u8(&body, e == EQ_OK);
+            if (e == EQ_OK) {
+                eq_buf_bytes(&body, d.text ? d.text : "", d.text_len);
+                eq_buf_bytes(&body, d.meta ? d.meta : "", d.meta_len);
+            }
+        }
     } else if (r->coll_what == PROTO_COLL_DOC) {
         store_coll_doc d;
         err = store_coll_doc_get(c->txn, r->id, r->doc_id ? r->doc_id : "", &d);

@@ -77,6 +77,12 @@ void proto_enc_coll_read(eq_buf *b, uint8_t what, const char *name, const char *
     eq_buf_u32(b, max);
 }
 
+void proto_enc_coll_docs(eq_buf *b, const char *name, const char *const *ids, uint32_t n) {
+    proto_enc_coll_read(b, PROTO_COLL_DOCS, name, "", 0, n);
+    for (uint32_t i = 0; i < n; i++)
+        eq_buf_str(b, ids[i]);
+}
+
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job) {
     enc_head(b, PROTO_SCHEDULE_PUT);
@@ -235,6 +241,9 @@ void proto_req_fini(proto_req *r) {
     free(r->jobs);
     free(r->id);
     free(r->doc_id);
+    for (uint32_t i = 0; r->coll_ids && i < r->coll_max; i++)
+        free(r->coll_ids[i]);
+    free(r->coll_ids);
     free(r->lease.worker);
     free(r->lease.status);
     for (uint16_t i = 0; i < r->lease.ntypes; i++)
@@ -317,9 +326,21 @@ eq_err proto_decode_req(const void *buf, size_t len, proto_req *r) {
         r->doc_id = req_str(&rd, 1024);
         r->coll_from = eq_rd_u64(&rd);
         r->coll_max = eq_rd_u32(&rd);
-        if (r->coll_what < PROTO_COLL_INFO || r->coll_what > PROTO_COLL_DOC ||
-            r->coll_max > PROTO_COLL_PAGE_MAX)
+        if (r->coll_what < PROTO_COLL_INFO || r->coll_what > PROTO_COLL_DOCS ||
+            r->coll_max > PROTO_COLL_PAGE_MAX ||
+            (r->coll_what == PROTO_COLL_DOCS && r->coll_max > PROTO_COLL_DOCS_MAX)) {
             rd.bad = 1;
+            break;
+        }
+        if (r->coll_what == PROTO_COLL_DOCS && r->coll_max) {
+            r->coll_ids = calloc(r->coll_max, sizeof *r->coll_ids);
+            if (!r->coll_ids) {
+                rd.bad = 1;
+                break;
+            }
+            for (uint32_t i = 0; i < r->coll_max && !rd.bad; i++)
+                r->coll_ids[i] = req_str(&rd, 1024);
+        }
         break;
     case PROTO_SCHEDULE_PUT:
         r->id = req_str(&rd, 64);

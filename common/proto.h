@@ -121,6 +121,7 @@ typedef struct proto_req {
     uint8_t coll_what;
     uint64_t coll_from;
     uint32_t coll_max;
+    char **coll_ids; /* DOCS: coll_max ids */
 } proto_req;
 
 eq_err proto_decode_req(const void *buf, size_t len, proto_req *out);
@@ -151,18 +152,24 @@ void proto_enc_coll_del(eq_buf *b, const char *name, const char *doc_id);
  *   CHANGES  u64 last generation, u32 n, n x (str id, u8 present, bytes vector if present):
  *            the documents changed after generation `from` (status EQ_ESTALE when the change
  *            log cannot say, or the changes pass PROTO_COLL_PAGE_BYTES: load whole instead);
- *   DOC      bytes text, bytes metadata JSON (empty when none) of document `key`.
+ *   DOC      bytes text, bytes metadata JSON (empty when none) of document `key`;
+ *   DOCS     per id asked for (the request carries `max` ids, up to PROTO_COLL_DOCS_MAX):
+ *            u8 present, then if present bytes text, bytes metadata.
  * Status EQ_ENOTFOUND when there is no such collection (or document). */
 typedef enum proto_coll_what {
     PROTO_COLL_INFO = 1,
     PROTO_COLL_PAGE,
     PROTO_COLL_CHANGES,
     PROTO_COLL_DOC,
+    PROTO_COLL_DOCS,
 } proto_coll_what;
+#define PROTO_COLL_DOCS_MAX 100 /* documents one DOCS read asks for (a search's k) */
 #define PROTO_COLL_PAGE_BYTES (8u << 20) /* vectors in one reply at most */
 #define PROTO_COLL_PAGE_MAX 4096         /* documents in one page at most */
 void proto_enc_coll_read(eq_buf *b, uint8_t what, const char *name, const char *key,
                          uint64_t from, uint32_t max);
+/* A DOCS read of n documents. */
+void proto_enc_coll_docs(eq_buf *b, const char *name, const char *const *ids, uint32_t n);
 /* A schedule: submit `job` (its schedule field is set by the broker) at every tick of cron. */
 void proto_enc_schedule_put(eq_buf *b, const char *name, const char *cron,
                             const proto_submit_job *job);

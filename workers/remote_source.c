@@ -233,6 +233,54 @@ static eq_err r_doc(void *ctx, const char *name, const char *id, char **text, ch
     return err;
 }
 
+static eq_err r_docs(void *ctx, const char *name, const char *const *ids, size_t n, char **texts,
+                     char **metas) {
+    for (size_t i = 0; i < n; i++)
+        texts[i] = metas[i] = NULL;
+    if (n > PROTO_COLL_DOCS_MAX)
+        return EQ_EINVAL;
+    eq_buf req;
+    eq_buf_init(&req);
+    proto_enc_coll_docs(&req, name, ids, (uint32_t)n);
+    nng_msg *msg;
+    eq_rd rd;
+    eq_err status;
+    eq_err err = call(ctx, &req, &msg, &rd, &status);
+    eq_buf_fini(&req);
+    if (err)
+        return err;
+    if (status != EQ_OK) {
+        nng_msg_free(msg);
+        return status;
+    }
+    worker_coll_info info;
+    read_info(&rd, &info);
+    for (size_t i = 0; i < n && !rd.bad && !err; i++) {
+        if (!eq_rd_u8(&rd))
+            continue; /* gone */
+        size_t tl = 0, ml = 0;
+        const void *t = eq_rd_bytes(&rd, &tl, 400000);
+        const void *m = eq_rd_bytes(&rd, &ml, 65536);
+        if (rd.bad || !t || !m)
+            break;
+        texts[i] = dup_bytes(t, tl);
+        metas[i] = dup_bytes(m, ml);
+        if (!texts[i] || !metas[i])
+            err = EQ_ENOMEM;
+    }
+    if (!err && rd.bad)
+        err = EQ_EPROTO;
+    nng_msg_free(msg);
+    if (err) {
+        for (size_t i = 0; i < n; i++) {
+            free(texts[i]);
+            free(metas[i]);
+            texts[i] = metas[i] = NULL;
+        }
+    }
+    return err;
+}
+
 eq_err remote_source_open(const char *url, worker_source *out) {
     remote *r = calloc(1, sizeof *r);
     if (!r)
@@ -251,7 +299,8 @@ eq_err remote_source_open(const char *url, worker_source *out) {
                            .coll_info = r_info,
                            .coll_load = r_load,
                            .coll_changes = r_changes,
-                           .coll_doc = r_doc};
+                           .coll_doc = r_doc,
+                           .coll_docs = r_docs};
     return EQ_OK;
 }
 

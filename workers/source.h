@@ -42,6 +42,10 @@ typedef struct worker_source {
     /* One document's text and metadata JSON ("" when none); new strings, caller frees.
      * EQ_ENOTFOUND when it is gone. */
     eq_err (*coll_doc)(void *ctx, const char *name, const char *id, char **text, char **meta);
+    /* Several documents at once (a search's hits): texts[i] and metas[i] are new strings, or
+     * NULL for a document that is gone. May be NULL (then coll_doc per document). */
+    eq_err (*coll_docs)(void *ctx, const char *name, const char *const *ids, size_t n,
+                        char **texts, char **metas);
 } worker_source;
 
 /* Registers the process's source (NULL to remove it); call before starting worker pools. */

@@ -1,4 +1,5 @@
-/* bench_search_e2e: search as users run it, over HTTP against `econqd serve` (nosync).
+/* bench_search_e2e: search as users run it, over HTTP against `econqd serve` (nosync), and
+ * with --modes remote against `econqd server` with a remote embed worker that has no store.
  *
  * For each collection size: embeds synthetic economic notes through `embed` jobs of 1,000
  * documents (the broker writes them to LMDB), then runs `--queries` distinct `search` jobs one
@@ -7,7 +8,8 @@
  * Prints a Markdown table with load throughput, first-query time, p50/p99/max and the server's
  * anonymous memory before and after the queries (it must not grow per query).
  *
- *   bench_search_e2e --econqd build/release/econqd [--sizes 10000,100000] [--queries 300] */
+ *   bench_search_e2e --econqd build/release/econqd [--sizes 10000,100000] [--queries 300]
+ *                    [--modes serve,remote] */
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,15 +154,22 @@ static double one_search(int port, unsigned q) {
     return now_ms() - s;
 }
 
-static void run_size(unsigned docs, unsigned queries) {
-    char dir[256];
-    eqd d;
+/* remote: `econqd server` and one `econqd worker --kind embed` without the store, which
+ * reads collections from the broker over nng (memory is then the worker's). */
+static void run_size(unsigned docs, unsigned queries, int remote) {
+    char dir[256], broker[64];
+    eqd d, w;
     eqt_tmpdir(dir, sizeof dir);
+    snprintf(broker, sizeof broker, "tcp://127.0.0.1:%d", eqt_free_port());
     const char *args[] = {"--durability", "nosync", NULL};
-    if (eqd_start(&d, "serve", dir, args) != 0) {
+    const char *sargs[] = {"--durability", "nosync", "--broker-listen", broker, NULL};
+    const char *wargs[] = {"--connect", broker, "--kind", "embed", NULL};
+    if (eqd_start(&d, remote ? "server" : "serve", dir, remote ? sargs : args) != 0 ||
+        (remote && eqd_start(&w, "worker", dir, wargs) != 0)) {
         fprintf(stderr, "econqd did not start\n");
         exit(1);
     }
+    pid_t mem_pid = remote ? w.pid : d.pid;
     /* Load: embed jobs of DOCS_PER_JOB notes, all submitted, then awaited. */
     double t0 = now_ms();
     unsigned njobs = (docs + DOCS_PER_JOB - 1) / DOCS_PER_JOB;
@@ -175,7 +184,7 @@ static void run_size(unsigned docs, unsigned queries) {
     }
     free(ids);
     double load_s = (now_ms() - t0) / 1e3;
-    long loaded = rss_anon_kib(d.pid);
+    long loaded = rss_anon_kib(mem_pid);
     /* Queries: distinct (no cache hits), one at a time. */
     double *lat = malloc(sizeof *lat * queries), first = 0;
     long before = 0;
@@ -183,7 +192,7 @@ static void run_size(unsigned docs, unsigned queries) {
         double ms = one_search(d.port, q);
         if (q == 0) {
             first = ms;
-            before = rss_anon_kib(d.pid);
+            before = rss_anon_kib(mem_pid);
         } else {
             lat[q - 1] = ms;
         }
@@ -193,20 +202,24 @@ static void run_size(unsigned docs, unsigned queries) {
     wait_ok(d.port, add, 60);
     free(add);
     double changed = one_search(d.port, queries + 1);
-    long after = rss_anon_kib(d.pid);
+    long after = rss_anon_kib(mem_pid);
     qsort(lat, queries, sizeof *lat, cmp_d);
-    printf("| %9u | %8.0f | %9.1f | %6.2f | %6.2f | %6.2f | %8.2f | %9ld | %9ld | %9ld |\n",
-           docs, docs / load_s, first, lat[queries / 2], lat[(size_t)(queries * 0.99)],
+    printf("| %s | %9u | %8.0f | %9.1f | %6.2f | %6.2f | %6.2f | %8.2f | %9ld | %9ld | %9ld |\n",
+           remote ? "remote worker" : "serve", docs, docs / load_s, first, lat[queries / 2], lat[(size_t)(queries * 0.99)],
            lat[queries - 1], changed, loaded, before, after);
     fflush(stdout);
     free(lat);
+    if (remote) {
+        eqd_signal(&w, SIGTERM);
+        eqd_wait(&w);
+    }
     eqd_signal(&d, SIGTERM);
     eqd_wait(&d);
     eqt_rmdir(dir);
 }
 
 int main(int argc, char **argv) {
-    const char *econqd = NULL, *sizes = "10000,100000";
+    const char *econqd = NULL, *sizes = "10000,100000", *modes = "serve";
     unsigned queries = 300;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--econqd") == 0)
@@ -215,28 +228,34 @@ int main(int argc, char **argv) {
             sizes = argv[i + 1];
         else if (strcmp(argv[i], "--queries") == 0)
             queries = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--modes") == 0)
+            modes = argv[i + 1];
     }
     if (!econqd || queries < 2 || queries > MAX_QUERIES) {
         fprintf(stderr, "usage: bench_search_e2e --econqd PATH [--sizes 10000,100000] "
-                        "[--queries 300]\n");
+                        "[--queries 300] [--modes serve,remote]\n");
         return 2;
     }
     eqt_use_econqd(econqd); /* eqd_start runs it */
     signal(SIGPIPE, SIG_IGN);
     printf("search jobs end to end over HTTP (econqd serve, nosync, built-in embedder, k = 10, "
            "%u distinct queries one at a time; latency = submit to result)\n\n", queries);
-    printf("| documents | load docs/s | first query ms (loads the index) | p50 ms | p99 ms | "
+    printf("| search worker | documents | load docs/s | first query ms (loads the index) | p50 ms | p99 ms | "
            "max ms | first query after adding 100 docs ms | RssAnon after load KiB | "
            "RssAnon with index KiB | RssAnon after queries KiB |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (const char *p = sizes; *p;) {
-        unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
-        if (n)
-            run_size(n, queries);
-        if (*p == ',')
-            p++;
-        else if (*p)
-            break;
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int remote = 0; remote < 2; remote++) {
+        if (!strstr(modes, remote ? "remote" : "serve"))
+            continue;
+        for (const char *p = sizes; *p;) {
+            unsigned n = (unsigned)strtoul(p, (char **)&p, 10);
+            if (n)
+                run_size(n, queries, remote);
+            if (*p == ',')
+                p++;
+            else if (*p)
+                break;
+        }
     }
     return 0;
 }

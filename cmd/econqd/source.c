@@ -144,11 +144,41 @@ static eq_err coll_doc(void *ctx, const char *name, const char *id, char **text,
     return err == EQ_EINVAL ? EQ_ENOTFOUND : err;
 }
 
+/* Several documents in one read transaction. */
+static eq_err coll_docs(void *ctx, const char *name, const char *const *ids, size_t n,
+                        char **texts, char **metas) {
+    store_txn *t;
+    for (size_t i = 0; i < n; i++)
+        texts[i] = metas[i] = NULL;
+    eq_err err = store_txn_begin(ctx, 0, &t);
+    if (err)
+        return err;
+    for (size_t i = 0; i < n && !err; i++) {
+        store_coll_doc d;
+        if (store_coll_doc_get(t, name, ids[i], &d) != EQ_OK)
+            continue; /* gone */
+        texts[i] = dupn(d.text, d.text_len);
+        metas[i] = dupn(d.meta, d.meta_len);
+        if (!texts[i] || !metas[i])
+            err = EQ_ENOMEM;
+    }
+    store_txn_abort(t);
+    if (err) {
+        for (size_t i = 0; i < n; i++) {
+            free(texts[i]);
+            free(metas[i]);
+            texts[i] = metas[i] = NULL;
+        }
+    }
+    return err;
+}
+
 void econqd_source_init(worker_source *src, store *st) {
     *src = (worker_source){
         .ctx = st,
         .coll_info = coll_info,
         .coll_load = coll_load,
         .coll_changes = coll_changes,
-        .coll_doc = coll_doc};
+        .coll_doc = coll_doc,
+        .coll_docs = coll_docs};
 }

@@ -188,6 +188,36 @@ START_TEST(reads_for_workers_without_the_store) {
     eq_rd_bytes(&rd, &ml, 1 << 20);
     ck_assert_uint_eq(ml, 0);
     ck_assert_int_eq(coll_read(&out, &rd, PROTO_COLL_DOC, "a", 0, 0, &g), EQ_ENOTFOUND);
+    /* Several at once: b is there, a is gone. */
+    static const char *const two[] = {"b", "a"};
+    eq_buf req;
+    eq_buf_init(&req);
+    proto_enc_coll_docs(&req, "notes", two, 2);
+    proto_req r;
+    ck_assert_int_eq(proto_decode_req(req.data, req.len, &r), EQ_OK);
+    eq_buf_fini(&req);
+    eq_buf_reset(&out);
+    lc_ctx c2 = begin();
+    ck_assert_int_eq(lc_coll_read(&c2, &r, &out), EQ_OK);
+    end(&c2);
+    proto_req_fini(&r);
+    eq_rd_init(&rd, out.data, out.len);
+    eq_err status;
+    char *msg = NULL;
+    ck_assert_int_eq(proto_dec_reply(&rd, &status, &msg), EQ_OK);
+    free(msg);
+    ck_assert_int_eq(status, EQ_OK);
+    char *emb = eq_rd_str(&rd, 256);
+    free(emb);
+    eq_rd_u32(&rd);
+    eq_rd_u64(&rd);
+    eq_rd_u64(&rd);
+    ck_assert_uint_eq(eq_rd_u8(&rd), 1);
+    t = eq_rd_bytes(&rd, &tl, 1 << 20);
+    ck_assert_int_eq(memcmp(t, "rents fell", tl), 0);
+    eq_rd_bytes(&rd, &ml, 1 << 20);
+    ck_assert_uint_eq(eq_rd_u8(&rd), 0);
+    ck_assert_ptr_eq(rd.p, rd.end);
     eq_buf_fini(&out);
 }
 END_TEST

@@ -31,7 +31,13 @@ static void fuzz_proto_reencode(const proto_req *r, eq_buf *b) {
         proto_enc_coll_del(b, r->id, r->doc_id);
         break;
     case PROTO_COLL_READ:
-        proto_enc_coll_read(b, r->coll_what, r->id, r->doc_id, r->coll_from, r->coll_max);
+        if (r->coll_what == PROTO_COLL_DOCS) {
+            proto_enc_coll_read(b, r->coll_what, r->id, r->doc_id, r->coll_from, r->coll_max);
+            for (uint32_t i = 0; i < r->coll_max; i++)
+                eq_buf_str(b, r->coll_ids[i]);
+        } else {
+            proto_enc_coll_read(b, r->coll_what, r->id, r->doc_id, r->coll_from, r->coll_max);
+        }
         break;
     case PROTO_SCHEDULE_PUT:
         if (r->njobs != 1)

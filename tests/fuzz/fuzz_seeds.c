@@ -93,6 +93,9 @@ static int seeds_proto_req(const char *root, eq_buf *b) {
     rc |= seeds_write(root, "proto_req", "coll_del", b);
     proto_enc_coll_read(b, PROTO_COLL_PAGE, "notes", "imports-2023", 0, 1000);
     rc |= seeds_write(root, "proto_req", "coll_read", b);
+    static const char *const doc_ids[] = {"imports-2023", "cpi-2022"};
+    proto_enc_coll_docs(b, "notes", doc_ids, 2);
+    rc |= seeds_write(root, "proto_req", "coll_docs", b);
     /* Collection records (store/store_coll.h): a selector byte, then the value. */
     eq_buf_u8(b, 0);
     eq_buf_u8(b, 1);
