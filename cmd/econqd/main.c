@@ -51,7 +51,8 @@ typedef struct node {
 static void export_worker_settings(node *n) {
     static const char *const names[] = {
         "llm-url", "llm-api", "llm-model", "llm-api-key", "llm-connect-timeout-ms",
-        "llm-timeout-ms", "llm-breaker-threshold", "llm-breaker-cooldown-ms", "embed-model"};
+        "llm-timeout-ms", "llm-num-ctx", "llm-breaker-threshold", "llm-breaker-cooldown-ms",
+        "embed-model"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         for (size_t k = 0; k < econqd_nsettings; k++) {
             if (strcmp(econqd_settings[k].name, names[i]) != 0)

@@ -61,6 +61,9 @@ const cfg_setting econqd_settings[] = {
      CMD_SERVE | CMD_WORKER, "connection timeout to the LLM server"},
     {"llm-timeout-ms", "ECONQ_LLM_TIMEOUT_MS", "120000", CFG_INT, 100, 3600000, NULL,
      CMD_SERVE | CMD_WORKER, "a whole answer must arrive within this"},
+    {"llm-num-ctx", "ECONQ_LLM_NUM_CTX", "8192", CFG_INT, 0, 1048576, NULL, CMD_SERVE | CMD_WORKER,
+     "Ollama only: the context window asked for, in tokens (a prompt with context is up to ~6,000; "
+     "Ollama's own default may be smaller and silently cut the prompt's start); 0 = the server's"},
     {"llm-breaker-threshold", "ECONQ_LLM_BREAKER_THRESHOLD", "3", CFG_INT, 1, 1000, NULL,
      CMD_SERVE | CMD_WORKER, "consecutive LLM failures that open the circuit breaker"},
     {"llm-breaker-cooldown-ms", "ECONQ_LLM_BREAKER_COOLDOWN_MS", "300000", CFG_INT, 100, 86400000,

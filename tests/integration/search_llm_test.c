@@ -331,6 +331,7 @@ START_TEST(llm_question_uses_dataset_and_search_context) {
     ck_assert_ptr_nonnull(reqs);
     ck_assert_ptr_nonnull(strstr(reqs, "/api/chat"));
     ck_assert_ptr_nonnull(strstr(reqs, "\"stream\": false"));
+    ck_assert_ptr_nonnull(strstr(reqs, "\"num_ctx\": 8192")); /* room for the context */
     free(reqs);
     /* The same question about the same data and model: answered from the cache. */
     j = submit_wait(body, "succeeded");
