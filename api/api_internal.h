@@ -119,6 +119,10 @@ typedef struct api_problem_t {
     char detail[640];
 } api_problem_t;
 void api_problem_send(http_request *r, const api_problem_t *p);
+/* Fills p for the member `prefix field` (e.g. "/jobs/3" "/params/collection"), the detail
+ * prefixed by that pointer when there is one. Returns -1, for `return api_problem_field(...)`. */
+int api_problem_field(api_problem_t *p, int status, const char *slug, const char *prefix,
+                      const char *field, const char *detail);
 
 /* Turns a job envelope into a submit: validates it (errors name fields under `prefix`, e.g.
  * "/jobs/3"), resolves a forecast's dataset series, canonicalises the params. *params_out is

@@ -18,14 +18,6 @@
 #define CHART_RESOLVE_MAX_JOBS 500         /* forecast jobs in one report (its detail sheets) */
 #define CHART_SERVE_MAX_BYTES (256u << 20) /* the largest stored file served (a workbook) */
 
-static int fail(api_problem_t *p, int status, const char *slug, const char *prefix,
-                const char *field, const char *detail) {
-    p->status = status;
-    snprintf(p->slug, sizeof p->slug, "%s", slug);
-    snprintf(p->field, sizeof p->field, "%s%s", prefix, field);
-    snprintf(p->detail, sizeof p->detail, "%s%s: %s", prefix, field, detail);
-    return -1;
-}
 
 /* The forecast job `id` (succeeded) as {name, history, result}; -1 with p filled. */
 static int forecast_item(store_txn *t, const char *id, const char *prefix, const char *field,
@@ -33,16 +25,16 @@ static int forecast_item(store_txn *t, const char *id, const char *prefix, const
     eq_job j;
     char *result = NULL;
     if (!eq_id_valid(id) || store_job_get(t, id, &j) != EQ_OK)
-        return fail(p, 422, "job-not-found", prefix, field, "no job has this id");
+        return api_problem_field(p, 422, "job-not-found", prefix, field, "no job has this id");
     int ok = strcmp(j.type, "forecast") == 0 && j.state == JOB_SUCCEEDED;
     cJSON *params = ok ? cJSON_Parse(j.params) : NULL;
     eq_job_fini(&j);
     if (!ok)
-        return fail(p, 422, "not-a-succeeded-forecast", prefix, field,
+        return api_problem_field(p, 422, "not-a-succeeded-forecast", prefix, field,
                     "the job is not a succeeded forecast");
     if (!params || store_result_get(t, id, &result) != EQ_OK) {
         cJSON_Delete(params);
-        return fail(p, 500, "internal-error", prefix, field, "the forecast's result is unreadable");
+        return api_problem_field(p, 500, "internal-error", prefix, field, "the forecast's result is unreadable");
     }
     cJSON *res = cJSON_Parse(result);
     free(result);
@@ -121,7 +113,7 @@ static int resolve_report(store_txn *t, cJSON *params, const char *prefix, cJSON
     const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(params, "jobs"), *j;
     if (jobs) {
         if (cJSON_GetArraySize(jobs) > CHART_RESOLVE_MAX_JOBS)
-            return fail(p, 422, "too-many-jobs", prefix, "/jobs", "a report has at most 500 jobs");
+            return api_problem_field(p, 422, "too-many-jobs", prefix, "/jobs", "a report has at most 500 jobs");
         int i = 0;
         cJSON_ArrayForEach(j, jobs) {
             char field[32];
@@ -137,10 +129,10 @@ static int resolve_report(store_txn *t, cJSON *params, const char *prefix, cJSON
     batch_ids b = {.ids = ids};
     store_batch sb;
     if (store_batch_get(t, batch, &sb) != EQ_OK)
-        return fail(p, 422, "batch-not-found", prefix, "/batch", "no batch has this id");
+        return api_problem_field(p, 422, "batch-not-found", prefix, "/batch", "no batch has this id");
     store_batch_fini(&sb);
     if (store_batch_jobs(t, batch, 0, CHART_RESOLVE_MAX_JOBS, batch_one, &b) != EQ_OK)
-        return fail(p, 500, "internal-error", prefix, "/batch", "the batch is unreadable");
+        return api_problem_field(p, 500, "internal-error", prefix, "/batch", "the batch is unreadable");
     for (size_t i = 0; i < b.n; i++) {
         eq_job job;
         if (store_job_get(t, ids[i], &job) != EQ_OK) continue;
@@ -161,7 +153,7 @@ static int resolve_report(store_txn *t, cJSON *params, const char *prefix, cJSON
         free(err);
     }
     if (cJSON_GetArraySize(items) == 0)
-        return fail(p, 422, "no-forecasts", prefix, "/batch", "the batch has no forecast jobs");
+        return api_problem_field(p, 422, "no-forecasts", prefix, "/batch", "the batch has no forecast jobs");
     return 0;
 }
 
@@ -169,7 +161,7 @@ int api_chart_resolve(api *a, const char *type, cJSON *params, const char *prefi
                       api_problem_t *p) {
     store_txn *t;
     if (store_txn_begin(a->cfg.st, 0, &t) != EQ_OK)
-        return fail(p, 503, "store-unavailable", prefix, "", "the store cannot be read; retry");
+        return api_problem_field(p, 503, "store-unavailable", prefix, "", "the store cannot be read; retry");
     cJSON *res = cJSON_CreateObject();
     int rc = strcmp(type, "report") == 0 ? resolve_report(t, params, prefix, res, p)
                                          : resolve_chart(a, t, params, prefix, res, p);

@@ -19,17 +19,6 @@
 #define LLM_SUMMARY_MAX_COLS 40     /* columns described in an llm job's dataset summary */
 #define LLM_SUMMARY_RECENT 6        /* latest values quoted per column */
 
-static int fail(api_problem_t *p, int status, const char *slug, const char *prefix,
-                const char *field, const char *detail) {
-    p->status = status;
-    snprintf(p->slug, sizeof p->slug, "%s", slug);
-    snprintf(p->field, sizeof p->field, "%s%s", prefix, field);
-    if (*prefix || *field)
-        snprintf(p->detail, sizeof p->detail, "%s%s: %s", prefix, field, detail);
-    else
-        snprintf(p->detail, sizeof p->detail, "%s", detail);
-    return -1;
-}
 
 static void coll_json(eq_buf *b, const char *name, const store_coll *c) {
     char created[40], updated[40];
@@ -374,27 +363,27 @@ int api_coll_job_resolve(api *a, const char *type, cJSON *params, const char *pr
             if (cJSON_IsString(id) && strlen(id->valuestring) > STORE_COLL_DOC_ID_MAX) {
                 char f[64];
                 snprintf(f, sizeof f, "/documents/%d/id", i);
-                return fail(p, 422, "invalid-job", prefix, f, "a document id is at most 446 bytes");
+                return api_problem_field(p, 422, "invalid-job", prefix, f, "a document id is at most 446 bytes");
             }
             i++;
         }
         return 0;
     }
     if (store_txn_begin(a->cfg.st, 0, &t) != EQ_OK)
-        return fail(p, 503, "store-unavailable", "", "", "the store cannot be read");
+        return api_problem_field(p, 503, "store-unavailable", "", "", "the store cannot be read");
     int rc = 0;
     store_coll c;
     if (cJSON_IsString(coll) && store_coll_get(t, coll->valuestring, &c) != EQ_OK)
-        rc = fail(p, 422, "collection-not-found", prefix, "/collection",
+        rc = api_problem_field(p, 422, "collection-not-found", prefix, "/collection",
                   "no collection has this name (embed documents into it first)");
     store_dataset d;
     ds_table *tab = NULL;
     if (!rc && strcmp(type, "llm") == 0 && cJSON_IsString(ds)) {
         eq_err err = store_dataset_get(t, ds->valuestring, 1, &d);
         if (err == EQ_ENOTFOUND)
-            rc = fail(p, 422, "dataset-not-found", prefix, "/dataset", "no dataset has this id");
+            rc = api_problem_field(p, 422, "dataset-not-found", prefix, "/dataset", "no dataset has this id");
         else if (err || ds_table_decode(d.table, d.table_len, &tab) != EQ_OK)
-            rc = fail(p, 500, "internal-error", "", "", "the dataset cannot be read");
+            rc = api_problem_field(p, 500, "internal-error", "", "", "the dataset cannot be read");
         if (!err) {
             char *text = tab ? summary_text(t, ds->valuestring, tab, d.name) : NULL;
             if (text) {
@@ -405,7 +394,7 @@ int api_coll_job_resolve(api *a, const char *type, cJSON *params, const char *pr
                 cJSON_AddStringToObject(ctx, "text", text);
                 cJSON_AddItemToObject(params, "dataset_context", ctx);
             } else if (!rc) {
-                rc = fail(p, 500, "internal-error", "", "", "out of memory");
+                rc = api_problem_field(p, 500, "internal-error", "", "", "out of memory");
             }
             free(text);
             store_dataset_fini(&d);

@@ -217,6 +217,18 @@ void api_problem_send(http_request *r, const api_problem_t *p) {
     api_problem(r, p->status, p->slug, p->detail);
 }
 
+int api_problem_field(api_problem_t *p, int status, const char *slug, const char *prefix,
+                      const char *field, const char *detail) {
+    p->status = status;
+    snprintf(p->slug, sizeof p->slug, "%s", slug);
+    snprintf(p->field, sizeof p->field, "%s%s", prefix, field);
+    if (*prefix || *field)
+        snprintf(p->detail, sizeof p->detail, "%s%s: %s", prefix, field, detail);
+    else
+        snprintf(p->detail, sizeof p->detail, "%s", detail);
+    return -1;
+}
+
 static int fail(api_problem_t *p, int status, const char *slug, const char *prefix,
                 const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
